@@ -1,0 +1,261 @@
+/*
+ * fflama.h - the one public C API of the fflama core.
+ *
+ * Rules every declaration here follows, because bindings/ generates the Java
+ * FFM bindings from this file with a small parser for exactly this subset:
+ *   - integer constants:   #define FFL_NAME <integer literal>
+ *   - opaque handles:      typedef struct ffl_x ffl_x;
+ *   - plain structs:       typedef struct ffl_x { <scalar or pointer field>; ... } ffl_x;
+ *   - enums:               typedef enum ffl_x { FFL_A = <int>, ... } ffl_x;   (passed as int32_t)
+ *   - callbacks:           typedef <ret> (*ffl_x_fn)(<params>);
+ *   - functions:           FFL_API <ret> ffl_name(<params>);   one declaration per line
+ *   - scalar types: void, int8_t..int64_t, uint8_t..uint64_t, float, double, size_t;
+ *     everything else is passed by pointer.
+ * Every entry point returns a status (FFL_OK or a negative ffl_status) or a value
+ * whose failure is documented; ffl_last_error() explains the last failure of the
+ * calling thread. No entry point aborts, asserts or lets a C++ exception escape.
+ */
+#ifndef FFLAMA_H
+#define FFLAMA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32)
+#define FFL_API __declspec(dllexport)
+#else
+#define FFL_API __attribute__((visibility("default")))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ==== core: version, status, errors, logging ==== */
+
+#define FFL_VERSION_MAJOR 0
+#define FFL_VERSION_MINOR 1
+#define FFL_VERSION_PATCH 0
+
+typedef enum ffl_status {
+    FFL_OK = 0,
+    FFL_ERR_INVALID_ARGUMENT = -1,
+    FFL_ERR_IO = -2,
+    FFL_ERR_FORMAT = -3,
+    FFL_ERR_UNSUPPORTED = -4,
+    FFL_ERR_OUT_OF_MEMORY = -5,
+    FFL_ERR_OUT_OF_RANGE = -6,
+    FFL_ERR_CONTEXT_FULL = -7,
+    FFL_ERR_ABORTED = -8,
+    FFL_ERR_STATE = -9,
+    FFL_ERR_INTERNAL = -10
+} ffl_status;
+
+/* "0.1.0" */
+FFL_API const char *ffl_version(void);
+/* Message of the calling thread's last failure ("" if none). Valid until the next failing call on this thread. */
+FFL_API const char *ffl_last_error(void);
+/* Status of the calling thread's last failure (FFL_OK if none). */
+FFL_API int32_t ffl_last_status(void);
+/* Symbolic name of a status code, e.g. "FFL_ERR_FORMAT". */
+FFL_API const char *ffl_status_name(int32_t status);
+
+typedef enum ffl_log_level {
+    FFL_LOG_TRACE = 0,
+    FFL_LOG_DEBUG = 1,
+    FFL_LOG_INFO = 2,
+    FFL_LOG_WARN = 3,
+    FFL_LOG_ERROR = 4,
+    FFL_LOG_OFF = 5
+} ffl_log_level;
+
+/* Receives every log message at or above the set level. Without a callback the core is silent. */
+typedef void (*ffl_log_fn)(int32_t level, const char *message, void *user_data);
+FFL_API void ffl_log_set_callback(ffl_log_fn callback, void *user_data);
+FFL_API void ffl_log_set_level(int32_t min_level);
+/* Sends one message through the logger (used by binding tests and by callers that share the sink). */
+FFL_API void ffl_log_message(int32_t level, const char *message);
+
+/* Long calls report progress through this; returning non-zero cancels the call (FFL_ERR_ABORTED). */
+typedef int32_t (*ffl_progress_fn)(float fraction, void *user_data);
+/* Checked between units of work (layers); returning non-zero aborts the call with FFL_ERR_ABORTED. */
+typedef int32_t (*ffl_abort_fn)(void *user_data);
+
+/* ==== cpu: features and kernel dispatch ==== */
+
+typedef enum ffl_kernel_level {
+    FFL_CPU_SCALAR = 0,
+    FFL_CPU_AVX2 = 1,
+    FFL_CPU_AVX512 = 2,
+    FFL_CPU_NEON = 3,
+    FFL_CPU_NEON_DOTPROD = 4
+} ffl_kernel_level;
+
+/* Space separated features this CPU has, e.g. "sse3 avx avx2 fma f16c avx512f avx512bw avx512vnni". */
+FFL_API const char *ffl_cpu_features(void);
+/* Kernel level in use: the best the CPU supports, lowered by FFLAMA_CPU=scalar|avx2|avx512. */
+FFL_API int32_t ffl_cpu_level(void);
+/* Best kernel level the CPU supports, ignoring FFLAMA_CPU. */
+FFL_API int32_t ffl_cpu_max_level(void);
+/* Selects a kernel level (must be <= ffl_cpu_max_level()); for tests and benchmarks. Not thread-safe with running work. */
+FFL_API int32_t ffl_cpu_set_level(int32_t level);
+/* "scalar", "avx2", "avx512", "neon", "neon-dotprod" */
+FFL_API const char *ffl_cpu_level_name(int32_t level);
+FFL_API int32_t ffl_cpu_physical_cores(void);
+
+/* ==== tensor types (ggml's numbering, as stored in GGUF) ==== */
+
+typedef enum ffl_type {
+    FFL_TYPE_F32 = 0,
+    FFL_TYPE_F16 = 1,
+    FFL_TYPE_Q4_0 = 2,
+    FFL_TYPE_Q4_1 = 3,
+    FFL_TYPE_Q5_0 = 6,
+    FFL_TYPE_Q5_1 = 7,
+    FFL_TYPE_Q8_0 = 8,
+    FFL_TYPE_Q8_1 = 9,
+    FFL_TYPE_Q2_K = 10,
+    FFL_TYPE_Q3_K = 11,
+    FFL_TYPE_Q4_K = 12,
+    FFL_TYPE_Q5_K = 13,
+    FFL_TYPE_Q6_K = 14,
+    FFL_TYPE_Q8_K = 15,
+    FFL_TYPE_IQ2_XXS = 16,
+    FFL_TYPE_IQ2_XS = 17,
+    FFL_TYPE_IQ3_XXS = 18,
+    FFL_TYPE_IQ1_S = 19,
+    FFL_TYPE_IQ4_NL = 20,
+    FFL_TYPE_IQ3_S = 21,
+    FFL_TYPE_IQ2_S = 22,
+    FFL_TYPE_IQ4_XS = 23,
+    FFL_TYPE_I8 = 24,
+    FFL_TYPE_I16 = 25,
+    FFL_TYPE_I32 = 26,
+    FFL_TYPE_I64 = 27,
+    FFL_TYPE_F64 = 28,
+    FFL_TYPE_IQ1_M = 29,
+    FFL_TYPE_BF16 = 30,
+    FFL_TYPE_TQ1_0 = 34,
+    FFL_TYPE_TQ2_0 = 35,
+    FFL_TYPE_COUNT = 39
+} ffl_type;
+
+/* Name as ggml spells it ("q4_K", "f16"), or NULL for an unknown type. */
+FFL_API const char *ffl_type_name(int32_t type);
+/* Elements per block (1 for plain types), or 0 for an unknown type. */
+FFL_API int64_t ffl_type_block_size(int32_t type);
+/* Bytes per block, or 0 for an unknown type. */
+FFL_API int64_t ffl_type_block_bytes(int32_t type);
+/* Bytes of a row of n elements, or -1 when n is not a multiple of the block size or the type is unknown. */
+FFL_API int64_t ffl_type_row_bytes(int32_t type, int64_t n);
+/* Type of a name ("Q4_K", "q4_k", "f16"; case-insensitive), or -1. */
+FFL_API int32_t ffl_type_from_name(const char *name);
+
+/* ==== gguf: reader and writer ==== */
+
+typedef struct ffl_gguf ffl_gguf;
+typedef struct ffl_gguf_writer ffl_gguf_writer;
+
+typedef enum ffl_gguf_value_type {
+    FFL_GGUF_UINT8 = 0,
+    FFL_GGUF_INT8 = 1,
+    FFL_GGUF_UINT16 = 2,
+    FFL_GGUF_INT16 = 3,
+    FFL_GGUF_UINT32 = 4,
+    FFL_GGUF_INT32 = 5,
+    FFL_GGUF_FLOAT32 = 6,
+    FFL_GGUF_BOOL = 7,
+    FFL_GGUF_STRING = 8,
+    FFL_GGUF_ARRAY = 9,
+    FFL_GGUF_UINT64 = 10,
+    FFL_GGUF_INT64 = 11,
+    FFL_GGUF_FLOAT64 = 12
+} ffl_gguf_value_type;
+
+/* ffl_gguf_open flags */
+#define FFL_GGUF_NO_MMAP 1
+
+typedef struct ffl_tensor_info {
+    const char *name;      /* NUL-terminated, owned by the ffl_gguf */
+    int32_t type;          /* ffl_type */
+    int32_t n_dims;        /* 1..4 */
+    int64_t ne0;           /* elements per row */
+    int64_t ne1;
+    int64_t ne2;
+    int64_t ne3;
+    uint64_t offset;       /* absolute offset of the data in the file */
+    uint64_t n_bytes;
+    const void *data;      /* points into the mapped (or loaded) file */
+} ffl_tensor_info;
+
+/* Opens and validates a GGUF file (v2 or v3). Memory-mapped unless FFL_GGUF_NO_MMAP. */
+FFL_API int32_t ffl_gguf_open(const char *path, int32_t flags, ffl_gguf **out);
+/* Parses a GGUF image held in memory; the bytes are copied. */
+FFL_API int32_t ffl_gguf_open_memory(const void *data, uint64_t size, ffl_gguf **out);
+FFL_API void ffl_gguf_close(ffl_gguf *gguf);
+FFL_API uint32_t ffl_gguf_version(const ffl_gguf *gguf);
+FFL_API uint64_t ffl_gguf_file_size(const ffl_gguf *gguf);
+FFL_API uint64_t ffl_gguf_alignment(const ffl_gguf *gguf);
+/* Absolute offset of the tensor data section. */
+FFL_API uint64_t ffl_gguf_data_offset(const ffl_gguf *gguf);
+
+FFL_API int64_t ffl_gguf_kv_count(const ffl_gguf *gguf);
+/* Index of a key, or -1 when absent. */
+FFL_API int64_t ffl_gguf_find_key(const ffl_gguf *gguf, const char *key);
+/* Key of entry i (NUL-terminated), or NULL when i is out of range. */
+FFL_API const char *ffl_gguf_kv_key(const ffl_gguf *gguf, int64_t index);
+/* ffl_gguf_value_type of entry i, or -1 when i is out of range. */
+FFL_API int32_t ffl_gguf_kv_type(const ffl_gguf *gguf, int64_t index);
+/* Element type of an array entry (-1 if not an array). */
+FFL_API int32_t ffl_gguf_kv_array_type(const ffl_gguf *gguf, int64_t index);
+/* Element count of an array entry (-1 if not an array). */
+FFL_API int64_t ffl_gguf_kv_array_length(const ffl_gguf *gguf, int64_t index);
+/* Integer or bool value widened to int64 (uint64 values above INT64_MAX fail with FFL_ERR_OUT_OF_RANGE). */
+FFL_API int32_t ffl_gguf_kv_get_int(const ffl_gguf *gguf, int64_t index, int64_t *out);
+/* Any numeric or bool value as double. */
+FFL_API int32_t ffl_gguf_kv_get_float(const ffl_gguf *gguf, int64_t index, double *out);
+/* String value: NUL-terminated copy owned by the ffl_gguf; *length excludes the NUL (strings may hold NULs). */
+FFL_API int32_t ffl_gguf_kv_get_string(const ffl_gguf *gguf, int64_t index, const char **out, uint64_t *length);
+/* Raw little-endian elements of a numeric or bool array (packed, element size from its type). */
+FFL_API int32_t ffl_gguf_kv_get_array_data(const ffl_gguf *gguf, int64_t index, const void **out);
+/* Element j of a string array. */
+FFL_API int32_t ffl_gguf_kv_get_array_string(const ffl_gguf *gguf, int64_t index, int64_t element, const char **out, uint64_t *length);
+
+FFL_API int64_t ffl_gguf_tensor_count(const ffl_gguf *gguf);
+/* Index of a tensor, or -1 when absent. */
+FFL_API int64_t ffl_gguf_find_tensor(const ffl_gguf *gguf, const char *name);
+FFL_API int32_t ffl_gguf_tensor_info(const ffl_gguf *gguf, int64_t index, ffl_tensor_info *out);
+
+/* Writer: collects metadata and tensors, then writes a GGUF v3 file. Tensor data is
+ * referenced, not copied: it must stay valid until ffl_gguf_writer_write returns. */
+FFL_API int32_t ffl_gguf_writer_new(ffl_gguf_writer **out);
+FFL_API void ffl_gguf_writer_free(ffl_gguf_writer *writer);
+FFL_API int32_t ffl_gguf_writer_set_alignment(ffl_gguf_writer *writer, uint32_t alignment);
+/* Scalar of a numeric or bool ffl_gguf_value_type; value points to one element of that type. Replaces an existing key. */
+FFL_API int32_t ffl_gguf_writer_set_scalar(ffl_gguf_writer *writer, const char *key, int32_t value_type, const void *value);
+FFL_API int32_t ffl_gguf_writer_set_string(ffl_gguf_writer *writer, const char *key, const char *value, uint64_t length);
+/* Array of numeric or bool elements, packed. */
+FFL_API int32_t ffl_gguf_writer_set_array(ffl_gguf_writer *writer, const char *key, int32_t element_type, const void *data, uint64_t count);
+/* Array of strings: strings[i] with lengths[i] bytes. */
+FFL_API int32_t ffl_gguf_writer_set_string_array(ffl_gguf_writer *writer, const char *key, const char **strings, const uint64_t *lengths, uint64_t count);
+/* Copies entry `index` of an open file (any type, arrays included). */
+FFL_API int32_t ffl_gguf_writer_copy_kv(ffl_gguf_writer *writer, const ffl_gguf *source, int64_t index);
+FFL_API int32_t ffl_gguf_writer_remove_key(ffl_gguf_writer *writer, const char *key);
+/* ne points to n_dims extents, innermost first. n_bytes must equal the size the type and shape imply. */
+FFL_API int32_t ffl_gguf_writer_add_tensor(ffl_gguf_writer *writer, const char *name, int32_t type, int32_t n_dims, const int64_t *ne, const void *data, uint64_t n_bytes);
+/* Writes to a temporary file beside path and renames it into place. */
+FFL_API int32_t ffl_gguf_writer_write(ffl_gguf_writer *writer, const char *path);
+
+/* ==== quant: reference quantizers and dequantizers ==== */
+
+/* ==== model: loading, sessions, forward pass ==== */
+
+/* ==== tokenizer ==== */
+
+/* ==== sample: samplers and grammars ==== */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FFLAMA_H */
