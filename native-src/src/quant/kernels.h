@@ -1,0 +1,41 @@
+/* The compute interface the forward pass uses: activation quantization and matrix products
+ * for every weight type, dispatched at run time to scalar / AVX2 / AVX-512 / NEON kernels.
+ * All functions here are internal (not exported) and assume validated arguments. */
+#ifndef FFL_QUANT_KERNELS_H
+#define FFL_QUANT_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Type the activations are converted to before a dot product with weights of `wtype`
+ * (e.g. Q8_0 for Q4_0/Q8_0, Q8_1 for Q4_1/Q5_1, Q8_K for K-quants, F32 or F16 for float weights). */
+int32_t ffl_vec_dot_type(int32_t wtype);
+
+/* Bytes one activation row of n_cols elements takes in ffl_vec_dot_type(wtype). */
+size_t ffl_activation_row_bytes(int32_t wtype, int64_t n_cols);
+
+/* Converts n_rows rows of n_cols floats (row stride ldx floats) into packed activation rows
+ * (each ffl_activation_row_bytes(wtype, n_cols) bytes) for rows [r0, r1). Thread-splittable by rows. */
+void ffl_quantize_activations(int32_t wtype, const float *x, int64_t ldx, void *xq, int64_t n_cols, int64_t r0, int64_t r1);
+
+/* y[t * ldy + r] = dot(weight row r, activation row t) for weight rows [r0, r1) and all n_tokens
+ * activation rows. w points to row 0; rows are w_row_bytes apart. xq comes from ffl_quantize_activations.
+ * For n_tokens > 1 the kernels block over rows and tokens so each weight block is read once per tile. */
+void ffl_matmul_rows(int32_t wtype, const void *w, size_t w_row_bytes, const void *xq, int64_t n_cols, int64_t n_tokens,
+                     float *y, int64_t ldy, int64_t r0, int64_t r1);
+
+/* Dequantizes one row of n elements of any supported type to floats (embedding lookup). */
+void ffl_dequantize_row_internal(int32_t type, const void *src, float *dst, int64_t n);
+
+/* 1 if the kernels can multiply weights of this type. */
+int ffl_matmul_supported(int32_t wtype);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
