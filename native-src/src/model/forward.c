@@ -32,8 +32,22 @@ static int plan_slot(act_plan *p, int32_t wtype) {
     return p->n++;
 }
 
+/* Encodes rows [r0, r1) of x for a product with weights of wtype. ggml multiplies F16 and BF16
+ * weights with activations rounded to F16 / BF16 (their vec_dot_type); when the kernels take F32
+ * activations for these types, the rounding is applied here so results match llama.cpp's. */
+static void encode_rows(int32_t wtype, const float *x, int64_t ldx, void *xq, int64_t n_cols, int64_t r0, int64_t r1) {
+    ffl_quantize_activations(wtype, x, ldx, xq, n_cols, r0, r1);
+    if ((wtype != FFL_TYPE_F16 && wtype != FFL_TYPE_BF16) || ffl_vec_dot_type(wtype) != FFL_TYPE_F32) return;
+    float *y = (float *)xq + r0 * n_cols;
+    const int64_t n = (r1 - r0) * n_cols;
+    if (wtype == FFL_TYPE_F16)
+        for (int64_t i = 0; i < n; i++) y[i] = ffl_half_to_float(ffl_float_to_half(y[i]));
+    else
+        for (int64_t i = 0; i < n; i++) y[i] = ffl_bf16_to_float(ffl_float_to_bf16(y[i]));
+}
+
 static void encode_row(ffl_session *s, const act_plan *p, const float *x, int64_t ldx, int64_t n_cols, int64_t t) {
-    for (int i = 0; i < p->n; i++) ffl_quantize_activations(p->wtype[i], x, ldx, s->act[i], n_cols, t, t + 1);
+    for (int i = 0; i < p->n; i++) encode_rows(p->wtype[i], x, ldx, s->act[i], n_cols, t, t + 1);
 }
 
 /* ---- matmul phase ---------------------------------------------------------------------- */
@@ -312,7 +326,7 @@ static void phase_attention(void *ctx, int ith, int nth) {
         const int32_t kvh = h / group;
         const int32_t t0 = blk * FFL_ATT_BLOCK, nt = n - t0 < FFL_ATT_BLOCK ? n - t0 : FFL_ATT_BLOCK;
 
-        ffl_quantize_activations(kvt, s->q + (int64_t)t0 * NQ + (int64_t)h * hdk, NQ, qbuf, hdk, 0, nt);
+        encode_rows(kvt, s->q + (int64_t)t0 * NQ + (int64_t)h * hdk, NQ, qbuf, hdk, 0, nt);
         ffl_matmul_rows(kvt, ffl_kv_k_row(kv, c->il, 0) + (size_t)kvh * hdk * kv->elt, (size_t)kv->n_embd_k * kv->elt,
                         qbuf, hdk, nt, scores, n_kv, 0, n_kv);
 
@@ -340,7 +354,7 @@ static void phase_attention(void *ctx, int ith, int nth) {
             for (int32_t j = 0; j < n_kv; j++) row[j] *= inv;
         }
 
-        ffl_quantize_activations(kvt, scores, n_kv, pbuf, n_kv, 0, nt);
+        encode_rows(kvt, scores, n_kv, pbuf, n_kv, 0, nt);
         ffl_matmul_rows(kvt, ffl_kv_v_row(kv, c->il, (int64_t)kvh * hdv), (size_t)kv->n_cells * kv->elt, pbuf, n_kv,
                         nt, s->att + (int64_t)t0 * NO + (int64_t)h * hdv, NO, 0, hdv);
     }
