@@ -309,6 +309,10 @@ FFL_API uint64_t ffl_model_size(const ffl_model *model);
 FFL_API uint64_t ffl_model_n_params(const ffl_model *model);
 /* The model's GGUF file (metadata, tensors); owned by the model. */
 FFL_API const ffl_gguf *ffl_model_gguf(const ffl_model *model);
+/* The vocabulary (declared again in the tokenizer section). */
+typedef struct ffl_vocab ffl_vocab;
+/* The model's vocabulary and tokenizer, owned by the model; NULL (error recorded) when the file has no tokenizer.ggml.model. */
+FFL_API const ffl_vocab *ffl_model_vocab(const ffl_model *model);
 
 typedef struct ffl_session_params {
     int32_t n_ctx;                   /* KV cache cells shared by all sequences; 0: the model's training context. Default 4096 */

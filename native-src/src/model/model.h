@@ -67,7 +67,7 @@ struct ffl_model {
     uint64_t n_bytes;
     int32_t file_type;        /* dominant matmul weight type */
     char desc[128];
-    void *vocab;              /* reserved for the tokenizer's vocabulary */
+    ffl_vocab *vocab;         /* NULL when the file has no tokenizer metadata */
 };
 
 static inline const ffl_weight *ffl_layer_w(const ffl_layer *l, int32_t role) {

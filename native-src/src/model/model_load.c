@@ -4,6 +4,7 @@
 #include "gguf/gguf_internal.h"
 #include "model/model.h"
 #include "quant/kernels.h"
+#include "tokenizer/vocab.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -314,6 +315,17 @@ int32_t ffl_model_load(const char *path, const ffl_model_params *params, ffl_mod
     if ((st = read_hparams(m)) != FFL_OK) goto fail;
     if ((st = bind_all(m, &p)) != FFL_OK) goto fail;
 
+    /* The vocabulary, when the file has one; a malformed or unsupported tokenizer fails the load
+     * as in llama.cpp. Token ids must all have an embedding row. */
+    if (ffl_gguf_find_key(m->gguf, "tokenizer.ggml.model") >= 0) {
+        if ((st = ffl_vocab_from_gguf(m->gguf, &m->vocab)) != FFL_OK) goto fail;
+        if (ffl_vocab_n_tokens(m->vocab) > m->hp.n_vocab) {
+            st = ffl_fail(FFL_ERR_FORMAT, "model: the vocabulary has %d tokens but token_embd.weight only %d rows",
+                          ffl_vocab_n_tokens(m->vocab), m->hp.n_vocab);
+            goto fail;
+        }
+    }
+
     char count[32];
     format_count(m->n_params, count, sizeof count);
     snprintf(m->desc, sizeof m->desc, "%s%s %s %s", m->arch->name, m->hp.n_expert ? " moe" : "", count,
@@ -334,6 +346,7 @@ fail:
 void ffl_model_free(ffl_model *m) {
     if (!m) return;
     free(m->layers);
+    ffl_vocab_free(m->vocab);
     ffl_gguf_close(m->gguf);
     free(m);
 }
@@ -362,3 +375,12 @@ MODEL_GETTER(ffl_model_n_expert, m->hp.n_expert)
 uint64_t ffl_model_size(const ffl_model *m) { return m ? m->n_bytes : 0; }
 uint64_t ffl_model_n_params(const ffl_model *m) { return m ? m->n_params : 0; }
 const ffl_gguf *ffl_model_gguf(const ffl_model *m) { return m ? m->gguf : NULL; }
+
+const ffl_vocab *ffl_model_vocab(const ffl_model *m) {
+    if (!m) {
+        ffl_fail(FFL_ERR_INVALID_ARGUMENT, "ffl_model_vocab: NULL model");
+        return NULL;
+    }
+    if (!m->vocab) ffl_fail(FFL_ERR_STATE, "model has no tokenizer metadata");
+    return m->vocab;
+}

@@ -393,6 +393,15 @@ static void test_params_and_getters(const ffl_model *m) {
     CHECK(ffl_model_n_params(m) > 200000 && ffl_model_n_params(m) < 400000);
     CHECK(ffl_model_size(m) == ffl_model_n_params(m) * 4);
     CHECK(ffl_model_n_vocab(NULL) == FFL_ERR_INVALID_ARGUMENT);
+    /* the model's own tokenizer gives the reference prompt tokens */
+    const ffl_vocab *vocab = ffl_model_vocab(m);
+    CHECK(vocab != NULL && ffl_vocab_n_tokens(vocab) == 512);
+    if (vocab) {
+        int32_t toks[32];
+        const char *text = "Once upon a time there was a";
+        int32_t n = ffl_tokenize(vocab, text, -1, toks, 32, FFL_TOKENIZE_ADD_SPECIAL);
+        CHECK_MSG(n == N_PREFIX && memcmp(toks, PREFIX, sizeof PREFIX) == 0, "tokenize gave %d tokens", n);
+    }
 }
 
 int main(void) {
