@@ -503,7 +503,7 @@ void ffl_gguf_close(ffl_gguf *g) {
     if (!g) return;
     free_parsed(g);
     if (g->mapped) munmap((void *)g->base, (size_t)g->size);
-    else free((void *)g->base);
+    else if (!g->borrowed) free((void *)g->base);
     free(g);
 }
 
@@ -615,6 +615,19 @@ int32_t ffl_gguf_open_memory(const void *data, uint64_t size, ffl_gguf **out) {
     if (size) memcpy(copy, data, (size_t)size);
     g->base = copy;
     g->size = size;
+    return finish_open(g, out);
+}
+
+int32_t ffl_gguf_open_view(const void *data, uint64_t size, ffl_gguf **out) {
+    if (!out) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf: out is NULL");
+    *out = NULL;
+    if (!data && size) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf: data is NULL");
+    ffl_gguf *g = calloc(1, sizeof *g);
+    if (!g) return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "gguf: out of memory");
+    static const uint8_t nothing[1];
+    g->base = data ? data : nothing;
+    g->size = size;
+    g->borrowed = 1;
     return finish_open(g, out);
 }
 
