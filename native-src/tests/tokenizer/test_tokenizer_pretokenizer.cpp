@@ -8,6 +8,7 @@
 #include "tokenizer/unicode.h"
 #include "tokenizer/vocab_impl.h"
 
+#include <map>
 #include <random>
 #include <regex>
 
@@ -56,7 +57,11 @@ static std::vector<uint32_t> reference_split(const std::vector<std::string> &pat
             }
             std::string text;
             for (uint32_t c : cps) text.push_back((char)regex_collapse(c));
-            std::regex expr(rx, std::regex_constants::optimize | std::regex_constants::nosubs);
+            static std::map<std::string, std::regex> compiled;
+            auto found = compiled.find(rx);
+            if (found == compiled.end())
+                found = compiled.emplace(rx, std::regex(rx, std::regex_constants::optimize | std::regex_constants::nosubs)).first;
+            const std::regex &expr = found->second;
             size_t start = 0;
             for (uint32_t len : offsets) {
                 std::cregex_iterator it(text.data() + start, text.data() + start + len, expr), end;
@@ -75,7 +80,11 @@ static std::vector<uint32_t> reference_split(const std::vector<std::string> &pat
             std::wstring wre(pcps.begin(), pcps.end());
             std::wstring text;
             for (uint32_t c : cps) text.push_back((wchar_t)regex_widen(c));
-            std::wregex expr(wre, std::regex_constants::optimize | std::regex_constants::nosubs);
+            static std::map<std::wstring, std::wregex> compiled;
+            auto found = compiled.find(wre);
+            if (found == compiled.end())
+                found = compiled.emplace(wre, std::wregex(wre, std::regex_constants::optimize | std::regex_constants::nosubs)).first;
+            const std::wregex &expr = found->second;
             size_t start = 0;
             for (uint32_t len : offsets) {
                 std::wcregex_iterator it(text.data() + start, text.data() + start + len, expr), end;
@@ -124,7 +133,7 @@ static const char *const k_pool[] = {
 int main() {
     std::vector<std::string> inputs = read_inputs(vocab_path("gpt-2", ".inp"));
     std::mt19937 rng(12345);
-    for (int i = 0; i < 250; ++i) {
+    for (int i = 0; i < 400; ++i) {
         std::string s;
         int n = (int)(rng() % 24);
         for (int k = 0; k < n; ++k) s += k_pool[rng() % (sizeof k_pool / sizeof k_pool[0])];
