@@ -248,6 +248,28 @@ FFL_API int32_t ffl_gguf_writer_write(ffl_gguf_writer *writer, const char *path)
 
 /* ==== quant: reference quantizers and dequantizers ==== */
 
+/* Quantizes n floats into dst in the block format of `type`, byte-identical to llama.cpp's
+ * llama-quantize without an importance matrix. n must be a multiple of the type's block size
+ * (FFL_ERR_INVALID_ARGUMENT otherwise); dst needs ffl_type_row_bytes(type, n) bytes.
+ * Types: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS. */
+FFL_API int32_t ffl_quantize_row(int32_t type, const float *src, void *dst, int64_t n);
+/* Converts n elements of `type` back to floats (the types above plus Q8_1 and Q8_K). */
+FFL_API int32_t ffl_dequantize_row(int32_t type, const void *src, float *dst, int64_t n);
+/* 1 if ffl_quantize_row can produce the type, else 0. */
+FFL_API int32_t ffl_quantize_supported(int32_t type);
+/* 1 if ffl_dequantize_row can read the type, else 0. */
+FFL_API int32_t ffl_dequantize_supported(int32_t type);
+
+/* Quantizes a GGUF model like llama.cpp's llama-quantize (same per-tensor types, metadata, tensor
+ * order and alignment). ftype: a llama.cpp file type name (case-insensitive): Q4_0, Q4_1, Q5_0,
+ * Q5_1, Q8_0, F16, BF16, F32, Q2_K, Q3_K_S, Q3_K_M, Q3_K_L, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, Q6_K,
+ * IQ4_NL, IQ4_XS (and the aliases Q3_K, Q4_K, Q5_K for the _M mixes). n_threads <= 0: all cores.
+ * progress (may be NULL) gets the fraction of input bytes done; a non-zero return cancels with
+ * FFL_ERR_ABORTED. On any failure no output file is left behind. */
+FFL_API int32_t ffl_quantize_model(const char *in_path, const char *out_path, const char *ftype, int32_t n_threads, ffl_progress_fn progress, void *user_data);
+/* llama.cpp's LLAMA_FTYPE number of a file type name accepted by ffl_quantize_model, or -1. */
+FFL_API int32_t ffl_quantize_ftype_from_name(const char *ftype);
+
 /* ==== model: loading, sessions, forward pass ==== */
 
 /* ==== tokenizer ==== */

@@ -10,14 +10,18 @@
 extern "C" {
 #endif
 
+#define FFL_GGUF_MAX_DIMS 4
+#define FFL_GGUF_DEFAULT_ALIGNMENT 32
+
 typedef struct {
     const char *data; /* NUL-terminated copy */
-    uint64_t length;  /* bytes, excluding the NUL */
+    uint64_t length;  /* bytes, excluding the NUL (the string itself may hold NULs) */
 } ffl_gguf_str;
 
 typedef struct {
     ffl_gguf_str key;
-    int32_t type; /* ffl_gguf_value_type */
+    uint64_t file_offset; /* where the entry starts, for messages */
+    int32_t type;         /* ffl_gguf_value_type */
     union {
         uint64_t u64;
         int64_t i64;
@@ -27,19 +31,27 @@ typedef struct {
     ffl_gguf_str str;      /* FFL_GGUF_STRING */
     int32_t array_type;    /* FFL_GGUF_ARRAY: element type */
     uint64_t array_count;
-    const uint8_t *array_data; /* numeric arrays: packed elements inside the file image */
+    /* numeric arrays: packed little-endian elements, aligned to the element size (inside the
+     * file image when it is aligned there, else an aligned copy owned by the ffl_gguf) */
+    const uint8_t *array_data;
     ffl_gguf_str *array_strings; /* string arrays */
 } ffl_gguf_kv;
 
 typedef struct {
     ffl_gguf_str name;
+    uint64_t file_offset; /* where the tensor info starts, for messages */
     int32_t type;
     int32_t n_dims;
-    int64_t ne[4];
-    uint64_t rel_offset; /* from the start of the data section */
+    int64_t ne[FFL_GGUF_MAX_DIMS];
+    uint64_t rel_offset; /* from the start of the data section; a multiple of the alignment */
     uint64_t n_bytes;
 } ffl_gguf_tensor;
 
+/* Invariants after a successful parse: every string, array and tensor range lies inside
+ * [base, base + size); keys and tensor names are unique; alignment is a power of two;
+ * data_offset <= size and is a multiple of alignment (or equals size when there are no tensors).
+ * Tensor data is aligned to `alignment` relative to the image start (mmap is page aligned,
+ * in-memory copies are malloc aligned); alignment may legally be as small as 1. */
 struct ffl_gguf {
     const uint8_t *base; /* file image */
     uint64_t size;
@@ -51,14 +63,15 @@ struct ffl_gguf {
     ffl_gguf_kv *kv;
     int64_t n_tensors;
     ffl_gguf_tensor *tensors;
-    char *string_pool; /* every copied string lives here */
+    char *string_pool;       /* arena holding every copied string and aligned array copy */
     int64_t *sorted_tensors; /* tensor indices sorted by name, for lookup */
+    int64_t *sorted_kv;      /* metadata indices sorted by key, for lookup */
 };
 
 /* Byte size of one element of a numeric/bool value type, 0 for string/array/unknown. */
 uint64_t ffl_gguf_scalar_size(int32_t value_type);
 const char *ffl_gguf_type_name(int32_t value_type);
-/* Pointer to a tensor's bytes. */
+/* Pointer to a tensor's bytes, or NULL when index is out of range. */
 const void *ffl_gguf_tensor_data(const ffl_gguf *g, int64_t index);
 /* Convenience lookups used by loaders: return def when the key is absent or has another type. */
 int64_t ffl_gguf_get_int_or(const ffl_gguf *g, const char *key, int64_t def);

@@ -1,4 +1,6 @@
-/* GGUF v2/v3 reader: maps the file, validates every count, length and offset before use. */
+/* GGUF v2/v3 reader: maps the file and validates every count, length, offset and type before
+ * anything is used. A hostile file ends in an error status naming the offset (and key or tensor),
+ * never in a crash, an allocation larger than the file justifies, or a loop longer than the file. */
 #include "common/ffl_internal.h"
 #include "gguf/gguf_internal.h"
 
@@ -12,10 +14,17 @@
 #include <unistd.h>
 
 #define GGUF_MAGIC "GGUF"
-#define GGUF_DEFAULT_ALIGNMENT 32
-#define GGUF_MAX_DIMS 4
+/* Smallest possible encodings, used to bound counts by the bytes left before allocating:
+ * a metadata entry is key length (8) + type (4) + a one-byte value; a tensor info is
+ * name length (8) + n_dims (4) + one extent (8) + type (4) + offset (8). */
+#define GGUF_MIN_KV_BYTES 13
+#define GGUF_MIN_TENSOR_BYTES 32
+/* Key and tensor names are cut to this many bytes inside messages. */
+#define NAME_IN_MSG "%.96s"
 
-/* ---- string arena: every string copied out of the file is NUL-terminated here ---- */
+typedef unsigned long long ull;
+
+/* ---- arena: copied strings and aligned array copies; freed all at once with the file ---- */
 
 typedef struct arena_chunk {
     struct arena_chunk *next;
@@ -27,19 +36,49 @@ typedef struct {
     arena_chunk *head;
 } arena;
 
-static char *arena_alloc(arena *a, size_t n) {
-    if (!a->head || a->head->cap - a->head->used < n) {
-        size_t cap = n > (1u << 20) ? n : (1u << 20);
-        arena_chunk *c = malloc(sizeof *c + cap);
-        if (!c) return NULL;
-        c->next = a->head;
+#define ARENA_CHUNK_BYTES ((size_t)1 << 20)
+
+static arena_chunk *chunk_new(size_t cap) {
+    arena_chunk *c = malloc(sizeof *c + cap);
+    if (c) {
+        c->next = NULL;
         c->used = 0;
         c->cap = cap;
-        a->head = c;
     }
-    char *p = a->head->data + a->head->used;
-    a->head->used += n;
-    return p;
+    return c;
+}
+
+/* n bytes aligned to align (a power of two up to 16), or NULL when out of memory. */
+static void *arena_alloc(arena *a, uint64_t n, size_t align) {
+    if (n > (uint64_t)(SIZE_MAX / 2)) return NULL;
+    size_t need = (size_t)n + align;
+    arena_chunk *h = a->head;
+    if (h) {
+        uintptr_t p = (uintptr_t)(h->data + h->used);
+        size_t pad = (size_t)(-p & (uintptr_t)(align - 1));
+        if (h->cap - h->used >= pad && h->cap - h->used - pad >= (size_t)n) {
+            char *r = h->data + h->used + pad;
+            h->used += pad + (size_t)n;
+            return r;
+        }
+    }
+    if (need > ARENA_CHUNK_BYTES / 4 && h) {
+        /* a large block gets a chunk of its own behind the head, so the head's free space stays usable */
+        arena_chunk *c = chunk_new(need);
+        if (!c) return NULL;
+        c->next = h->next;
+        h->next = c;
+        char *r = c->data + (size_t)(-(uintptr_t)c->data & (uintptr_t)(align - 1));
+        c->used = c->cap;
+        return r;
+    }
+    arena_chunk *c = chunk_new(need > ARENA_CHUNK_BYTES ? need : ARENA_CHUNK_BYTES);
+    if (!c) return NULL;
+    c->next = h;
+    a->head = c;
+    size_t pad = (size_t)(-(uintptr_t)c->data & (uintptr_t)(align - 1));
+    c->used = pad + (size_t)n;
+    return c->data + pad;
 }
 
 static void arena_free(arena *a) {
@@ -56,42 +95,68 @@ static void arena_free(arena *a) {
 typedef struct {
     const uint8_t *base;
     uint64_t size, pos;
-    arena strings;
+    arena *strings;
 } cursor;
 
-static int need(cursor *c, uint64_t n, const char *what) {
-    if (n > c->size - c->pos)
-        return ffl_fail(FFL_ERR_FORMAT, "gguf: %s at offset %llu needs %llu bytes but the file ends at %llu", what,
-                        (unsigned long long)c->pos, (unsigned long long)n, (unsigned long long)c->size);
+static uint64_t remaining(const cursor *c) { return c->size - c->pos; }
+
+static int need(const cursor *c, uint64_t n, const char *what) {
+    if (n > remaining(c))
+        return ffl_fail(FFL_ERR_FORMAT, "gguf: %s at offset %llu needs %llu bytes, but the file ends at %llu", what,
+                        (ull)c->pos, (ull)n, (ull)c->size);
     return FFL_OK;
 }
 
-static int read_bytes(cursor *c, void *out, uint64_t n, const char *what) {
-    int st = need(c, n, what);
+/* Little-endian decoding by bytes: no unaligned loads, no dependence on the host's byte order. */
+static uint32_t le32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t le64(const uint8_t *p) { return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32; }
+
+static int read_u32(cursor *c, uint32_t *v, const char *what) {
+    int st = need(c, 4, what);
     if (st) return st;
-    memcpy(out, c->base + c->pos, n);
-    c->pos += n;
+    *v = le32(c->base + c->pos);
+    c->pos += 4;
     return FFL_OK;
 }
 
-static int read_u32(cursor *c, uint32_t *v, const char *what) { return read_bytes(c, v, 4, what); }
-static int read_u64(cursor *c, uint64_t *v, const char *what) { return read_bytes(c, v, 8, what); }
+static int read_u64(cursor *c, uint64_t *v, const char *what) {
+    int st = need(c, 8, what);
+    if (st) return st;
+    *v = le64(c->base + c->pos);
+    c->pos += 8;
+    return FFL_OK;
+}
 
 static int read_string(cursor *c, ffl_gguf_str *out, const char *what) {
-    uint64_t start = c->pos, len;
+    uint64_t at = c->pos, len;
     int st = read_u64(c, &len, what);
     if (st) return st;
-    if (len > c->size - c->pos)
-        return ffl_fail(FFL_ERR_FORMAT, "gguf: %s at offset %llu has length %llu beyond the end of the file (%llu)",
-                        what, (unsigned long long)start, (unsigned long long)len, (unsigned long long)c->size);
-    char *s = arena_alloc(&c->strings, (size_t)len + 1);
-    if (!s) return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "gguf: out of memory copying %s", what);
-    memcpy(s, c->base + c->pos, len);
+    if (len > remaining(c))
+        return ffl_fail(FFL_ERR_FORMAT, "gguf: %s at offset %llu has length %llu, past the end of the file (%llu bytes)",
+                        what, (ull)at, (ull)len, (ull)c->size);
+    char *s = arena_alloc(c->strings, len + 1, 1);
+    if (!s) return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "gguf: out of memory copying %s at offset %llu", what, (ull)at);
+    if (len) memcpy(s, c->base + c->pos, (size_t)len);
     s[len] = '\0';
     c->pos += len;
     out->data = s;
     out->length = len;
     return FFL_OK;
+}
+
+/* Returns items grown (zero-filled, capacity doubling) so that index n fits, or NULL when out of
+ * memory (items is then still valid and owned by the caller). */
+static void *grow(void *items, int64_t *cap, size_t elem, int64_t n) {
+    if (n < *cap) return items;
+    int64_t next = *cap ? *cap * 2 : 16;
+    if ((uint64_t)next > SIZE_MAX / elem) return NULL;
+    char *p = realloc(items, (size_t)next * elem);
+    if (!p) return NULL;
+    memset(p + (size_t)*cap * elem, 0, (size_t)(next - *cap) * elem);
+    *cap = next;
+    return p;
 }
 
 uint64_t ffl_gguf_scalar_size(int32_t t) {
@@ -112,237 +177,310 @@ const char *ffl_gguf_type_name(int32_t t) {
 
 /* Widens a little-endian scalar into the kv's number union. */
 static void decode_scalar(ffl_gguf_kv *kv, const uint8_t *p) {
-    memcpy(kv->raw_scalar, p, ffl_gguf_scalar_size(kv->type));
+    memcpy(kv->raw_scalar, p, (size_t)ffl_gguf_scalar_size(kv->type));
     switch (kv->type) {
     case FFL_GGUF_UINT8: kv->num.u64 = p[0]; break;
     case FFL_GGUF_INT8: kv->num.i64 = (int8_t)p[0]; break;
     case FFL_GGUF_BOOL: kv->num.u64 = p[0] != 0; break;
-    case FFL_GGUF_UINT16: { uint16_t v; memcpy(&v, p, 2); kv->num.u64 = v; break; }
-    case FFL_GGUF_INT16: { int16_t v; memcpy(&v, p, 2); kv->num.i64 = v; break; }
-    case FFL_GGUF_UINT32: { uint32_t v; memcpy(&v, p, 4); kv->num.u64 = v; break; }
-    case FFL_GGUF_INT32: { int32_t v; memcpy(&v, p, 4); kv->num.i64 = v; break; }
-    case FFL_GGUF_FLOAT32: { float v; memcpy(&v, p, 4); kv->num.f64 = v; break; }
-    case FFL_GGUF_UINT64: { uint64_t v; memcpy(&v, p, 8); kv->num.u64 = v; break; }
-    case FFL_GGUF_INT64: { int64_t v; memcpy(&v, p, 8); kv->num.i64 = v; break; }
-    case FFL_GGUF_FLOAT64: { double v; memcpy(&v, p, 8); kv->num.f64 = v; break; }
+    case FFL_GGUF_UINT16: kv->num.u64 = (uint16_t)(p[0] | p[1] << 8); break;
+    case FFL_GGUF_INT16: kv->num.i64 = (int16_t)(uint16_t)(p[0] | p[1] << 8); break;
+    case FFL_GGUF_UINT32: kv->num.u64 = le32(p); break;
+    case FFL_GGUF_INT32: kv->num.i64 = (int32_t)le32(p); break;
+    case FFL_GGUF_FLOAT32: { uint32_t b = le32(p); float v; memcpy(&v, &b, 4); kv->num.f64 = v; break; }
+    case FFL_GGUF_UINT64: kv->num.u64 = le64(p); break;
+    case FFL_GGUF_INT64: kv->num.i64 = (int64_t)le64(p); break;
+    case FFL_GGUF_FLOAT64: { uint64_t b = le64(p); double v; memcpy(&v, &b, 8); kv->num.f64 = v; break; }
     default: break;
     }
 }
 
-static int read_kv(cursor *c, ffl_gguf_kv *kv, int64_t index) {
-    uint64_t at = c->pos;
-    int st = read_string(c, &kv->key, "metadata key");
-    if (st) return st;
-    uint32_t type;
-    if ((st = read_u32(c, &type, "metadata value type"))) return st;
-    if (type > FFL_GGUF_FLOAT64)
-        return ffl_fail(FFL_ERR_FORMAT, "gguf: metadata entry %lld '%s' at offset %llu has unknown value type %u",
-                        (long long)index, kv->key.data, (unsigned long long)at, type);
-    kv->type = (int32_t)type;
-    if (type == FFL_GGUF_STRING) return read_string(c, &kv->str, kv->key.data);
-    if (type != FFL_GGUF_ARRAY) {
-        uint64_t n = ffl_gguf_scalar_size(kv->type);
-        if ((st = need(c, n, kv->key.data))) return st;
-        decode_scalar(kv, c->base + c->pos);
-        c->pos += n;
-        return FFL_OK;
+static int read_string_array(cursor *c, ffl_gguf_kv *kv, uint64_t count) {
+    const char *key = kv->key.data;
+    /* every element takes at least its 8-byte length: the count is bounded by the bytes left */
+    if (count > remaining(c) / 8)
+        return ffl_fail(FFL_ERR_FORMAT, "gguf: metadata key '" NAME_IN_MSG "' at offset %llu: string array of %llu elements "
+                        "cannot fit in the %llu bytes left", key, (ull)kv->file_offset, (ull)count, (ull)remaining(c));
+    int64_t cap = 0;
+    char what[160];
+    snprintf(what, sizeof what, "element of string array '" NAME_IN_MSG "'", key);
+    for (uint64_t i = 0; i < count; i++) {
+        ffl_gguf_str *grown = grow(kv->array_strings, &cap, sizeof *grown, (int64_t)i);
+        if (!grown) return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "gguf: out of memory for array '" NAME_IN_MSG "'", key);
+        kv->array_strings = grown;
+        int st = read_string(c, &kv->array_strings[i], what);
+        if (st) return st;
     }
+    kv->array_count = count;
+    return FFL_OK;
+}
+
+static int read_array(cursor *c, ffl_gguf_kv *kv) {
+    const char *key = kv->key.data;
+    char what[160];
+    snprintf(what, sizeof what, "array header of metadata key '" NAME_IN_MSG "'", key);
     uint32_t elem;
     uint64_t count;
-    if ((st = read_u32(c, &elem, kv->key.data))) return st;
-    if ((st = read_u64(c, &count, kv->key.data))) return st;
-    if (elem > FFL_GGUF_FLOAT64 || elem == FFL_GGUF_ARRAY)
-        return ffl_fail(FFL_ERR_FORMAT, "gguf: array '%s' at offset %llu has unsupported element type %u",
-                        kv->key.data, (unsigned long long)at, elem);
+    int st;
+    if ((st = read_u32(c, &elem, what)) || (st = read_u64(c, &count, what))) return st;
+    if (elem == FFL_GGUF_ARRAY)
+        return ffl_fail(FFL_ERR_FORMAT, "gguf: metadata key '" NAME_IN_MSG "' at offset %llu: nested arrays are not supported",
+                        key, (ull)kv->file_offset);
+    if (elem > FFL_GGUF_FLOAT64)
+        return ffl_fail(FFL_ERR_FORMAT, "gguf: metadata key '" NAME_IN_MSG "' at offset %llu: unknown array element type %u",
+                        key, (ull)kv->file_offset, elem);
     kv->array_type = (int32_t)elem;
-    kv->array_count = count;
-    if (elem != FFL_GGUF_STRING) {
-        uint64_t bytes;
-        if (!ffl_mul_u64(count, ffl_gguf_scalar_size((int32_t)elem), &bytes) || bytes > c->size - c->pos)
-            return ffl_fail(FFL_ERR_FORMAT, "gguf: array '%s' at offset %llu claims %llu elements, beyond the end of the file",
-                            kv->key.data, (unsigned long long)at, (unsigned long long)count);
-        kv->array_data = c->base + c->pos;
-        c->pos += bytes;
-        return FFL_OK;
+    if (elem == FFL_GGUF_STRING) return read_string_array(c, kv, count);
+    uint64_t esize = ffl_gguf_scalar_size((int32_t)elem), bytes;
+    if (!ffl_mul_u64(count, esize, &bytes) || bytes > remaining(c))
+        return ffl_fail(FFL_ERR_FORMAT, "gguf: metadata key '" NAME_IN_MSG "' at offset %llu: array of %llu %s elements runs "
+                        "past the end of the file (%llu bytes)", key, (ull)kv->file_offset, (ull)count,
+                        ffl_gguf_type_name((int32_t)elem), (ull)c->size);
+    const uint8_t *p = c->base + c->pos;
+    if ((uintptr_t)p % esize != 0) {
+        /* callers may read the elements in place as their C type: give them an aligned copy */
+        uint8_t *copy = arena_alloc(c->strings, bytes, (size_t)esize);
+        if (!copy) return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "gguf: out of memory for array '" NAME_IN_MSG "'", key);
+        memcpy(copy, p, (size_t)bytes);
+        p = copy;
     }
-    /* every string takes at least its 8-byte length, which bounds the allocation by the file size */
-    if (count > (c->size - c->pos) / 8)
-        return ffl_fail(FFL_ERR_FORMAT, "gguf: string array '%s' at offset %llu claims %llu elements, beyond the end of the file",
-                        kv->key.data, (unsigned long long)at, (unsigned long long)count);
-    kv->array_strings = calloc(count ? count : 1, sizeof *kv->array_strings);
-    if (!kv->array_strings) return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "gguf: out of memory for array '%s'", kv->key.data);
-    for (uint64_t i = 0; i < count; i++)
-        if ((st = read_string(c, &kv->array_strings[i], kv->key.data))) return st;
+    kv->array_data = p;
+    kv->array_count = count;
+    c->pos += bytes;
+    return FFL_OK;
+}
+
+static int read_kv(cursor *c, ffl_gguf_kv *kv, int64_t index) {
+    kv->file_offset = c->pos;
+    char what[160];
+    snprintf(what, sizeof what, "key of metadata entry %lld", (long long)index);
+    int st = read_string(c, &kv->key, what);
+    if (st) return st;
+    const char *key = kv->key.data;
+    snprintf(what, sizeof what, "value of metadata key '" NAME_IN_MSG "'", key);
+    uint32_t type;
+    if ((st = read_u32(c, &type, what))) return st;
+    if (type > FFL_GGUF_FLOAT64)
+        return ffl_fail(FFL_ERR_FORMAT, "gguf: metadata key '" NAME_IN_MSG "' at offset %llu has unknown value type %u", key,
+                        (ull)kv->file_offset, type);
+    kv->type = (int32_t)type;
+    if (type == FFL_GGUF_STRING) return read_string(c, &kv->str, what);
+    if (type == FFL_GGUF_ARRAY) return read_array(c, kv);
+    uint64_t n = ffl_gguf_scalar_size(kv->type);
+    if ((st = need(c, n, what))) return st;
+    decode_scalar(kv, c->base + c->pos);
+    c->pos += n;
     return FFL_OK;
 }
 
 static int read_tensor_info(cursor *c, ffl_gguf_tensor *t, int64_t index) {
-    uint64_t at = c->pos;
-    int st = read_string(c, &t->name, "tensor name");
+    uint64_t at = t->file_offset = c->pos;
+    char what[160];
+    snprintf(what, sizeof what, "name of tensor %lld", (long long)index);
+    int st = read_string(c, &t->name, what);
     if (st) return st;
+    const char *name = t->name.data;
+    snprintf(what, sizeof what, "info of tensor '" NAME_IN_MSG "'", name);
     uint32_t n_dims, type;
-    if ((st = read_u32(c, &n_dims, t->name.data))) return st;
-    if (n_dims < 1 || n_dims > GGUF_MAX_DIMS)
-        return ffl_fail(FFL_ERR_FORMAT, "gguf: tensor %lld '%s' at offset %llu has %u dimensions (1 to %d allowed)",
-                        (long long)index, t->name.data, (unsigned long long)at, n_dims, GGUF_MAX_DIMS);
+    if ((st = read_u32(c, &n_dims, what))) return st;
+    if (n_dims < 1 || n_dims > FFL_GGUF_MAX_DIMS)
+        return ffl_fail(FFL_ERR_FORMAT, "gguf: tensor '" NAME_IN_MSG "' at offset %llu has %u dimensions (1 to %d allowed)",
+                        name, (ull)at, n_dims, FFL_GGUF_MAX_DIMS);
     t->n_dims = (int32_t)n_dims;
-    for (int d = 0; d < GGUF_MAX_DIMS; d++) t->ne[d] = 1;
+    for (int d = 0; d < FFL_GGUF_MAX_DIMS; d++) t->ne[d] = 1;
+    int64_t elements = 1;
     for (uint32_t d = 0; d < n_dims; d++) {
         uint64_t ne;
-        if ((st = read_u64(c, &ne, t->name.data))) return st;
+        if ((st = read_u64(c, &ne, what))) return st;
         if (ne > (uint64_t)INT64_MAX)
-            return ffl_fail(FFL_ERR_FORMAT, "gguf: tensor '%s' dimension %u is %llu, out of range", t->name.data, d,
-                            (unsigned long long)ne);
+            return ffl_fail(FFL_ERR_FORMAT, "gguf: tensor '" NAME_IN_MSG "' at offset %llu: extent %u is %llu, out of range",
+                            name, (ull)at, d, (ull)ne);
         t->ne[d] = (int64_t)ne;
+        if (__builtin_mul_overflow(elements, t->ne[d], &elements))
+            return ffl_fail(FFL_ERR_FORMAT, "gguf: tensor '" NAME_IN_MSG "' at offset %llu: element count overflows", name,
+                            (ull)at);
     }
-    if ((st = read_u32(c, &type, t->name.data))) return st;
-    int64_t block = ffl_type_block_size((int32_t)type);
-    if (block == 0)
-        return ffl_fail(FFL_ERR_FORMAT, "gguf: tensor '%s' at offset %llu has unknown type %u", t->name.data,
-                        (unsigned long long)at, type);
+    if ((st = read_u32(c, &type, what))) return st;
+    int64_t block = type < FFL_TYPE_COUNT ? ffl_type_block_size((int32_t)type) : 0;
+    if (block <= 0)
+        return ffl_fail(FFL_ERR_FORMAT, "gguf: tensor '" NAME_IN_MSG "' at offset %llu has unknown type %u", name, (ull)at,
+                        type);
     t->type = (int32_t)type;
     if (t->ne[0] % block != 0)
-        return ffl_fail(FFL_ERR_FORMAT, "gguf: tensor '%s' has rows of %lld elements, not a multiple of %s's block of %lld",
-                        t->name.data, (long long)t->ne[0], ffl_type_name(t->type), (long long)block);
+        return ffl_fail(FFL_ERR_FORMAT, "gguf: tensor '" NAME_IN_MSG "' at offset %llu has rows of %lld elements, not a "
+                        "multiple of %s's block of %lld", name, (ull)at, (long long)t->ne[0], ffl_type_name(t->type),
+                        (long long)block);
     uint64_t rows = 1;
-    for (int d = 1; d < GGUF_MAX_DIMS; d++)
+    for (int d = 1; d < FFL_GGUF_MAX_DIMS; d++) /* checked: with ne0 == 0 the element count says nothing */
         if (!ffl_mul_u64(rows, (uint64_t)t->ne[d], &rows))
-            return ffl_fail(FFL_ERR_FORMAT, "gguf: tensor '%s' shape overflows", t->name.data);
+            return ffl_fail(FFL_ERR_FORMAT, "gguf: tensor '" NAME_IN_MSG "' at offset %llu: row count overflows", name,
+                            (ull)at);
     int64_t row_bytes = ffl_type_row_bytes(t->type, t->ne[0]);
     if (row_bytes < 0 || !ffl_mul_u64(rows, (uint64_t)row_bytes, &t->n_bytes))
-        return ffl_fail(FFL_ERR_FORMAT, "gguf: tensor '%s' byte size overflows", t->name.data);
-    return read_u64(c, &t->rel_offset, t->name.data);
+        return ffl_fail(FFL_ERR_FORMAT, "gguf: tensor '" NAME_IN_MSG "' at offset %llu: byte size overflows", name, (ull)at);
+    return read_u64(c, &t->rel_offset, what);
 }
 
-static int compare_tensor_names(const void *a, const void *b, void *ctx) {
-    const ffl_gguf *g = ctx;
-    const ffl_gguf_str *x = &g->tensors[*(const int64_t *)a].name, *y = &g->tensors[*(const int64_t *)b].name;
+/* ---- uniqueness and lookup tables ---- */
+
+typedef struct {
+    const ffl_gguf_str *name;
+    int64_t index;
+} named_index;
+
+static int compare_str(const ffl_gguf_str *x, const ffl_gguf_str *y) {
     uint64_t n = x->length < y->length ? x->length : y->length;
-    int r = memcmp(x->data, y->data, n);
+    int r = n ? memcmp(x->data, y->data, (size_t)n) : 0;
     if (r) return r;
     return x->length < y->length ? -1 : x->length > y->length;
 }
 
-static int compare_keys(const void *a, const void *b) {
-    const ffl_gguf_kv *x = *(ffl_gguf_kv *const *)a, *y = *(ffl_gguf_kv *const *)b;
-    uint64_t n = x->key.length < y->key.length ? x->key.length : y->key.length;
-    int r = memcmp(x->key.data, y->key.data, n);
+static int compare_named(const void *a, const void *b) {
+    const named_index *x = a, *y = b;
+    int r = compare_str(x->name, y->name);
     if (r) return r;
-    return x->key.length < y->key.length ? -1 : x->key.length > y->key.length;
+    return x->index < y->index ? -1 : x->index > y->index; /* equal names: file order */
+}
+
+/* Sorts n names into *sorted (indices); returns the index of a duplicate's second occurrence, -1 if none,
+ * -2 when out of memory. */
+static int64_t sort_names(const ffl_gguf_str *(*name_of)(const ffl_gguf *, int64_t), const ffl_gguf *g, int64_t n,
+                          int64_t **sorted) {
+    *sorted = malloc((size_t)(n ? n : 1) * sizeof **sorted);
+    named_index *tmp = malloc((size_t)(n ? n : 1) * sizeof *tmp);
+    if (!*sorted || !tmp) {
+        free(tmp);
+        return -2;
+    }
+    for (int64_t i = 0; i < n; i++) tmp[i] = (named_index){name_of(g, i), i};
+    if (n > 1) qsort(tmp, (size_t)n, sizeof *tmp, compare_named);
+    int64_t dup = -1;
+    for (int64_t i = 0; i < n; i++) {
+        (*sorted)[i] = tmp[i].index;
+        if (i > 0 && dup < 0 && compare_str(tmp[i - 1].name, tmp[i].name) == 0) dup = tmp[i].index;
+    }
+    free(tmp);
+    return dup;
+}
+
+static const ffl_gguf_str *kv_name(const ffl_gguf *g, int64_t i) { return &g->kv[i].key; }
+static const ffl_gguf_str *tensor_name(const ffl_gguf *g, int64_t i) { return &g->tensors[i].name; }
+
+static int64_t first_with_name(const ffl_gguf *g, const ffl_gguf_str *(*name_of)(const ffl_gguf *, int64_t), int64_t n,
+                               const ffl_gguf_str *name) {
+    for (int64_t i = 0; i < n; i++)
+        if (compare_str(name_of(g, i), name) == 0) return i;
+    return -1;
+}
+
+static int check_unique(ffl_gguf *g) {
+    int64_t dup = sort_names(kv_name, g, g->n_kv, &g->sorted_kv);
+    if (dup == -2) return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "gguf: out of memory");
+    if (dup >= 0) {
+        const ffl_gguf_kv *second = &g->kv[dup], *first = &g->kv[first_with_name(g, kv_name, dup, &second->key)];
+        return ffl_fail(FFL_ERR_FORMAT, "gguf: duplicate metadata key '" NAME_IN_MSG "' at offsets %llu and %llu",
+                        second->key.data, (ull)first->file_offset, (ull)second->file_offset);
+    }
+    dup = sort_names(tensor_name, g, g->n_tensors, &g->sorted_tensors);
+    if (dup == -2) return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "gguf: out of memory");
+    if (dup >= 0) {
+        const ffl_gguf_tensor *second = &g->tensors[dup],
+                              *first = &g->tensors[first_with_name(g, tensor_name, dup, &second->name)];
+        return ffl_fail(FFL_ERR_FORMAT, "gguf: duplicate tensor name '" NAME_IN_MSG "' at offsets %llu and %llu",
+                        second->name.data, (ull)first->file_offset, (ull)second->file_offset);
+    }
+    return FFL_OK;
 }
 
 static int check_alignment(ffl_gguf *g) {
-    g->alignment = GGUF_DEFAULT_ALIGNMENT;
+    g->alignment = FFL_GGUF_DEFAULT_ALIGNMENT;
     int64_t i = ffl_gguf_find_key(g, "general.alignment");
     if (i < 0) return FFL_OK;
     const ffl_gguf_kv *kv = &g->kv[i];
     if (kv->type != FFL_GGUF_UINT32)
-        return ffl_fail(FFL_ERR_FORMAT, "gguf: general.alignment has type %s, expected uint32", ffl_gguf_type_name(kv->type));
+        return ffl_fail(FFL_ERR_FORMAT, "gguf: metadata key 'general.alignment' at offset %llu has type %s, expected uint32",
+                        (ull)kv->file_offset, ffl_gguf_type_name(kv->type));
     uint64_t a = kv->num.u64;
     if (a == 0 || (a & (a - 1)) != 0)
-        return ffl_fail(FFL_ERR_FORMAT, "gguf: general.alignment %llu is not a power of two", (unsigned long long)a);
+        return ffl_fail(FFL_ERR_FORMAT, "gguf: metadata key 'general.alignment' at offset %llu is %llu, not a power of two",
+                        (ull)kv->file_offset, (ull)a);
     g->alignment = a;
     return FFL_OK;
 }
 
-static int check_unique(ffl_gguf *g) {
-    if (g->n_kv > 1) {
-        ffl_gguf_kv **order = malloc((size_t)g->n_kv * sizeof *order);
-        if (!order) return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "gguf: out of memory");
-        for (int64_t i = 0; i < g->n_kv; i++) order[i] = &g->kv[i];
-        qsort(order, (size_t)g->n_kv, sizeof *order, compare_keys);
-        for (int64_t i = 1; i < g->n_kv; i++) {
-            if (compare_keys(&order[i - 1], &order[i]) == 0) {
-                int st = ffl_fail(FFL_ERR_FORMAT, "gguf: duplicate metadata key '%s'", order[i]->key.data);
-                free(order);
-                return st;
-            }
-        }
-        free(order);
+static int check_tensor_ranges(ffl_gguf *g, uint64_t header_end) {
+    uint64_t pad = (g->alignment - header_end % g->alignment) % g->alignment;
+    g->data_offset = header_end + pad; /* header_end <= size and pad < 2^32: no overflow */
+    if (g->n_tensors == 0) {
+        /* vocabulary-only files may end without the padding */
+        if (g->data_offset > g->size) g->data_offset = g->size;
+        return FFL_OK;
     }
-    g->sorted_tensors = malloc((size_t)(g->n_tensors ? g->n_tensors : 1) * sizeof *g->sorted_tensors);
-    if (!g->sorted_tensors) return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "gguf: out of memory");
-    for (int64_t i = 0; i < g->n_tensors; i++) g->sorted_tensors[i] = i;
-    qsort_r(g->sorted_tensors, (size_t)g->n_tensors, sizeof *g->sorted_tensors, compare_tensor_names, g);
-    for (int64_t i = 1; i < g->n_tensors; i++)
-        if (compare_tensor_names(&g->sorted_tensors[i - 1], &g->sorted_tensors[i], g) == 0)
-            return ffl_fail(FFL_ERR_FORMAT, "gguf: duplicate tensor name '%s'", g->tensors[g->sorted_tensors[i]].name.data);
+    if (g->data_offset > g->size)
+        return ffl_fail(FFL_ERR_FORMAT, "gguf: tensor data section at offset %llu starts past the end of the file (%llu bytes)",
+                        (ull)g->data_offset, (ull)g->size);
+    for (int64_t i = 0; i < g->n_tensors; i++) {
+        const ffl_gguf_tensor *t = &g->tensors[i];
+        uint64_t start, end;
+        if (t->rel_offset % g->alignment != 0)
+            return ffl_fail(FFL_ERR_FORMAT, "gguf: tensor '" NAME_IN_MSG "' at offset %llu: data offset %llu is not a multiple "
+                            "of the alignment %llu", t->name.data, (ull)t->file_offset, (ull)t->rel_offset, (ull)g->alignment);
+        if (!ffl_add_u64(g->data_offset, t->rel_offset, &start) || !ffl_add_u64(start, t->n_bytes, &end) || end > g->size)
+            return ffl_fail(FFL_ERR_FORMAT, "gguf: tensor '" NAME_IN_MSG "' at offset %llu: data at offset %llu + %llu (%llu "
+                            "bytes) lies outside the file (%llu bytes)", t->name.data, (ull)t->file_offset,
+                            (ull)g->data_offset, (ull)t->rel_offset, (ull)t->n_bytes, (ull)g->size);
+    }
     return FFL_OK;
 }
 
-static int parse(ffl_gguf *g) {
-    cursor c = {.base = g->base, .size = g->size, .pos = 0};
+static int parse_header(ffl_gguf *g, cursor *c) {
     int st;
-    char magic[4];
-    if ((st = read_bytes(&c, magic, 4, "magic"))) goto done;
-    if (memcmp(magic, GGUF_MAGIC, 4) != 0) {
-        st = ffl_fail(FFL_ERR_FORMAT, "gguf: bad magic at offset 0 (not a GGUF file)");
-        goto done;
-    }
-    if ((st = read_u32(&c, &g->version, "version"))) goto done;
+    if ((st = need(c, 4, "magic"))) return st;
+    if (memcmp(c->base, GGUF_MAGIC, 4) != 0) return ffl_fail(FFL_ERR_FORMAT, "gguf: bad magic at offset 0 (not a GGUF file)");
+    c->pos = 4;
+    if ((st = read_u32(c, &g->version, "version"))) return st;
     if (g->version != 2 && g->version != 3) {
         if ((g->version & 0xffff) == 0 && g->version != 0)
-            st = ffl_fail(FFL_ERR_UNSUPPORTED, "gguf: version field at offset 4 looks big-endian; only little-endian files are supported");
-        else
-            st = ffl_fail(g->version == 1 ? FFL_ERR_UNSUPPORTED : FFL_ERR_FORMAT,
-                          "gguf: version %u at offset 4 is not supported (2 and 3 are)", g->version);
-        goto done;
+            return ffl_fail(FFL_ERR_UNSUPPORTED, "gguf: version field at offset 4 (%u) looks big-endian; only little-endian "
+                            "files are supported", g->version);
+        return ffl_fail(g->version == 1 ? FFL_ERR_UNSUPPORTED : FFL_ERR_FORMAT,
+                        "gguf: version %u at offset 4 is not supported (2 and 3 are)", g->version);
     }
     uint64_t n_tensors, n_kv;
-    if ((st = read_u64(&c, &n_tensors, "tensor count"))) goto done;
-    if ((st = read_u64(&c, &n_kv, "metadata count"))) goto done;
-    /* a metadata entry takes at least 12 bytes and a tensor entry at least 28: bound both by the file */
-    if (n_kv > (g->size - c.pos) / 12) {
-        st = ffl_fail(FFL_ERR_FORMAT, "gguf: metadata count %llu at offset 16 is larger than the file can hold",
-                      (unsigned long long)n_kv);
-        goto done;
-    }
-    if (n_tensors > (g->size - c.pos) / 28) {
-        st = ffl_fail(FFL_ERR_FORMAT, "gguf: tensor count %llu at offset 8 is larger than the file can hold",
-                      (unsigned long long)n_tensors);
-        goto done;
-    }
-    g->kv = calloc(n_kv ? n_kv : 1, sizeof *g->kv);
-    g->tensors = calloc(n_tensors ? n_tensors : 1, sizeof *g->tensors);
-    if (!g->kv || !g->tensors) {
-        st = ffl_fail(FFL_ERR_OUT_OF_MEMORY, "gguf: out of memory for the header tables");
-        goto done;
-    }
+    if ((st = read_u64(c, &n_tensors, "tensor count")) || (st = read_u64(c, &n_kv, "metadata count"))) return st;
+    uint64_t left = remaining(c);
+    if (n_kv > left / GGUF_MIN_KV_BYTES)
+        return ffl_fail(FFL_ERR_FORMAT, "gguf: metadata count %llu at offset 16 is larger than the %llu bytes left can hold",
+                        (ull)n_kv, (ull)left);
+    if (n_tensors > (left - n_kv * GGUF_MIN_KV_BYTES) / GGUF_MIN_TENSOR_BYTES)
+        return ffl_fail(FFL_ERR_FORMAT, "gguf: tensor count %llu at offset 8 is larger than the %llu bytes left can hold",
+                        (ull)n_tensors, (ull)left);
+    /* tables grow as entries are actually read, so memory follows the bytes present, not the claims */
+    int64_t cap = 0;
     for (uint64_t i = 0; i < n_kv; i++) {
+        ffl_gguf_kv *kvs = grow(g->kv, &cap, sizeof *kvs, (int64_t)i);
+        if (!kvs) return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "gguf: out of memory for the metadata table");
+        g->kv = kvs;
         g->n_kv = (int64_t)i + 1; /* so close() frees what was read so far */
-        if ((st = read_kv(&c, &g->kv[i], (int64_t)i))) goto done;
+        if ((st = read_kv(c, &g->kv[i], (int64_t)i))) return st;
     }
-    g->n_kv = (int64_t)n_kv;
-    for (uint64_t i = 0; i < n_tensors; i++)
-        if ((st = read_tensor_info(&c, &g->tensors[i], (int64_t)i))) goto done;
-    g->n_tensors = (int64_t)n_tensors;
-    if ((st = check_alignment(g))) goto done;
-    if ((st = check_unique(g))) goto done;
-    uint64_t pad = (g->alignment - c.pos % g->alignment) % g->alignment;
-    g->data_offset = c.pos + pad;
-    if (n_tensors > 0 && g->data_offset > g->size) {
-        st = ffl_fail(FFL_ERR_FORMAT, "gguf: tensor data section at offset %llu starts past the end of the file (%llu)",
-                      (unsigned long long)g->data_offset, (unsigned long long)g->size);
-        goto done;
+    cap = 0;
+    for (uint64_t i = 0; i < n_tensors; i++) {
+        ffl_gguf_tensor *ts = grow(g->tensors, &cap, sizeof *ts, (int64_t)i);
+        if (!ts) return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "gguf: out of memory for the tensor table");
+        g->tensors = ts;
+        g->n_tensors = (int64_t)i + 1;
+        if ((st = read_tensor_info(c, &g->tensors[i], (int64_t)i))) return st;
     }
-    for (int64_t i = 0; i < g->n_tensors; i++) {
-        ffl_gguf_tensor *t = &g->tensors[i];
-        uint64_t start, end;
-        if (t->rel_offset % g->alignment != 0) {
-            st = ffl_fail(FFL_ERR_FORMAT, "gguf: tensor '%s' offset %llu is not a multiple of the alignment %llu",
-                          t->name.data, (unsigned long long)t->rel_offset, (unsigned long long)g->alignment);
-            goto done;
-        }
-        if (!ffl_add_u64(g->data_offset, t->rel_offset, &start) || !ffl_add_u64(start, t->n_bytes, &end) || end > g->size) {
-            st = ffl_fail(FFL_ERR_FORMAT, "gguf: tensor '%s' data (offset %llu, %llu bytes) lies outside the file (%llu bytes)",
-                          t->name.data, (unsigned long long)t->rel_offset, (unsigned long long)t->n_bytes,
-                          (unsigned long long)g->size);
-            goto done;
-        }
-    }
-    st = FFL_OK;
-done:
-    g->string_pool = (char *)c.strings.head; /* the arena's chunk list is freed with the file */
+    if ((st = check_unique(g))) return st;
+    if ((st = check_alignment(g))) return st;
+    return check_tensor_ranges(g, c->pos);
+}
+
+static int parse(ffl_gguf *g) {
+    arena strings = {NULL};
+    cursor c = {.base = g->base, .size = g->size, .pos = 0, .strings = &strings};
+    int st = parse_header(g, &c);
+    g->string_pool = (char *)strings.head; /* the arena's chunk list is freed with the file */
     return st;
 }
 
@@ -352,6 +490,7 @@ static void free_parsed(ffl_gguf *g) {
     free(g->kv);
     free(g->tensors);
     free(g->sorted_tensors);
+    free(g->sorted_kv);
     arena a = {.head = (arena_chunk *)g->string_pool};
     arena_free(&a);
 }
@@ -359,7 +498,7 @@ static void free_parsed(ffl_gguf *g) {
 void ffl_gguf_close(ffl_gguf *g) {
     if (!g) return;
     free_parsed(g);
-    if (g->mapped) munmap((void *)g->base, g->size);
+    if (g->mapped) munmap((void *)g->base, (size_t)g->size);
     else free((void *)g->base);
     free(g);
 }
@@ -374,16 +513,56 @@ static int finish_open(ffl_gguf *g, ffl_gguf **out) {
     return FFL_OK;
 }
 
+static int fits_in_memory(uint64_t size) {
+#if SIZE_MAX < UINT64_MAX
+    return size <= (uint64_t)SIZE_MAX;
+#else
+    (void)size;
+    return 1;
+#endif
+}
+
+/* Reads the whole file into a heap buffer (FFL_GGUF_NO_MMAP, or when mmap is refused). */
+static int read_whole(int fd, ffl_gguf *g, const char *path) {
+    uint8_t *buf = malloc((size_t)g->size);
+    if (!buf) return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "gguf: out of memory reading '%s' (%llu bytes)", path, (ull)g->size);
+    uint64_t done = 0;
+    while (done < g->size) {
+        uint64_t want = g->size - done;
+        if (want > ((uint64_t)1 << 30)) want = (uint64_t)1 << 30;
+        ssize_t r = pread(fd, buf + done, (size_t)want, (off_t)done);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            int32_t st = ffl_fail(FFL_ERR_IO, "gguf: cannot read '%s' at offset %llu: %s", path, (ull)done,
+                                  r < 0 ? strerror(errno) : "unexpected end of file");
+            free(buf);
+            return st;
+        }
+        done += (uint64_t)r;
+    }
+    g->base = buf;
+    return FFL_OK;
+}
+
 int32_t ffl_gguf_open(const char *path, int32_t flags, ffl_gguf **out) {
     if (!out) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf: out is NULL");
     *out = NULL;
     if (!path) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf: path is NULL");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; it is rejected below as not regular */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return ffl_fail(FFL_ERR_IO, "gguf: cannot open '%s': %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         close(fd);
         return ffl_fail(FFL_ERR_IO, "gguf: '%s' is not a regular file", path);
+    }
+    if (sb.st_size <= 0) {
+        close(fd);
+        return ffl_fail(FFL_ERR_FORMAT, "gguf: '%s' is empty (the magic at offset 0 is missing)", path);
+    }
+    if (!fits_in_memory((uint64_t)sb.st_size)) {
+        close(fd);
+        return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "gguf: '%s' is too large for this address space", path);
     }
     ffl_gguf *g = calloc(1, sizeof *g);
     if (!g) {
@@ -391,36 +570,20 @@ int32_t ffl_gguf_open(const char *path, int32_t flags, ffl_gguf **out) {
         return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "gguf: out of memory");
     }
     g->size = (uint64_t)sb.st_size;
-    if (g->size == 0) {
-        close(fd);
-        free(g);
-        return ffl_fail(FFL_ERR_FORMAT, "gguf: '%s' is empty", path);
-    }
     if (!(flags & FFL_GGUF_NO_MMAP)) {
-        void *p = mmap(NULL, g->size, PROT_READ, MAP_PRIVATE, fd, 0);
+        void *p = mmap(NULL, (size_t)g->size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (p != MAP_FAILED) {
             g->base = p;
             g->mapped = 1;
         }
     }
     if (!g->base) {
-        uint8_t *buf = malloc(g->size);
-        uint64_t done = 0;
-        while (buf && done < g->size) {
-            ssize_t r = pread(fd, buf + done, g->size - done, (off_t)done);
-            if (r <= 0) {
-                if (r < 0 && errno == EINTR) continue;
-                break;
-            }
-            done += (uint64_t)r;
-        }
-        if (!buf || done != g->size) {
-            free(buf);
+        int st = read_whole(fd, g, path);
+        if (st) {
             close(fd);
             free(g);
-            return ffl_fail(buf ? FFL_ERR_IO : FFL_ERR_OUT_OF_MEMORY, "gguf: cannot read '%s'", path);
+            return st;
         }
-        g->base = buf;
     }
     close(fd);
     int st = finish_open(g, out);
@@ -437,14 +600,15 @@ int32_t ffl_gguf_open_memory(const void *data, uint64_t size, ffl_gguf **out) {
     if (!out) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf: out is NULL");
     *out = NULL;
     if (!data && size) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf: data is NULL");
+    if (!fits_in_memory(size)) return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "gguf: %llu bytes do not fit in memory", (ull)size);
     ffl_gguf *g = calloc(1, sizeof *g);
-    uint8_t *copy = malloc(size ? size : 1);
+    uint8_t *copy = malloc(size ? (size_t)size : 1);
     if (!g || !copy) {
         free(g);
         free(copy);
         return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "gguf: out of memory");
     }
-    if (size) memcpy(copy, data, size);
+    if (size) memcpy(copy, data, (size_t)size);
     g->base = copy;
     g->size = size;
     return finish_open(g, out);
@@ -459,12 +623,28 @@ uint64_t ffl_gguf_data_offset(const ffl_gguf *g) { return g ? g->data_offset : 0
 int64_t ffl_gguf_kv_count(const ffl_gguf *g) { return g ? g->n_kv : 0; }
 int64_t ffl_gguf_tensor_count(const ffl_gguf *g) { return g ? g->n_tensors : 0; }
 
-int64_t ffl_gguf_find_key(const ffl_gguf *g, const char *key) {
-    if (!g || !key) return -1;
-    size_t n = strlen(key);
-    for (int64_t i = 0; i < g->n_kv; i++)
-        if (g->kv[i].key.length == n && memcmp(g->kv[i].key.data, key, n) == 0) return i;
+/* Binary search of a sorted index table by name. */
+static int64_t lookup_sorted(const ffl_gguf *g, const int64_t *sorted, int64_t n,
+                             const ffl_gguf_str *(*name_of)(const ffl_gguf *, int64_t), const char *name) {
+    if (!g || !name || !sorted) return -1;
+    ffl_gguf_str key = {name, strlen(name)};
+    int64_t lo = 0, hi = n - 1;
+    while (lo <= hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        int r = compare_str(name_of(g, sorted[mid]), &key);
+        if (r == 0) return sorted[mid];
+        if (r < 0) lo = mid + 1;
+        else hi = mid - 1;
+    }
     return -1;
+}
+
+int64_t ffl_gguf_find_key(const ffl_gguf *g, const char *key) {
+    return g ? lookup_sorted(g, g->sorted_kv, g->n_kv, kv_name, key) : -1;
+}
+
+int64_t ffl_gguf_find_tensor(const ffl_gguf *g, const char *name) {
+    return g ? lookup_sorted(g, g->sorted_tensors, g->n_tensors, tensor_name, name) : -1;
 }
 
 static const ffl_gguf_kv *kv_at(const ffl_gguf *g, int64_t i) {
@@ -514,12 +694,13 @@ int32_t ffl_gguf_kv_get_int(const ffl_gguf *g, int64_t i, int64_t *out) {
     switch (kv->type) {
     case FFL_GGUF_UINT8: case FFL_GGUF_UINT16: case FFL_GGUF_UINT32: case FFL_GGUF_UINT64: case FFL_GGUF_BOOL:
         if (kv->num.u64 > (uint64_t)INT64_MAX)
-            return ffl_fail(FFL_ERR_OUT_OF_RANGE, "gguf: '%s' = %llu does not fit in int64", kv->key.data,
-                            (unsigned long long)kv->num.u64);
+            return ffl_fail(FFL_ERR_OUT_OF_RANGE, "gguf: '" NAME_IN_MSG "' = %llu does not fit in int64", kv->key.data,
+                            (ull)kv->num.u64);
         *out = (int64_t)kv->num.u64;
         return FFL_OK;
     default:
-        return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf: '%s' is %s, not an integer", kv->key.data, ffl_gguf_type_name(kv->type));
+        return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf: '" NAME_IN_MSG "' is %s, not an integer", kv->key.data,
+                        ffl_gguf_type_name(kv->type));
     }
 }
 
@@ -530,7 +711,9 @@ int32_t ffl_gguf_kv_get_float(const ffl_gguf *g, int64_t i, double *out) {
     if (kv->type == FFL_GGUF_FLOAT32 || kv->type == FFL_GGUF_FLOAT64) *out = kv->num.f64;
     else if (is_signed(kv->type)) *out = (double)kv->num.i64;
     else if (ffl_gguf_scalar_size(kv->type) > 0) *out = (double)kv->num.u64;
-    else return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf: '%s' is %s, not a number", kv->key.data, ffl_gguf_type_name(kv->type));
+    else
+        return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf: '" NAME_IN_MSG "' is %s, not a number", kv->key.data,
+                        ffl_gguf_type_name(kv->type));
     return FFL_OK;
 }
 
@@ -539,7 +722,8 @@ int32_t ffl_gguf_kv_get_string(const ffl_gguf *g, int64_t i, const char **out, u
     if (!kv) return ffl_last_status();
     if (!out) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf: out is NULL");
     if (kv->type != FFL_GGUF_STRING)
-        return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf: '%s' is %s, not a string", kv->key.data, ffl_gguf_type_name(kv->type));
+        return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf: '" NAME_IN_MSG "' is %s, not a string", kv->key.data,
+                        ffl_gguf_type_name(kv->type));
     *out = kv->str.data;
     if (length) *length = kv->str.length;
     return FFL_OK;
@@ -550,7 +734,7 @@ int32_t ffl_gguf_kv_get_array_data(const ffl_gguf *g, int64_t i, const void **ou
     if (!kv) return ffl_last_status();
     if (!out) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf: out is NULL");
     if (kv->type != FFL_GGUF_ARRAY || kv->array_type == FFL_GGUF_STRING)
-        return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf: '%s' is not a numeric array", kv->key.data);
+        return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf: '" NAME_IN_MSG "' is not a numeric array", kv->key.data);
     *out = kv->array_data;
     return FFL_OK;
 }
@@ -560,33 +744,17 @@ int32_t ffl_gguf_kv_get_array_string(const ffl_gguf *g, int64_t i, int64_t j, co
     if (!kv) return ffl_last_status();
     if (!out) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf: out is NULL");
     if (kv->type != FFL_GGUF_ARRAY || kv->array_type != FFL_GGUF_STRING)
-        return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf: '%s' is not a string array", kv->key.data);
+        return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf: '" NAME_IN_MSG "' is not a string array", kv->key.data);
     if (j < 0 || (uint64_t)j >= kv->array_count)
-        return ffl_fail(FFL_ERR_OUT_OF_RANGE, "gguf: element %lld of '%s' out of range [0, %llu)", (long long)j,
-                        kv->key.data, (unsigned long long)kv->array_count);
+        return ffl_fail(FFL_ERR_OUT_OF_RANGE, "gguf: element %lld of '" NAME_IN_MSG "' out of range [0, %llu)", (long long)j,
+                        kv->key.data, (ull)kv->array_count);
     *out = kv->array_strings[j].data;
     if (length) *length = kv->array_strings[j].length;
     return FFL_OK;
 }
 
-int64_t ffl_gguf_find_tensor(const ffl_gguf *g, const char *name) {
-    if (!g || !name) return -1;
-    ffl_gguf_str key = {name, strlen(name)};
-    int64_t lo = 0, hi = g->n_tensors - 1;
-    while (lo <= hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        const ffl_gguf_str *s = &g->tensors[g->sorted_tensors[mid]].name;
-        uint64_t n = s->length < key.length ? s->length : key.length;
-        int r = memcmp(s->data, key.data, n);
-        if (r == 0) r = s->length < key.length ? -1 : s->length > key.length;
-        if (r == 0) return g->sorted_tensors[mid];
-        if (r < 0) lo = mid + 1;
-        else hi = mid - 1;
-    }
-    return -1;
-}
-
 const void *ffl_gguf_tensor_data(const ffl_gguf *g, int64_t i) {
+    if (!g || i < 0 || i >= g->n_tensors) return NULL;
     return g->base + g->data_offset + g->tensors[i].rel_offset;
 }
 

@@ -3,6 +3,7 @@
 #include "gguf/gguf_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,15 +40,17 @@ struct ffl_gguf_writer {
 };
 
 static char *copy_bytes(const char *s, uint64_t n) {
-    char *p = malloc(n + 1);
+    if (n >= (uint64_t)(SIZE_MAX / 2)) return NULL; /* n + 1 must not wrap */
+    char *p = malloc((size_t)n + 1);
     if (!p) return NULL;
     if (n) memcpy(p, s, n);
     p[n] = '\0';
     return p;
 }
 
-static void free_kv(writer_kv *kv) {
-    free(kv->key);
+/* Frees the value, keeps the key (so an entry being replaced never loses its key). */
+static void free_value(writer_kv *kv) {
+    char *key = kv->key;
     free(kv->str);
     free(kv->array_data);
     if (kv->array_strings)
@@ -55,13 +58,29 @@ static void free_kv(writer_kv *kv) {
     free(kv->array_strings);
     free(kv->array_lengths);
     memset(kv, 0, sizeof *kv);
+    kv->key = key;
+}
+
+static void free_kv(writer_kv *kv) {
+    free_value(kv);
+    free(kv->key);
+    kv->key = NULL;
+}
+
+static const char ALIGNMENT_KEY[] = "general.alignment";
+
+/* general.alignment decides where the writer puts tensor data: only set_scalar (uint32) may set it. */
+static int32_t refuse_alignment_key(const char *key, const char *how) {
+    if (key && strcmp(key, ALIGNMENT_KEY) == 0)
+        return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf writer: %s must be a uint32 scalar, not %s", ALIGNMENT_KEY, how);
+    return FFL_OK;
 }
 
 int32_t ffl_gguf_writer_new(ffl_gguf_writer **out) {
     if (!out) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf writer: out is NULL");
     *out = calloc(1, sizeof **out);
     if (!*out) return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "gguf writer: out of memory");
-    (*out)->alignment = 32;
+    (*out)->alignment = FFL_GGUF_DEFAULT_ALIGNMENT;
     return FFL_OK;
 }
 
@@ -90,12 +109,7 @@ static writer_kv *slot_for(ffl_gguf_writer *w, const char *key) {
     }
     for (int64_t i = 0; i < w->n_kv; i++) {
         if (strcmp(w->kv[i].key, key) == 0) {
-            free_kv(&w->kv[i]);
-            w->kv[i].key = copy_bytes(key, strlen(key));
-            if (!w->kv[i].key) {
-                ffl_fail(FFL_ERR_OUT_OF_MEMORY, "gguf writer: out of memory");
-                return NULL;
-            }
+            free_value(&w->kv[i]);
             return &w->kv[i];
         }
     }
@@ -124,6 +138,7 @@ int32_t ffl_gguf_writer_remove_key(ffl_gguf_writer *w, const char *key) {
     if (!w || !key) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf writer: NULL argument");
     for (int64_t i = 0; i < w->n_kv; i++) {
         if (strcmp(w->kv[i].key, key) == 0) {
+            if (strcmp(key, ALIGNMENT_KEY) == 0) w->alignment = FFL_GGUF_DEFAULT_ALIGNMENT; /* what a reader will assume */
             free_kv(&w->kv[i]);
             memmove(&w->kv[i], &w->kv[i + 1], (size_t)(w->n_kv - i - 1) * sizeof *w->kv);
             w->n_kv--;
@@ -134,25 +149,28 @@ int32_t ffl_gguf_writer_remove_key(ffl_gguf_writer *w, const char *key) {
 }
 
 int32_t ffl_gguf_writer_set_scalar(ffl_gguf_writer *w, const char *key, int32_t type, const void *value) {
+    if (!w || !key) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf writer: NULL argument");
     uint64_t n = ffl_gguf_scalar_size(type);
     if (n == 0) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf writer: type %d of '%s' is not a scalar", type, key ? key : "");
     if (!value) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf writer: value is NULL");
-    if (key && strcmp(key, "general.alignment") == 0) {
+    if (strcmp(key, ALIGNMENT_KEY) == 0) {
         uint32_t a;
         if (type != FFL_GGUF_UINT32) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf writer: general.alignment must be uint32");
         memcpy(&a, value, 4);
         if (a == 0 || (a & (a - 1))) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf writer: alignment %u is not a power of two", a);
-        if (w) w->alignment = a;
+        w->alignment = a;
     }
     writer_kv *kv = slot_for(w, key);
     if (!kv) return ffl_last_status();
     kv->type = type;
-    memcpy(kv->scalar, value, n);
+    memcpy(kv->scalar, value, (size_t)n);
     return FFL_OK;
 }
 
 int32_t ffl_gguf_writer_set_string(ffl_gguf_writer *w, const char *key, const char *value, uint64_t length) {
     if (!value && length) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf writer: value is NULL");
+    int32_t st = refuse_alignment_key(key, "a string");
+    if (st) return st;
     char *copy = copy_bytes(value ? value : "", length);
     if (!copy) return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "gguf writer: out of memory");
     writer_kv *kv = slot_for(w, key);
@@ -171,9 +189,12 @@ int32_t ffl_gguf_writer_set_array(ffl_gguf_writer *w, const char *key, int32_t e
     if (n == 0) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf writer: element type %d is not numeric", element_type);
     if (!ffl_mul_u64(n, count, &bytes)) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf writer: array too large");
     if (!data && count) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf writer: data is NULL");
-    uint8_t *copy = malloc(bytes ? bytes : 1);
+    int32_t st = refuse_alignment_key(key, "an array");
+    if (st) return st;
+    if (bytes >= (uint64_t)(SIZE_MAX / 2)) return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "gguf writer: array too large");
+    uint8_t *copy = malloc(bytes ? (size_t)bytes : 1);
     if (!copy) return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "gguf writer: out of memory");
-    if (bytes) memcpy(copy, data, bytes);
+    if (bytes) memcpy(copy, data, (size_t)bytes);
     writer_kv *kv = slot_for(w, key);
     if (!kv) {
         free(copy);
@@ -189,8 +210,11 @@ int32_t ffl_gguf_writer_set_array(ffl_gguf_writer *w, const char *key, int32_t e
 int32_t ffl_gguf_writer_set_string_array(ffl_gguf_writer *w, const char *key, const char **strings, const uint64_t *lengths,
                                          uint64_t count) {
     if (count && (!strings || !lengths)) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf writer: NULL strings");
-    char **copies = calloc(count ? count : 1, sizeof *copies);
-    uint64_t *lens = calloc(count ? count : 1, sizeof *lens);
+    int32_t st = refuse_alignment_key(key, "an array");
+    if (st) return st;
+    if (count >= (uint64_t)(SIZE_MAX / sizeof(uint64_t))) return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "gguf writer: array too large");
+    char **copies = calloc(count ? (size_t)count : 1, sizeof *copies);
+    uint64_t *lens = calloc(count ? (size_t)count : 1, sizeof *lens);
     if (!copies || !lens) goto oom;
     for (uint64_t i = 0; i < count; i++) {
         copies[i] = copy_bytes(strings[i] ? strings[i] : "", strings[i] ? lengths[i] : 0);
@@ -222,12 +246,15 @@ int32_t ffl_gguf_writer_copy_kv(ffl_gguf_writer *w, const ffl_gguf *src, int64_t
     if (!src || i < 0 || i >= src->n_kv) return ffl_fail(FFL_ERR_OUT_OF_RANGE, "gguf writer: no metadata entry %lld", (long long)i);
     const ffl_gguf_kv *kv = &src->kv[i];
     const char *key = kv->key.data;
+    if (strlen(key) != kv->key.length) /* the writer's keys are C strings: it could not write this one back */
+        return ffl_fail(FFL_ERR_UNSUPPORTED, "gguf writer: metadata key '%s...' holds a NUL byte", key);
     if (kv->type == FFL_GGUF_STRING) return ffl_gguf_writer_set_string(w, key, kv->str.data, kv->str.length);
     if (kv->type != FFL_GGUF_ARRAY) return ffl_gguf_writer_set_scalar(w, key, kv->type, kv->raw_scalar);
     if (kv->array_type != FFL_GGUF_STRING)
         return ffl_gguf_writer_set_array(w, key, kv->array_type, kv->array_data, kv->array_count);
-    const char **strs = malloc((kv->array_count ? kv->array_count : 1) * sizeof *strs);
-    uint64_t *lens = malloc((kv->array_count ? kv->array_count : 1) * sizeof *lens);
+    size_t n = kv->array_count ? (size_t)kv->array_count : 1; /* the reader bounded it by the file size */
+    const char **strs = malloc(n * sizeof *strs);
+    uint64_t *lens = malloc(n * sizeof *lens);
     if (!strs || !lens) {
         free(strs);
         free(lens);
@@ -259,7 +286,7 @@ int32_t ffl_gguf_writer_add_tensor(ffl_gguf_writer *w, const char *name, int32_t
     if (expect != n_bytes)
         return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf writer: tensor '%s' has %llu bytes, its shape needs %llu", name,
                         (unsigned long long)n_bytes, (unsigned long long)expect);
-    for (int64_t i = 0; i < w->n_tensors; i++)
+    for (int64_t i = 0; i < w->n_tensors; i++) /* linear: tensor counts are in the thousands at most */
         if (strcmp(w->tensors[i].name, name) == 0)
             return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf writer: duplicate tensor name '%s'", name);
     if (w->n_tensors == w->cap_tensors) {
@@ -287,16 +314,22 @@ int32_t ffl_gguf_writer_add_tensor(ffl_gguf_writer *w, const char *name, int32_t
 typedef struct {
     FILE *f;
     uint64_t written;
-    int failed;
+    int error; /* errno of the first failure, or EIO */
 } sink;
 
 static void put(sink *s, const void *p, uint64_t n) {
-    if (s->failed || n == 0) return;
-    if (fwrite(p, 1, n, s->f) != n) s->failed = 1;
+    if (s->error || n == 0) return;
+    if (fwrite(p, 1, (size_t)n, s->f) != n) s->error = errno ? errno : EIO;
     s->written += n;
 }
-static void put_u32(sink *s, uint32_t v) { put(s, &v, 4); }
-static void put_u64(sink *s, uint64_t v) { put(s, &v, 8); }
+static void put_u32(sink *s, uint32_t v) {
+    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    put(s, b, 4);
+}
+static void put_u64(sink *s, uint64_t v) {
+    put_u32(s, (uint32_t)v);
+    put_u32(s, (uint32_t)(v >> 32));
+}
 static void put_str(sink *s, const char *p, uint64_t n) {
     put_u64(s, n);
     put(s, p, n);
@@ -311,19 +344,64 @@ static void put_pad(sink *s, uint64_t alignment) {
     }
 }
 
-static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+/* Relative offsets of every tensor in the data section; fails when they would overflow. */
+static int32_t layout_tensors(const ffl_gguf_writer *w, uint64_t *offsets) {
+    uint64_t offset = 0, a = w->alignment;
+    for (int64_t i = 0; i < w->n_tensors; i++) {
+        uint64_t end;
+        offsets[i] = offset;
+        if (!ffl_add_u64(offset, w->tensors[i].n_bytes, &end) || !ffl_add_u64(end, a - 1, &end))
+            return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf writer: tensor data exceeds 2^64 bytes at '%s'", w->tensors[i].name);
+        offset = end / a * a;
+    }
+    return FFL_OK;
+}
+
+/* Creates "<path>.tmp.<pid>.<n>" exclusively, so concurrent writers never share a temp file. */
+static FILE *create_temp(const char *path, char **tmp_out) {
+    static unsigned counter;
+    size_t cap = strlen(path) + 48;
+    char *tmp = malloc(cap);
+    if (!tmp) {
+        ffl_fail(FFL_ERR_OUT_OF_MEMORY, "gguf writer: out of memory");
+        return NULL;
+    }
+    for (int attempt = 0; attempt < 100; attempt++) {
+        unsigned n = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
+        snprintf(tmp, cap, "%s.tmp.%ld.%u", path, (long)getpid(), n);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno == EEXIST) continue;
+        if (fd < 0) break;
+        FILE *f = fdopen(fd, "wb");
+        if (!f) {
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            errno = e;
+            break;
+        }
+        *tmp_out = tmp;
+        return f;
+    }
+    ffl_fail(FFL_ERR_IO, "gguf writer: cannot create a temporary file beside '%s': %s", path, strerror(errno));
+    free(tmp);
+    return NULL;
+}
 
 int32_t ffl_gguf_writer_write(ffl_gguf_writer *w, const char *path) {
     if (!w || !path) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf writer: NULL argument");
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 32);
-    if (!tmp) return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "gguf writer: out of memory");
-    snprintf(tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
-    sink s = {.f = fopen(tmp, "wb")};
-    if (!s.f) {
-        int32_t st = ffl_fail(FFL_ERR_IO, "gguf writer: cannot create '%s': %s", tmp, strerror(errno));
-        free(tmp);
+    uint64_t *offsets = malloc((size_t)(w->n_tensors ? w->n_tensors : 1) * sizeof *offsets);
+    if (!offsets) return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "gguf writer: out of memory");
+    int32_t st = layout_tensors(w, offsets);
+    if (st) {
+        free(offsets);
         return st;
+    }
+    char *tmp = NULL;
+    sink s = {.f = create_temp(path, &tmp)};
+    if (!s.f) {
+        free(offsets);
+        return ffl_last_status();
     }
     put(&s, "GGUF", 4);
     put_u32(&s, 3);
@@ -343,28 +421,31 @@ int32_t ffl_gguf_writer_write(ffl_gguf_writer *w, const char *path) {
             else put(&s, kv->array_data, kv->array_count * ffl_gguf_scalar_size(kv->array_type));
         }
     }
-    uint64_t offset = 0;
     for (int64_t i = 0; i < w->n_tensors; i++) {
         const writer_tensor *t = &w->tensors[i];
         put_str(&s, t->name, strlen(t->name));
         put_u32(&s, (uint32_t)t->n_dims);
         for (int d = 0; d < t->n_dims; d++) put_u64(&s, (uint64_t)t->ne[d]);
         put_u32(&s, (uint32_t)t->type);
-        put_u64(&s, offset);
-        offset = align_up(offset + t->n_bytes, w->alignment);
+        put_u64(&s, offsets[i]);
     }
     put_pad(&s, w->alignment);
-    for (int64_t i = 0; i < w->n_tensors; i++) {
+    uint64_t data_start = s.written;
+    for (int64_t i = 0; i < w->n_tensors && !s.error; i++) {
+        put_pad(&s, w->alignment); /* lands exactly on data_start + offsets[i] */
+        if (s.written - data_start != offsets[i]) s.error = EINVAL;
         put(&s, w->tensors[i].data, w->tensors[i].n_bytes);
-        put_pad(&s, w->alignment);
     }
-    if (fclose(s.f) != 0) s.failed = 1;
-    if (s.failed || rename(tmp, path) != 0) {
-        int32_t st = ffl_fail(FFL_ERR_IO, "gguf writer: cannot write '%s': %s", path, strerror(errno));
+    if (w->n_tensors) put_pad(&s, w->alignment);
+    free(offsets);
+    /* flush and sync before the rename, so a crash never leaves a short file under the final name */
+    if (!s.error && (fflush(s.f) != 0 || fsync(fileno(s.f)) != 0)) s.error = errno ? errno : EIO;
+    if (fclose(s.f) != 0 && !s.error) s.error = errno ? errno : EIO;
+    if (!s.error && rename(tmp, path) != 0) s.error = errno ? errno : EIO;
+    if (s.error) {
+        st = ffl_fail(FFL_ERR_IO, "gguf writer: cannot write '%s': %s", path, strerror(s.error));
         unlink(tmp);
-        free(tmp);
-        return st;
     }
     free(tmp);
-    return FFL_OK;
+    return st;
 }

@@ -1,0 +1,504 @@
+/* Kernel dispatch and the scalar reference kernels: activation quantizers (rounding exactly like
+ * ggml's reference quantizers) and dot products of every weight type with its activation type.
+ * The SIMD files must agree with these up to float summation order. */
+#include "quant/kernels.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "common/ffl_internal.h"
+#include "cpu/cpu_features.h"
+#include "common/fp16.h"
+#include "quant/blocks.h"
+#include "quant/kernels_internal.h"
+
+/* ---------------------------------------------------------------- types */
+
+int ffl_act_format(int32_t wtype) {
+    switch (wtype) {
+    case FFL_TYPE_F32:
+    case FFL_TYPE_F16:
+    case FFL_TYPE_BF16: return FFL_ACT_F32;
+    case FFL_TYPE_Q4_0:
+    case FFL_TYPE_Q5_0:
+    case FFL_TYPE_Q8_0:
+    case FFL_TYPE_IQ4_NL: return FFL_ACT_Q8_0;
+    case FFL_TYPE_Q4_1:
+    case FFL_TYPE_Q5_1: return FFL_ACT_Q8_1;
+    case FFL_TYPE_Q2_K:
+    case FFL_TYPE_Q3_K:
+    case FFL_TYPE_Q4_K:
+    case FFL_TYPE_Q5_K:
+    case FFL_TYPE_Q6_K:
+    case FFL_TYPE_IQ4_XS: return FFL_ACT_Q8_K;
+    default: return -1;
+    }
+}
+
+int32_t ffl_vec_dot_type(int32_t wtype) {
+    switch (ffl_act_format(wtype)) {
+    case FFL_ACT_F32: return FFL_TYPE_F32;
+    case FFL_ACT_Q8_0: return FFL_TYPE_Q8_0;
+    case FFL_ACT_Q8_1: return FFL_TYPE_Q8_1;
+    case FFL_ACT_Q8_K: return FFL_TYPE_Q8_K;
+    default: return -1;
+    }
+}
+
+int ffl_matmul_supported(int32_t wtype) { return ffl_act_format(wtype) >= 0; }
+
+size_t ffl_activation_row_bytes(int32_t wtype, int64_t n_cols) {
+    switch (ffl_act_format(wtype)) {
+    case FFL_ACT_F32: return (size_t)n_cols * sizeof(float);
+    case FFL_ACT_Q8_0: return (size_t)(n_cols / QK8_0) * sizeof(block_q8_0);
+    case FFL_ACT_Q8_1: return (size_t)(n_cols / QK8_1) * sizeof(block_q8_1);
+    case FFL_ACT_Q8_K: return (size_t)(n_cols / QK_K) * sizeof(block_q8_K);
+    default: return 0;
+    }
+}
+
+/* ---------------------------------------------------------------- activation quantizers */
+
+static void quantize_f32_copy(const float *x, void *xq, int64_t n) { memcpy(xq, x, (size_t)n * sizeof(float)); }
+
+void ffl_quantize_q8_0_scalar(const float *x, void *xq, int64_t n) {
+    block_q8_0 *y = xq;
+    for (int64_t i = 0; i < n / QK8_0; i++, x += QK8_0) {
+        float amax = 0.0f;
+        for (int j = 0; j < QK8_0; j++) amax = fmaxf(amax, fabsf(x[j]));
+        const float d = amax / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[i].d = ffl_float_to_half(d);
+        for (int j = 0; j < QK8_0; j++) y[i].qs[j] = (int8_t)roundf(x[j] * id);
+    }
+}
+
+void ffl_quantize_q8_1_scalar(const float *x, void *xq, int64_t n) {
+    block_q8_1 *y = xq;
+    for (int64_t i = 0; i < n / QK8_1; i++, x += QK8_1) {
+        float amax = 0.0f;
+        for (int j = 0; j < QK8_1; j++) amax = fmaxf(amax, fabsf(x[j]));
+        const float d = amax / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        int sum = 0;
+        for (int j = 0; j < QK8_1; j++) {
+            y[i].qs[j] = (int8_t)roundf(x[j] * id);
+            sum += y[i].qs[j];
+        }
+        y[i].d = ffl_float_to_half(d);
+        y[i].s = ffl_float_to_half((float)sum * d);
+    }
+}
+
+/* Round half to even, as ggml's nearest_int does for |v| < 2^22. */
+static inline int round_even(float v) { return (int)lrintf(v); }
+
+void ffl_quantize_q8_K_scalar(const float *x, void *xq, int64_t n) {
+    block_q8_K *y = xq;
+    for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
+        float amax = 0.0f, max = 0.0f;
+        for (int j = 0; j < QK_K; j++) {
+            float ax = fabsf(x[j]);
+            if (ax > amax) {
+                amax = ax;
+                max = x[j];
+            }
+        }
+        if (amax == 0.0f) {
+            memset(&y[i], 0, sizeof y[i]);
+            continue;
+        }
+        const float iscale = -127.0f / max;
+        for (int j = 0; j < QK_K; j++) {
+            int v = round_even(iscale * x[j]);
+            y[i].qs[j] = (int8_t)(v > 127 ? 127 : v);
+        }
+        for (int g = 0; g < QK_K / 16; g++) {
+            int sum = 0;
+            for (int j = 0; j < 16; j++) sum += y[i].qs[16 * g + j];
+            y[i].bsums[g] = (int16_t)sum;
+        }
+        y[i].d = 1.0f / iscale;
+    }
+}
+
+/* ---------------------------------------------------------------- scalar dot products */
+
+static float dot_f32(int64_t n, const void *w, const void *x) {
+    const float *a = w, *b = x;
+    float s[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) s[k] += a[i + k] * b[i + k];
+    for (; i < n; i++) s[0] += a[i] * b[i];
+    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
+
+static float dot_f16(int64_t n, const void *w, const void *x) {
+    const uint16_t *a = w;
+    const float *b = x;
+    float s[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) s[k] += ffl_half_to_float(a[i + k]) * b[i + k];
+    for (; i < n; i++) s[0] += ffl_half_to_float(a[i]) * b[i];
+    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
+
+static float dot_bf16(int64_t n, const void *w, const void *x) {
+    const uint16_t *a = w;
+    const float *b = x;
+    float s[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) s[k] += ffl_bf16_to_float(a[i + k]) * b[i + k];
+    for (; i < n; i++) s[0] += ffl_bf16_to_float(a[i]) * b[i];
+    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
+
+static float dot_q8_0(int64_t n, const void *w, const void *x) {
+    const block_q8_0 *a = w, *b = x;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n / QK8_0; i++) {
+        int s = 0;
+        for (int j = 0; j < QK8_0; j++) s += a[i].qs[j] * b[i].qs[j];
+        sum += (float)s * (ffl_half_to_float(a[i].d) * ffl_half_to_float(b[i].d));
+    }
+    return sum;
+}
+
+static float dot_q4_0(int64_t n, const void *w, const void *x) {
+    const block_q4_0 *a = w;
+    const block_q8_0 *b = x;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n / QK4_0; i++) {
+        int s = 0;
+        for (int j = 0; j < 16; j++) {
+            s += ((a[i].qs[j] & 0xF) - 8) * b[i].qs[j];
+            s += ((a[i].qs[j] >> 4) - 8) * b[i].qs[j + 16];
+        }
+        sum += (float)s * (ffl_half_to_float(a[i].d) * ffl_half_to_float(b[i].d));
+    }
+    return sum;
+}
+
+static float dot_q4_1(int64_t n, const void *w, const void *x) {
+    const block_q4_1 *a = w;
+    const block_q8_1 *b = x;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n / QK4_1; i++) {
+        int s = 0;
+        for (int j = 0; j < 16; j++) s += (a[i].qs[j] & 0xF) * b[i].qs[j] + (a[i].qs[j] >> 4) * b[i].qs[j + 16];
+        sum += (float)s * (ffl_half_to_float(a[i].d) * ffl_half_to_float(b[i].d)) +
+               ffl_half_to_float(a[i].m) * ffl_half_to_float(b[i].s);
+    }
+    return sum;
+}
+
+static float dot_q5_0(int64_t n, const void *w, const void *x) {
+    const block_q5_0 *a = w;
+    const block_q8_0 *b = x;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n / QK5_0; i++) {
+        uint32_t qh;
+        memcpy(&qh, a[i].qh, 4);
+        int s = 0;
+        for (int j = 0; j < 16; j++) {
+            int lo = (a[i].qs[j] & 0xF) | (((qh >> j) & 1) << 4);
+            int hi = (a[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4);
+            s += (lo - 16) * b[i].qs[j] + (hi - 16) * b[i].qs[j + 16];
+        }
+        sum += (float)s * (ffl_half_to_float(a[i].d) * ffl_half_to_float(b[i].d));
+    }
+    return sum;
+}
+
+static float dot_q5_1(int64_t n, const void *w, const void *x) {
+    const block_q5_1 *a = w;
+    const block_q8_1 *b = x;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n / QK5_1; i++) {
+        uint32_t qh;
+        memcpy(&qh, a[i].qh, 4);
+        int s = 0;
+        for (int j = 0; j < 16; j++) {
+            int lo = (a[i].qs[j] & 0xF) | (((qh >> j) & 1) << 4);
+            int hi = (a[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4);
+            s += lo * b[i].qs[j] + hi * b[i].qs[j + 16];
+        }
+        sum += (float)s * (ffl_half_to_float(a[i].d) * ffl_half_to_float(b[i].d)) +
+               ffl_half_to_float(a[i].m) * ffl_half_to_float(b[i].s);
+    }
+    return sum;
+}
+
+static float dot_iq4_nl(int64_t n, const void *w, const void *x) {
+    const block_iq4_nl *a = w;
+    const block_q8_0 *b = x;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n / QK4_NL; i++) {
+        int s = 0;
+        for (int j = 0; j < 16; j++)
+            s += ffl_iq4nl_values[a[i].qs[j] & 0xF] * b[i].qs[j] + ffl_iq4nl_values[a[i].qs[j] >> 4] * b[i].qs[j + 16];
+        sum += (float)s * (ffl_half_to_float(a[i].d) * ffl_half_to_float(b[i].d));
+    }
+    return sum;
+}
+
+/* Integer dot of 16 weights with 16 activations. */
+static inline int idot16(const int8_t *q, const int8_t *a) {
+    int s = 0;
+    for (int l = 0; l < 16; l++) s += q[l] * a[l];
+    return s;
+}
+
+static float dot_q2_K(int64_t n, const void *w, const void *x) {
+    const block_q2_K *a = w;
+    const block_q8_K *b = x;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        int8_t q[QK_K];
+        for (int c = 0; c < 2; c++)          /* two halves of 128 */
+            for (int j = 0; j < 4; j++)      /* shift 2j */
+                for (int l = 0; l < 32; l++) q[128 * c + 32 * j + l] = (int8_t)((a[i].qs[32 * c + l] >> (2 * j)) & 3);
+        int isum = 0, msum = 0;
+        for (int g = 0; g < 16; g++) {
+            isum += (a[i].scales[g] & 0xF) * idot16(q + 16 * g, b[i].qs + 16 * g);
+            msum += (a[i].scales[g] >> 4) * b[i].bsums[g];
+        }
+        sum += b[i].d * (ffl_half_to_float(a[i].d) * (float)isum - ffl_half_to_float(a[i].dmin) * (float)msum);
+    }
+    return sum;
+}
+
+static float dot_q3_K(int64_t n, const void *w, const void *x) {
+    const block_q3_K *a = w;
+    const block_q8_K *b = x;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        int8_t q[QK_K], sc[16];
+        for (int c = 0; c < 2; c++)
+            for (int j = 0; j < 4; j++) {
+                const uint8_t bit = (uint8_t)(1u << (4 * c + j));
+                for (int l = 0; l < 32; l++) {
+                    int v = (a[i].qs[32 * c + l] >> (2 * j)) & 3;
+                    q[128 * c + 32 * j + l] = (int8_t)(v - ((a[i].hmask[l] & bit) ? 0 : 4));
+                }
+            }
+        ffl_q3k_scales(a[i].scales, sc);
+        int isum = 0;
+        for (int g = 0; g < 16; g++) isum += sc[g] * idot16(q + 16 * g, b[i].qs + 16 * g);
+        sum += b[i].d * ffl_half_to_float(a[i].d) * (float)isum;
+    }
+    return sum;
+}
+
+static float dot_q4_K(int64_t n, const void *w, const void *x) {
+    const block_q4_K *a = w;
+    const block_q8_K *b = x;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        int8_t q[QK_K];
+        for (int c = 0; c < 4; c++)
+            for (int l = 0; l < 32; l++) {
+                q[64 * c + l] = (int8_t)(a[i].qs[32 * c + l] & 0xF);
+                q[64 * c + 32 + l] = (int8_t)(a[i].qs[32 * c + l] >> 4);
+            }
+        int isum = 0, msum = 0;
+        for (int j = 0; j < 8; j++) {
+            uint8_t sc, mn;
+            ffl_k4_scale_min(j, a[i].scales, &sc, &mn);
+            isum += sc * (idot16(q + 32 * j, b[i].qs + 32 * j) + idot16(q + 32 * j + 16, b[i].qs + 32 * j + 16));
+            msum += mn * (b[i].bsums[2 * j] + b[i].bsums[2 * j + 1]);
+        }
+        sum += b[i].d * (ffl_half_to_float(a[i].d) * (float)isum - ffl_half_to_float(a[i].dmin) * (float)msum);
+    }
+    return sum;
+}
+
+static float dot_q5_K(int64_t n, const void *w, const void *x) {
+    const block_q5_K *a = w;
+    const block_q8_K *b = x;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        int8_t q[QK_K];
+        for (int c = 0; c < 4; c++)
+            for (int l = 0; l < 32; l++) {
+                int h = a[i].qh[l];
+                q[64 * c + l] = (int8_t)((a[i].qs[32 * c + l] & 0xF) | (((h >> (2 * c)) & 1) << 4));
+                q[64 * c + 32 + l] = (int8_t)((a[i].qs[32 * c + l] >> 4) | (((h >> (2 * c + 1)) & 1) << 4));
+            }
+        int isum = 0, msum = 0;
+        for (int j = 0; j < 8; j++) {
+            uint8_t sc, mn;
+            ffl_k4_scale_min(j, a[i].scales, &sc, &mn);
+            isum += sc * (idot16(q + 32 * j, b[i].qs + 32 * j) + idot16(q + 32 * j + 16, b[i].qs + 32 * j + 16));
+            msum += mn * (b[i].bsums[2 * j] + b[i].bsums[2 * j + 1]);
+        }
+        sum += b[i].d * (ffl_half_to_float(a[i].d) * (float)isum - ffl_half_to_float(a[i].dmin) * (float)msum);
+    }
+    return sum;
+}
+
+static float dot_q6_K(int64_t n, const void *w, const void *x) {
+    const block_q6_K *a = w;
+    const block_q8_K *b = x;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        int8_t q[QK_K];
+        for (int c = 0; c < 2; c++) {
+            const uint8_t *ql = a[i].ql + 64 * c, *qh = a[i].qh + 32 * c;
+            int8_t *o = q + 128 * c;
+            for (int l = 0; l < 32; l++) {
+                o[l] = (int8_t)(((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32);
+                o[l + 32] = (int8_t)(((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32);
+                o[l + 64] = (int8_t)(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
+                o[l + 96] = (int8_t)(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
+            }
+        }
+        int isum = 0;
+        for (int g = 0; g < 16; g++) isum += a[i].scales[g] * idot16(q + 16 * g, b[i].qs + 16 * g);
+        sum += b[i].d * ffl_half_to_float(a[i].d) * (float)isum;
+    }
+    return sum;
+}
+
+static float dot_iq4_xs(int64_t n, const void *w, const void *x) {
+    const block_iq4_xs *a = w;
+    const block_q8_K *b = x;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        int isum = 0;
+        for (int ib = 0; ib < 8; ib++) {
+            const uint8_t *qs = a[i].qs + 16 * ib;
+            const int8_t *y = b[i].qs + 32 * ib;
+            int s = 0;
+            for (int j = 0; j < 16; j++)
+                s += ffl_iq4nl_values[qs[j] & 0xF] * y[j] + ffl_iq4nl_values[qs[j] >> 4] * y[j + 16];
+            isum += ffl_iq4xs_scale(&a[i], ib) * s;
+        }
+        sum += b[i].d * ffl_half_to_float(a[i].d) * (float)isum;
+    }
+    return sum;
+}
+
+typedef float (*dot_fn)(int64_t n, const void *w, const void *x);
+
+static dot_fn scalar_dot(int32_t wtype) {
+    switch (wtype) {
+    case FFL_TYPE_F32: return dot_f32;
+    case FFL_TYPE_F16: return dot_f16;
+    case FFL_TYPE_BF16: return dot_bf16;
+    case FFL_TYPE_Q8_0: return dot_q8_0;
+    case FFL_TYPE_Q4_0: return dot_q4_0;
+    case FFL_TYPE_Q4_1: return dot_q4_1;
+    case FFL_TYPE_Q5_0: return dot_q5_0;
+    case FFL_TYPE_Q5_1: return dot_q5_1;
+    case FFL_TYPE_IQ4_NL: return dot_iq4_nl;
+    case FFL_TYPE_Q2_K: return dot_q2_K;
+    case FFL_TYPE_Q3_K: return dot_q3_K;
+    case FFL_TYPE_Q4_K: return dot_q4_K;
+    case FFL_TYPE_Q5_K: return dot_q5_K;
+    case FFL_TYPE_Q6_K: return dot_q6_K;
+    case FFL_TYPE_IQ4_XS: return dot_iq4_xs;
+    default: return NULL;
+    }
+}
+
+float ffl_dot_scalar(int32_t wtype, int64_t n, const void *w, const void *x) { return scalar_dot(wtype)(n, w, x); }
+
+/* One scalar matmul per weight type, so the table has a plain function pointer for each. */
+#define SCALAR_MATMUL(name, dot)                                                                                    \
+    static void name(const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n_cols, int64_t n_tokens,      \
+                     float *y, int64_t ldy, int64_t r0, int64_t r1) {                                                \
+        for (int64_t r = r0; r < r1; r++) {                                                                          \
+            const char *wr = (const char *)w + (size_t)r * wrb;                                                      \
+            for (int64_t t = 0; t < n_tokens; t++) y[t * ldy + r] = dot(n_cols, wr, (const char *)xq + (size_t)t * xrb); \
+        }                                                                                                            \
+    }
+
+SCALAR_MATMUL(mm_f32, dot_f32)
+SCALAR_MATMUL(mm_f16, dot_f16)
+SCALAR_MATMUL(mm_bf16, dot_bf16)
+SCALAR_MATMUL(mm_q8_0, dot_q8_0)
+SCALAR_MATMUL(mm_q4_0, dot_q4_0)
+SCALAR_MATMUL(mm_q4_1, dot_q4_1)
+SCALAR_MATMUL(mm_q5_0, dot_q5_0)
+SCALAR_MATMUL(mm_q5_1, dot_q5_1)
+SCALAR_MATMUL(mm_iq4_nl, dot_iq4_nl)
+SCALAR_MATMUL(mm_q2_K, dot_q2_K)
+SCALAR_MATMUL(mm_q3_K, dot_q3_K)
+SCALAR_MATMUL(mm_q4_K, dot_q4_K)
+SCALAR_MATMUL(mm_q5_K, dot_q5_K)
+SCALAR_MATMUL(mm_q6_K, dot_q6_K)
+SCALAR_MATMUL(mm_iq4_xs, dot_iq4_xs)
+
+void ffl_kernels_fill_scalar(ffl_kernel_table *t) {
+    t->quantize[FFL_ACT_F32] = quantize_f32_copy;
+    t->quantize[FFL_ACT_Q8_0] = ffl_quantize_q8_0_scalar;
+    t->quantize[FFL_ACT_Q8_1] = ffl_quantize_q8_1_scalar;
+    t->quantize[FFL_ACT_Q8_K] = ffl_quantize_q8_K_scalar;
+    t->matmul[FFL_TYPE_F32] = mm_f32;
+    t->matmul[FFL_TYPE_F16] = mm_f16;
+    t->matmul[FFL_TYPE_BF16] = mm_bf16;
+    t->matmul[FFL_TYPE_Q8_0] = mm_q8_0;
+    t->matmul[FFL_TYPE_Q4_0] = mm_q4_0;
+    t->matmul[FFL_TYPE_Q4_1] = mm_q4_1;
+    t->matmul[FFL_TYPE_Q5_0] = mm_q5_0;
+    t->matmul[FFL_TYPE_Q5_1] = mm_q5_1;
+    t->matmul[FFL_TYPE_IQ4_NL] = mm_iq4_nl;
+    t->matmul[FFL_TYPE_Q2_K] = mm_q2_K;
+    t->matmul[FFL_TYPE_Q3_K] = mm_q3_K;
+    t->matmul[FFL_TYPE_Q4_K] = mm_q4_K;
+    t->matmul[FFL_TYPE_Q5_K] = mm_q5_K;
+    t->matmul[FFL_TYPE_Q6_K] = mm_q6_K;
+    t->matmul[FFL_TYPE_IQ4_XS] = mm_iq4_xs;
+}
+
+/* ---------------------------------------------------------------- dispatch */
+
+#define N_LEVELS (FFL_CPU_NEON_DOTPROD + 1)
+static ffl_kernel_table tables[N_LEVELS];
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+/* Each level's table starts as a copy of the level below it, so missing kernels fall back. */
+static void build_tables(void) {
+    ffl_kernels_fill_scalar(&tables[FFL_CPU_SCALAR]);
+    for (int l = 1; l < N_LEVELS; l++) tables[l] = tables[FFL_CPU_SCALAR];
+#if defined(__x86_64__)
+    const ffl_cpu_info *ci = ffl_cpu_info_get();
+    if (ci->max_level >= FFL_CPU_AVX2) {
+        ffl_kernels_fill_avx2(&tables[FFL_CPU_AVX2]);
+        tables[FFL_CPU_AVX512] = tables[FFL_CPU_AVX2];
+    }
+    if (ci->max_level >= FFL_CPU_AVX512) ffl_kernels_fill_avx512(&tables[FFL_CPU_AVX512]);
+#elif defined(__aarch64__)
+    ffl_kernels_fill_neon(&tables[FFL_CPU_NEON], 0);
+    tables[FFL_CPU_NEON_DOTPROD] = tables[FFL_CPU_NEON];
+    if (ffl_cpu_info_get()->dotprod) ffl_kernels_fill_neon(&tables[FFL_CPU_NEON_DOTPROD], 1);
+#endif
+}
+
+static inline const ffl_kernel_table *current_table(void) {
+    pthread_once(&tables_once, build_tables);
+    int32_t level = ffl_cpu_level();
+    if (level < 0 || level >= N_LEVELS) level = FFL_CPU_SCALAR;
+    return &tables[level];
+}
+
+void ffl_quantize_activations(int32_t wtype, const float *x, int64_t ldx, void *xq, int64_t n_cols, int64_t r0,
+                              int64_t r1) {
+    int fmt = ffl_act_format(wtype);
+    if (fmt < 0) return;
+    ffl_act_quantize_fn q = current_table()->quantize[fmt];
+    size_t rb = ffl_activation_row_bytes(wtype, n_cols);
+    for (int64_t r = r0; r < r1; r++) q(x + r * ldx, (char *)xq + (size_t)r * rb, n_cols);
+}
+
+void ffl_matmul_rows(int32_t wtype, const void *w, size_t w_row_bytes, const void *xq, int64_t n_cols,
+                     int64_t n_tokens, float *y, int64_t ldy, int64_t r0, int64_t r1) {
+    if (ffl_act_format(wtype) < 0 || r0 >= r1 || n_tokens <= 0) return;
+    ffl_matmul_fn mm = current_table()->matmul[wtype];
+    mm(w, w_row_bytes, xq, ffl_activation_row_bytes(wtype, n_cols), n_cols, n_tokens, y, ldy, r0, r1);
+}

@@ -1,0 +1,80 @@
+/* Private contract between the kernel dispatcher (kernels.c) and the per-ISA kernel files.
+ * Each level provides a table; a NULL entry falls back to the next lower level (finally scalar). */
+#ifndef FFL_QUANT_KERNELS_INTERNAL_H
+#define FFL_QUANT_KERNELS_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fflama.h"
+#include "quant/blocks.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Activation formats (index of ffl_kernel_table.quantize). */
+enum { FFL_ACT_F32 = 0, FFL_ACT_Q8_0 = 1, FFL_ACT_Q8_1 = 2, FFL_ACT_Q8_K = 3, FFL_ACT_COUNT = 4 };
+
+/* Converts one row of n floats into activation blocks. */
+typedef void (*ffl_act_quantize_fn)(const float *x, void *xq, int64_t n);
+
+/* The matmul contract of kernels.h with the row size of the activations precomputed. */
+typedef void (*ffl_matmul_fn)(const void *w, size_t w_row_bytes, const void *xq, size_t x_row_bytes, int64_t n_cols,
+                              int64_t n_tokens, float *y, int64_t ldy, int64_t r0, int64_t r1);
+
+typedef struct {
+    ffl_act_quantize_fn quantize[FFL_ACT_COUNT];
+    ffl_matmul_fn matmul[FFL_TYPE_COUNT];
+} ffl_kernel_table;
+
+/* Fills the entries a level implements (leaves the others untouched). */
+void ffl_kernels_fill_scalar(ffl_kernel_table *t);
+#if defined(__x86_64__)
+void ffl_kernels_fill_avx2(ffl_kernel_table *t);
+void ffl_kernels_fill_avx512(ffl_kernel_table *t);
+#endif
+#if defined(__aarch64__)
+void ffl_kernels_fill_neon(ffl_kernel_table *t, int dotprod);
+#endif
+
+/* Activation format of a weight type, or -1 when the type has no kernels. */
+int ffl_act_format(int32_t wtype);
+
+/* Scalar reference pieces the SIMD files reuse for tails and odd types. */
+float ffl_dot_scalar(int32_t wtype, int64_t n, const void *w, const void *x);
+void ffl_quantize_q8_0_scalar(const float *x, void *xq, int64_t n);
+void ffl_quantize_q8_1_scalar(const float *x, void *xq, int64_t n);
+void ffl_quantize_q8_K_scalar(const float *x, void *xq, int64_t n);
+
+/* Q4_K / Q5_K 6-bit scale and min of sub-block j (0..7) from the 12 packed bytes. */
+static inline void ffl_k4_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *mn) {
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *mn = q[j + 4] & 63;
+    } else {
+        *sc = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *mn = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+/* Q3_K: the 16 6-bit scales (biased by 32) unpacked from 12 bytes; out[i] = scale - 32. */
+static inline void ffl_q3k_scales(const uint8_t *p, int8_t *out) {
+    for (int i = 0; i < 16; i++) {
+        int low = (i < 8) ? (p[i] & 0xF) : (p[i - 8] >> 4);
+        int high = (p[8 + (i & 3)] >> (2 * (i >> 2))) & 3;
+        out[i] = (int8_t)((low | (high << 4)) - 32);
+    }
+}
+
+/* IQ4_XS 6-bit scale of sub-block ib (0..7), minus 32. */
+static inline int ffl_iq4xs_scale(const block_iq4_xs *b, int ib) {
+    int ls = ((b->scales_l[ib / 2] >> (4 * (ib % 2))) & 0xF) | (((b->scales_h >> (2 * ib)) & 3) << 4);
+    return ls - 32;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,369 @@
+/* Kernel tests: every dispatch level this CPU supports must give the scalar reference's results
+ * (activation blocks byte-identical, matmul sums equal up to float summation order), and the
+ * quantized dot products must stay close to the exact float dot of the dequantized weights. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/fp16.h"
+#include "fflama.h"
+#include "quant/blocks.h"
+#include "quant/kernels.h"
+#include "quant/kernels_internal.h"
+#include "test_util.h"
+
+/* ---------------------------------------------------------------- random data */
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static uint32_t rnd32(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 16);
+}
+static float rndf(float lo, float hi) { return lo + (hi - lo) * (float)(rnd32() & 0xFFFFFF) / 16777216.0f; }
+
+static const int32_t TYPES[] = {FFL_TYPE_F32,  FFL_TYPE_F16,  FFL_TYPE_BF16, FFL_TYPE_Q8_0, FFL_TYPE_Q4_0,
+                                FFL_TYPE_Q4_1, FFL_TYPE_Q5_0, FFL_TYPE_Q5_1, FFL_TYPE_IQ4_NL, FFL_TYPE_Q2_K,
+                                FFL_TYPE_Q3_K, FFL_TYPE_Q4_K, FFL_TYPE_Q5_K, FFL_TYPE_Q6_K, FFL_TYPE_IQ4_XS};
+#define N_TYPES ((int)(sizeof TYPES / sizeof TYPES[0]))
+
+static uint16_t rnd_half(float lo, float hi) { return ffl_float_to_half(rndf(lo, hi)); }
+
+/* Random but well-formed weights: random quant bits, scales in a sane range. */
+static void random_weights(int32_t type, void *dst, int64_t n) {
+    int64_t bs = ffl_type_block_size(type), bb = ffl_type_block_bytes(type), nb = n / bs;
+    uint8_t *p = dst;
+    for (int64_t i = 0; i < nb * bb; i++) p[i] = (uint8_t)rnd32();
+    for (int64_t b = 0; b < nb; b++) {
+        void *blk = p + b * bb;
+        switch (type) {
+        case FFL_TYPE_F32: *(float *)blk = rndf(-1, 1); break;
+        case FFL_TYPE_F16: *(uint16_t *)blk = rnd_half(-1, 1); break;
+        case FFL_TYPE_BF16: *(uint16_t *)blk = ffl_float_to_bf16(rndf(-1, 1)); break;
+        case FFL_TYPE_Q8_0: ((block_q8_0 *)blk)->d = rnd_half(-0.01f, 0.01f); break;
+        case FFL_TYPE_Q4_0: ((block_q4_0 *)blk)->d = rnd_half(-0.15f, 0.15f); break;
+        case FFL_TYPE_Q5_0: ((block_q5_0 *)blk)->d = rnd_half(-0.07f, 0.07f); break;
+        case FFL_TYPE_IQ4_NL: ((block_iq4_nl *)blk)->d = rnd_half(-0.01f, 0.01f); break;
+        case FFL_TYPE_Q4_1: ((block_q4_1 *)blk)->d = rnd_half(0, 0.15f); ((block_q4_1 *)blk)->m = rnd_half(-1, 0); break;
+        case FFL_TYPE_Q5_1: ((block_q5_1 *)blk)->d = rnd_half(0, 0.07f); ((block_q5_1 *)blk)->m = rnd_half(-1, 0); break;
+        case FFL_TYPE_Q2_K: ((block_q2_K *)blk)->d = rnd_half(0, 0.05f); ((block_q2_K *)blk)->dmin = rnd_half(0, 0.05f); break;
+        case FFL_TYPE_Q3_K: ((block_q3_K *)blk)->d = rnd_half(-0.01f, 0.01f); break;
+        case FFL_TYPE_Q4_K: ((block_q4_K *)blk)->d = rnd_half(0, 0.003f); ((block_q4_K *)blk)->dmin = rnd_half(0, 0.01f); break;
+        case FFL_TYPE_Q5_K: ((block_q5_K *)blk)->d = rnd_half(0, 0.0015f); ((block_q5_K *)blk)->dmin = rnd_half(0, 0.01f); break;
+        case FFL_TYPE_Q6_K: ((block_q6_K *)blk)->d = rnd_half(-0.001f, 0.001f); break;
+        case FFL_TYPE_IQ4_XS: ((block_iq4_xs *)blk)->d = rnd_half(-0.0005f, 0.0005f); break;
+        default: break;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- test-side dequantizers (from the format) */
+
+static void deq(int32_t type, const void *src, float *y, int64_t n) {
+    int64_t bs = ffl_type_block_size(type), nb = n / bs;
+    for (int64_t b = 0; b < nb; b++, y += bs) {
+        switch (type) {
+        case FFL_TYPE_F32: y[0] = ((const float *)src)[b]; break;
+        case FFL_TYPE_F16: y[0] = ffl_half_to_float(((const uint16_t *)src)[b]); break;
+        case FFL_TYPE_BF16: y[0] = ffl_bf16_to_float(((const uint16_t *)src)[b]); break;
+        case FFL_TYPE_Q8_0: {
+            const block_q8_0 *x = (const block_q8_0 *)src + b;
+            for (int j = 0; j < 32; j++) y[j] = ffl_half_to_float(x->d) * x->qs[j];
+        } break;
+        case FFL_TYPE_Q4_0: {
+            const block_q4_0 *x = (const block_q4_0 *)src + b;
+            for (int j = 0; j < 16; j++) {
+                y[j] = ffl_half_to_float(x->d) * ((x->qs[j] & 15) - 8);
+                y[j + 16] = ffl_half_to_float(x->d) * ((x->qs[j] >> 4) - 8);
+            }
+        } break;
+        case FFL_TYPE_Q4_1: {
+            const block_q4_1 *x = (const block_q4_1 *)src + b;
+            for (int j = 0; j < 16; j++) {
+                y[j] = ffl_half_to_float(x->d) * (x->qs[j] & 15) + ffl_half_to_float(x->m);
+                y[j + 16] = ffl_half_to_float(x->d) * (x->qs[j] >> 4) + ffl_half_to_float(x->m);
+            }
+        } break;
+        case FFL_TYPE_Q5_0:
+        case FFL_TYPE_Q5_1: {
+            const uint8_t *qh, *qs;
+            float d, m;
+            if (type == FFL_TYPE_Q5_0) {
+                const block_q5_0 *x = (const block_q5_0 *)src + b;
+                qh = x->qh, qs = x->qs, d = ffl_half_to_float(x->d), m = -16 * d;
+            } else {
+                const block_q5_1 *x = (const block_q5_1 *)src + b;
+                qh = x->qh, qs = x->qs, d = ffl_half_to_float(x->d), m = ffl_half_to_float(x->m);
+            }
+            uint32_t h = (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
+            for (int j = 0; j < 16; j++) {
+                y[j] = d * ((qs[j] & 15) | ((h >> j & 1) << 4)) + m;
+                y[j + 16] = d * ((qs[j] >> 4) | ((h >> (j + 16) & 1) << 4)) + m;
+            }
+        } break;
+        case FFL_TYPE_IQ4_NL: {
+            const block_iq4_nl *x = (const block_iq4_nl *)src + b;
+            for (int j = 0; j < 16; j++) {
+                y[j] = ffl_half_to_float(x->d) * ffl_iq4nl_values[x->qs[j] & 15];
+                y[j + 16] = ffl_half_to_float(x->d) * ffl_iq4nl_values[x->qs[j] >> 4];
+            }
+        } break;
+        case FFL_TYPE_Q2_K: {
+            const block_q2_K *x = (const block_q2_K *)src + b;
+            for (int e = 0; e < 256; e++) {
+                int c = e / 128, j = (e % 128) / 32, l = e % 32, g = e / 16;
+                int q = (x->qs[32 * c + l] >> (2 * j)) & 3;
+                y[e] = ffl_half_to_float(x->d) * (x->scales[g] & 15) * q - ffl_half_to_float(x->dmin) * (x->scales[g] >> 4);
+            }
+        } break;
+        case FFL_TYPE_Q3_K: {
+            const block_q3_K *x = (const block_q3_K *)src + b;
+            int8_t sc[16];
+            ffl_q3k_scales(x->scales, sc);
+            for (int e = 0; e < 256; e++) {
+                int c = e / 128, j = (e % 128) / 32, l = e % 32, g = e / 16;
+                int q = ((x->qs[32 * c + l] >> (2 * j)) & 3) - ((x->hmask[l] >> (4 * c + j) & 1) ? 0 : 4);
+                y[e] = ffl_half_to_float(x->d) * sc[g] * q;
+            }
+        } break;
+        case FFL_TYPE_Q4_K:
+        case FFL_TYPE_Q5_K: {
+            const uint8_t *scales, *qs, *qh = NULL;
+            float d, dmin;
+            if (type == FFL_TYPE_Q4_K) {
+                const block_q4_K *x = (const block_q4_K *)src + b;
+                scales = x->scales, qs = x->qs, d = ffl_half_to_float(x->d), dmin = ffl_half_to_float(x->dmin);
+            } else {
+                const block_q5_K *x = (const block_q5_K *)src + b;
+                scales = x->scales, qs = x->qs, qh = x->qh, d = ffl_half_to_float(x->d), dmin = ffl_half_to_float(x->dmin);
+            }
+            for (int e = 0; e < 256; e++) {
+                int j = e / 32, c = e / 64, l = e % 32;
+                uint8_t sc, mn;
+                ffl_k4_scale_min(j, scales, &sc, &mn);
+                int q = (j & 1) ? qs[32 * c + l] >> 4 : qs[32 * c + l] & 15;
+                if (qh) q |= ((qh[l] >> j) & 1) << 4;
+                y[e] = d * sc * q - dmin * mn;
+            }
+        } break;
+        case FFL_TYPE_Q6_K: {
+            const block_q6_K *x = (const block_q6_K *)src + b;
+            for (int e = 0; e < 256; e++) {
+                int c = e / 128, k = (e % 128) / 32, l = e % 32;
+                const uint8_t *ql = x->ql + 64 * c + (k & 1) * 32;
+                int lo = (k >= 2) ? ql[l] >> 4 : ql[l] & 15;
+                int hi = (x->qh[32 * c + l] >> (2 * k)) & 3;
+                y[e] = ffl_half_to_float(x->d) * x->scales[e / 16] * ((lo | hi << 4) - 32);
+            }
+        } break;
+        case FFL_TYPE_IQ4_XS: {
+            const block_iq4_xs *x = (const block_iq4_xs *)src + b;
+            for (int e = 0; e < 256; e++) {
+                int ib = e / 32, l = e % 32;
+                uint8_t q = x->qs[16 * ib + (l & 15)];
+                q = l < 16 ? q & 15 : q >> 4;
+                y[e] = ffl_half_to_float(x->d) * ffl_iq4xs_scale(x, ib) * ffl_iq4nl_values[q];
+            }
+        } break;
+        default: break;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+static void *xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
+static int64_t type_row_bytes(int32_t type, int64_t n) { return ffl_type_row_bytes(type, n); }
+
+/* Activation quantizers of every level must equal the scalar ones byte for byte. */
+static void test_activation_quantizers(int32_t level) {
+    static const int32_t wtypes[] = {FFL_TYPE_F32, FFL_TYPE_Q8_0, FFL_TYPE_Q4_1, FFL_TYPE_Q4_K};
+    for (int wi = 0; wi < 4; wi++) {
+        int32_t wt = wtypes[wi];
+        for (int64_t n = 256; n <= 4096; n *= 4) {
+            int rows = 3;
+            float *x = xmalloc(sizeof(float) * (size_t)(n * rows));
+            for (int64_t i = 0; i < n * rows; i++) x[i] = rndf(-3, 3) * ((i % 97 == 0) ? 10.0f : 1.0f);
+            /* exact halves after scaling hit the rounding rule */
+            x[5] = 0.0f;
+            for (int64_t i = n; i < n + 32; i++) x[i] = (float)(i - n - 16) * 0.5f;
+            memset(x + 2 * n, 0, sizeof(float) * 256); /* an all-zero block */
+            size_t rb = ffl_activation_row_bytes(wt, n);
+            uint8_t *a = xmalloc(rb * rows), *b = xmalloc(rb * rows);
+            memset(a, 0xAB, rb * rows);
+            memset(b, 0xCD, rb * rows);
+            ffl_cpu_set_level(FFL_CPU_SCALAR);
+            ffl_quantize_activations(wt, x, n, a, n, 0, rows);
+            ffl_cpu_set_level(level);
+            ffl_quantize_activations(wt, x, n, b, n, 0, rows);
+            CHECK_MSG(memcmp(a, b, rb * rows) == 0, "activations for %s differ at level %s (n=%lld)",
+                      ffl_type_name(wt), ffl_cpu_level_name(level), (long long)n);
+            free(x), free(a), free(b);
+        }
+    }
+}
+
+/* Q8_0 activations round like ggml's reference: roundf (half away from zero) of x / (amax / 127). */
+static void test_q8_0_rounding(void) {
+    float x[32];
+    for (int j = 0; j < 32; j++) x[j] = (float)(j - 16) * 0.5f + 0.25f; /* amax 7.75 */
+    x[0] = 127.0f; /* d = 1: then x / d keeps the exact halves */
+    x[1] = 2.5f, x[2] = -2.5f, x[3] = 0.5f, x[4] = -0.5f, x[5] = 1.5f;
+    block_q8_0 q;
+    ffl_cpu_set_level(FFL_CPU_SCALAR);
+    ffl_quantize_activations(FFL_TYPE_Q8_0, x, 32, &q, 32, 0, 1);
+    CHECK(q.qs[0] == 127);
+    CHECK(q.qs[1] == 3 && q.qs[2] == -3 && q.qs[3] == 1 && q.qs[4] == -1 && q.qs[5] == 2);
+    CHECK(ffl_half_to_float(q.d) == 1.0f);
+}
+
+/* The quantized dot product stays close to the exact dot of dequantized weights and float activations. */
+static void test_accuracy(int32_t level) {
+    ffl_cpu_set_level(level);
+    for (int ti = 0; ti < N_TYPES; ti++) {
+        int32_t type = TYPES[ti];
+        const int64_t n = 4096;
+        const int rows = 4;
+        int64_t wrb = type_row_bytes(type, n);
+        uint8_t *w = xmalloc((size_t)(wrb * rows));
+        random_weights(type, w, n * rows);
+        float *x = xmalloc(sizeof(float) * n), *wf = xmalloc(sizeof(float) * n);
+        for (int64_t i = 0; i < n; i++) x[i] = 0.1f + 2.0f * cosf((float)i + 0.5f);
+        uint8_t *xq = xmalloc(ffl_activation_row_bytes(type, n));
+        ffl_quantize_activations(type, x, n, xq, n, 0, 1);
+        float y[4];
+        ffl_matmul_rows(type, w, (size_t)wrb, xq, n, 1, y, rows, 0, rows);
+        for (int r = 0; r < rows; r++) {
+            deq(type, w + r * wrb, wf, n);
+            double exact = 0, mag = 0;
+            for (int64_t i = 0; i < n; i++) {
+                exact += (double)wf[i] * x[i];
+                mag += fabs((double)wf[i] * x[i]);
+            }
+            double err = fabs(y[r] - exact);
+            CHECK_MSG(err / n <= 0.02, "%s level %s: |dot error|/n = %g", ffl_type_name(type), ffl_cpu_level_name(level), err / n);
+            CHECK_MSG(err <= 2e-3 * mag + 1e-6, "%s level %s row %d: got %g, exact %g (sum |w x| = %g)", ffl_type_name(type),
+                      ffl_cpu_level_name(level), r, y[r], exact, mag);
+        }
+        free(w), free(x), free(wf), free(xq);
+    }
+}
+
+/* ffl_matmul_rows at a level equals the scalar dot products on the same activation blocks. */
+static void check_matmul(int32_t level, int32_t type, int64_t n, int64_t rows, int64_t tokens, int64_t r0, int64_t r1, int misalign) {
+    int64_t wrb = type_row_bytes(type, n);
+    size_t arb = ffl_activation_row_bytes(type, n);
+    uint8_t *wbuf = xmalloc((size_t)(wrb * rows) + 64);
+    uint8_t *w = wbuf + misalign;
+    random_weights(type, w, n * rows);
+    float *x = xmalloc(sizeof(float) * (size_t)(n * tokens));
+    for (int64_t i = 0; i < n * tokens; i++) x[i] = rndf(-1, 1);
+    uint8_t *xbuf = xmalloc(arb * tokens + 64);
+    uint8_t *xq = xbuf + misalign;
+    ffl_cpu_set_level(level);
+    ffl_quantize_activations(type, x, n, xq, n, 0, tokens);
+    const int64_t ldy = rows + 3;
+    float *y = xmalloc(sizeof(float) * (size_t)(ldy * tokens));
+    for (int64_t i = 0; i < ldy * tokens; i++) y[i] = -12345.0f;
+    ffl_matmul_rows(type, w, (size_t)wrb, xq, n, tokens, y, ldy, r0, r1);
+    float *wf = xmalloc(sizeof(float) * n);
+    int bad = 0;
+    for (int64_t r = 0; r < rows && bad < 3; r++) {
+        deq(type, w + r * wrb, wf, n);
+        for (int64_t t = 0; t < tokens && bad < 3; t++) {
+            float got = y[t * ldy + r];
+            if (r < r0 || r >= r1) {
+                if (got != -12345.0f) bad++;
+                CHECK_MSG(got == -12345.0f, "%s: row %lld outside [%lld,%lld) was written", ffl_type_name(type), (long long)r,
+                          (long long)r0, (long long)r1);
+                continue;
+            }
+            float ref = ffl_dot_scalar(type, n, w + r * wrb, xq + t * arb);
+            /* magnitude bound for the summation-order tolerance */
+            double mag = 0;
+            for (int64_t i = 0; i < n; i++) mag += fabs((double)wf[i] * x[t * n + i]);
+            double tol = 2e-5 * mag + 1e-6;
+            if (!(fabs(got - ref) <= tol)) bad++;
+            CHECK_MSG(fabs(got - ref) <= tol, "%s level %s n=%lld rows=%lld tokens=%lld: y[%lld][%lld] = %.7g, scalar %.7g",
+                      ffl_type_name(type), ffl_cpu_level_name(level), (long long)n, (long long)rows, (long long)tokens,
+                      (long long)t, (long long)r, got, ref);
+        }
+    }
+    for (int64_t t = 0; t < tokens; t++)
+        for (int64_t r = rows; r < ldy; r++) CHECK(y[t * ldy + r] == -12345.0f);
+    free(wbuf), free(x), free(xbuf), free(y), free(wf);
+}
+
+static void test_matmul_shapes(int32_t level) {
+    static const int64_t tokens_list[] = {1, 2, 3, 7, 16, 33};
+    static const int64_t rows_list[] = {1, 3, 16, 37};
+    for (int ti = 0; ti < N_TYPES; ti++) {
+        int32_t type = TYPES[ti];
+        int64_t bs = ffl_type_block_size(type);
+        int64_t unit = bs == 1 ? 1 : bs;
+        int64_t ns[6];
+        int nn = 0;
+        if (bs == 1) {
+            ns[nn++] = 1, ns[nn++] = 7, ns[nn++] = 172, ns[nn++] = 256, ns[nn++] = 1000;
+        } else if (bs == 32) {
+            ns[nn++] = 32, ns[nn++] = 96, ns[nn++] = 224, ns[nn++] = 256, ns[nn++] = 1024;
+        } else {
+            ns[nn++] = 256, ns[nn++] = 512, ns[nn++] = 768, ns[nn++] = 2048;
+        }
+        (void)unit;
+        int misalign = type == FFL_TYPE_F32 ? 4 : 2;
+        for (int ni = 0; ni < nn; ni++)
+            for (int ri = 0; ri < 4; ri++)
+                for (int tk = 0; tk < 6; tk++) {
+                    int64_t rows = rows_list[ri], tokens = tokens_list[tk], n = ns[ni];
+                    if (n >= 1024 && tokens > 16 && rows > 16) continue; /* keep the scalar reference quick */
+                    check_matmul(level, type, n, rows, tokens, 0, rows, (ni + tk) % 2 ? misalign : 0);
+                    if (rows > 3) check_matmul(level, type, n, rows, tokens, 1, rows - 1, 0);
+                }
+        /* a tile-sized problem with many tokens, as prompt processing runs it */
+        check_matmul(level, type, bs == 256 ? 512 : 256, 48, 64, 0, 48, 0);
+        check_matmul(level, type, bs == 256 ? 512 : 256, 48, 64, 5, 41, 0);
+    }
+}
+
+int main(void) {
+    const char *env = getenv("FFLAMA_CPU");
+    printf("cpu features: %s; max level %s; FFLAMA_CPU=%s\n", ffl_cpu_features(), ffl_cpu_level_name(ffl_cpu_max_level()),
+           env ? env : "(unset)");
+    int32_t top = ffl_cpu_level(); /* FFLAMA_CPU lowers what is tested */
+    CHECK(ffl_vec_dot_type(FFL_TYPE_Q4_0) == FFL_TYPE_Q8_0);
+    CHECK(ffl_vec_dot_type(FFL_TYPE_Q4_1) == FFL_TYPE_Q8_1);
+    CHECK(ffl_vec_dot_type(FFL_TYPE_Q4_K) == FFL_TYPE_Q8_K);
+    CHECK(ffl_vec_dot_type(FFL_TYPE_F16) == FFL_TYPE_F32);
+    CHECK(ffl_matmul_supported(FFL_TYPE_Q6_K) && !ffl_matmul_supported(FFL_TYPE_IQ2_XXS));
+    CHECK(ffl_activation_row_bytes(FFL_TYPE_Q4_K, 512) == 2 * sizeof(block_q8_K));
+    test_q8_0_rounding();
+    int32_t levels[8];
+    int nl = 0;
+    levels[nl++] = FFL_CPU_SCALAR;
+#if defined(__x86_64__)
+    if (top >= FFL_CPU_AVX2) levels[nl++] = FFL_CPU_AVX2;
+    if (top >= FFL_CPU_AVX512) levels[nl++] = FFL_CPU_AVX512;
+#elif defined(__aarch64__)
+    levels[nl++] = FFL_CPU_NEON;
+    if (top >= FFL_CPU_NEON_DOTPROD) levels[nl++] = FFL_CPU_NEON_DOTPROD;
+#endif
+    for (int i = 0; i < nl; i++) {
+        printf("level %s\n", ffl_cpu_level_name(levels[i]));
+        if (levels[i] != FFL_CPU_SCALAR) test_activation_quantizers(levels[i]);
+        test_accuracy(levels[i]);
+        test_matmul_shapes(levels[i]);
+    }
+    return test_finish("test_kernels");
+}
