@@ -187,7 +187,7 @@ private:
             case 't': cp = '\t'; return pos + 2;
             case 'r': cp = '\r'; return pos + 2;
             case 'n': cp = '\n'; return pos + 2;
-            case '\\': case '"': case '[': case ']': case '-':
+            case '\\': case '"': case '[': case ']': case '-': case '^':
                 cp = (uint32_t)e;
                 return pos + 2;
             default:
@@ -481,7 +481,7 @@ int32_t parse_gbnf(const char *text, size_t length, const char *root_name, Gramm
 }
 
 static void append_char(std::string &s, uint32_t cp, bool in_class) {
-    if (cp == '"' || cp == '\\' || (in_class && (cp == ']' || cp == '-' || cp == '['))) {
+    if (cp == '"' || cp == '\\' || (in_class && (cp == ']' || cp == '-' || cp == '[' || cp == '^'))) {
         s += '\\';
         s += (char)cp;
     } else if (cp == '\n') {
@@ -508,8 +508,12 @@ std::string grammar_to_text(const Grammar &g) {
     for (size_t r = 0; r < g.rule_start.size(); r++) {
         s += g.rule_names[r];
         s += " ::=";
-        for (uint32_t p = g.rule_start[r]; g.elems[p].type != GE_END; p++) {
+        for (uint32_t p = g.rule_start[r];; p++) {
             const Elem &e = g.elems[p];
+            /* an empty alternative is written "" (a trailing "|" would swallow the newline) */
+            bool alt_start = p == g.rule_start[r] || g.elems[p - 1].type == GE_ALT;
+            if (alt_start && (e.type == GE_ALT || e.type == GE_END)) s += " \"\"";
+            if (e.type == GE_END) break;
             switch (e.type) {
             case GE_ALT: s += " |"; break;
             case GE_RULE_REF: s += " " + g.rule_names[e.value]; break;

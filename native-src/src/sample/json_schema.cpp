@@ -485,14 +485,16 @@ private:
             std::string value = visit(*p.schema, name + "-" + p.key, depth + 1);
             kv.push_back(add_rule(name + "-" + p.key + "-kv", gbnf_literal(key_json) + " space \":\" space " + value));
         }
-        /* extra members: any key (declared names are not excluded) with the given value schema */
+        /* extra members: any other key with the given value schema */
         std::string extra_kv;
         bool allow_extra = additional &&
                            !(additional->kind == JsonValue::BOOL && !additional->boolean);
         if (allow_extra) {
-            use_primitive("string");
+            std::vector<std::string> keys;
+            for (const auto &p : props) keys.push_back(p.key);
+            std::string key = other_key(keys, name + "-additional-key");
             std::string value = visit(*additional, name + "-additional", depth + 1);
-            extra_kv = add_rule(name + "-additional-kv", "string \":\" space " + value);
+            extra_kv = add_rule(name + "-additional-kv", key + " \":\" space " + value);
         }
         bool all_required = std::all_of(props.begin(), props.end(), [](const Property &p) { return p.required; });
         std::string body = "\"{\" space";
@@ -526,6 +528,58 @@ private:
         }
         body += " " + names[0] + " \"}\" space";
         return add_rule(name, body);
+    }
+
+    /* A JSON string (with trailing space) that is none of the given keys: a trie of the keys
+     * where each node may close the string (unless a key ends there), leave the trie with a
+     * character no key continues with, or follow a child. Keys needing escapes or outside
+     * printable ASCII are not excluded (plain string). */
+    std::string other_key(const std::vector<std::string> &keys, const std::string &name) {
+        use_primitive("char");
+        use_primitive("space");
+        for (const auto &k : keys)
+            for (unsigned char c : k)
+                if (c < 0x20 || c >= 0x7F || c == '"' || c == '\\') {
+                    use_primitive("string");
+                    return "string";
+                }
+        if (keys.empty()) {
+            use_primitive("string");
+            return "string";
+        }
+        struct TrieNode {
+            std::map<char, int> kids;
+            bool end = false;
+        };
+        std::vector<TrieNode> nodes(1);
+        for (const auto &k : keys) {
+            int n = 0;
+            for (char c : k) {
+                auto it = nodes[n].kids.find(c);
+                if (it == nodes[n].kids.end()) {
+                    nodes.push_back(TrieNode());
+                    it = nodes[n].kids.emplace(c, (int)nodes.size() - 1).first;
+                }
+                n = it->second;
+            }
+            nodes[n].end = true;
+        }
+        std::vector<std::string> rule(nodes.size());
+        for (size_t n = nodes.size(); n-- > 0;) {
+            std::string b;
+            auto alt = [&](const std::string &x) { b += (b.empty() ? "" : " | ") + x; };
+            if (!nodes[n].end) alt("\"\\\"\"");
+            std::string cls = "[^\"\\\\\\x7F\\x00-\\x1F";
+            for (const auto &kid : nodes[n].kids) {
+                if (kid.first == ']' || kid.first == '-' || kid.first == '^' || kid.first == '[') cls += '\\';
+                cls += kid.first;
+            }
+            cls += "]";
+            alt("(" + cls + " | [\\\\] ([\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4})) char* \"\\\"\"");
+            for (const auto &kid : nodes[n].kids) alt(gbnf_literal(std::string(1, kid.first)) + " " + rule[kid.second]);
+            rule[n] = add_rule(name + "-" + std::to_string(n), b);
+        }
+        return add_rule(name, "\"\\\"\" " + rule[0] + " space");
     }
 
     const JsonValue &root_;
