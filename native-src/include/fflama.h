@@ -274,6 +274,124 @@ FFL_API int32_t ffl_quantize_ftype_from_name(const char *ftype);
 
 /* ==== tokenizer ==== */
 
+/* A vocabulary with its tokenizer, built from tokenizer.ggml.* metadata. Immutable once loaded:
+ * every function below may be called from any number of threads at once on the same vocabulary.
+ * Token ids are int32_t; -1 means "no such token" wherever a function returns an id. */
+typedef struct ffl_vocab ffl_vocab;
+
+typedef enum ffl_vocab_type {
+    FFL_VOCAB_NONE = 0,
+    FFL_VOCAB_SPM = 1,
+    FFL_VOCAB_BPE = 2,
+    FFL_VOCAB_WPM = 3
+} ffl_vocab_type;
+
+typedef enum ffl_special_token {
+    FFL_TOKEN_BOS = 0,
+    FFL_TOKEN_EOS = 1,
+    FFL_TOKEN_EOT = 2,
+    FFL_TOKEN_EOM = 3,
+    FFL_TOKEN_UNK = 4,
+    FFL_TOKEN_SEP = 5,
+    FFL_TOKEN_PAD = 6,
+    FFL_TOKEN_MASK = 7,
+    FFL_TOKEN_CLS = 8,
+    FFL_TOKEN_NL = 9,
+    FFL_TOKEN_FIM_PRE = 10,
+    FFL_TOKEN_FIM_SUF = 11,
+    FFL_TOKEN_FIM_MID = 12,
+    FFL_TOKEN_FIM_PAD = 13,
+    FFL_TOKEN_FIM_REP = 14,
+    FFL_TOKEN_FIM_SEP = 15
+} ffl_special_token;
+
+/* Token attribute bits (ffl_vocab_token_attr). */
+#define FFL_TOKEN_ATTR_UNKNOWN 1
+#define FFL_TOKEN_ATTR_UNUSED 2
+#define FFL_TOKEN_ATTR_NORMAL 4
+#define FFL_TOKEN_ATTR_CONTROL 8
+#define FFL_TOKEN_ATTR_USER_DEFINED 16
+#define FFL_TOKEN_ATTR_BYTE 32
+
+/* Vocabulary flags (ffl_vocab_flags). */
+#define FFL_VOCAB_FLAG_ADD_BOS 1
+#define FFL_VOCAB_FLAG_ADD_EOS 2
+#define FFL_VOCAB_FLAG_ADD_SEP 4
+#define FFL_VOCAB_FLAG_ADD_SPACE_PREFIX 8
+#define FFL_VOCAB_FLAG_REMOVE_EXTRA_WHITESPACES 16
+#define FFL_VOCAB_FLAG_CLEAN_SPACES 32
+#define FFL_VOCAB_FLAG_IGNORE_MERGES 64
+
+/* ffl_tokenize flags */
+#define FFL_TOKENIZE_ADD_SPECIAL 1
+#define FFL_TOKENIZE_PARSE_SPECIAL 2
+
+/* ffl_detokenize / ffl_vocab_token_piece / ffl_utf8_stream_push_token flags */
+#define FFL_DETOKENIZE_RENDER_SPECIAL 1
+#define FFL_DETOKENIZE_REMOVE_SPECIAL 2
+#define FFL_DETOKENIZE_REMOVE_LEADING_SPACE 4
+#define FFL_DETOKENIZE_CLEAN_SPACES 8
+
+/* Loads only the vocabulary of a GGUF file (vocab-only or full model; tensor data is never read). */
+FFL_API int32_t ffl_vocab_load(const char *path, ffl_vocab **out);
+FFL_API void ffl_vocab_free(ffl_vocab *vocab);
+/* Number of tokens, or FFL_ERR_INVALID_ARGUMENT for NULL. */
+FFL_API int32_t ffl_vocab_n_tokens(const ffl_vocab *vocab);
+/* ffl_vocab_type, or FFL_ERR_INVALID_ARGUMENT for NULL. */
+FFL_API int32_t ffl_vocab_get_type(const ffl_vocab *vocab);
+/* tokenizer.ggml.model ("llama", "gpt2", "bert") and tokenizer.ggml.pre ("default" when absent); owned by the vocabulary. */
+FFL_API const char *ffl_vocab_model_name(const ffl_vocab *vocab);
+FFL_API const char *ffl_vocab_pre_name(const ffl_vocab *vocab);
+/* FFL_VOCAB_FLAG_* bits, or FFL_ERR_INVALID_ARGUMENT for NULL. */
+FFL_API int32_t ffl_vocab_flags(const ffl_vocab *vocab);
+/* Id of a special token (ffl_special_token), or -1 when the vocabulary has none. */
+FFL_API int32_t ffl_vocab_special_token(const ffl_vocab *vocab, int32_t which);
+/* 1 if the token ends generation (EOS, EOT, EOM and the end/FIM tokens llama.cpp treats so), 0 otherwise (also for ids out of range). */
+FFL_API int32_t ffl_vocab_is_eog(const ffl_vocab *vocab, int32_t token);
+/* FFL_TOKEN_ATTR_* bits of a token, or FFL_ERR_OUT_OF_RANGE. */
+FFL_API int32_t ffl_vocab_token_attr(const ffl_vocab *vocab, int32_t token);
+/* GGUF token type (1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte), or FFL_ERR_OUT_OF_RANGE. */
+FFL_API int32_t ffl_vocab_token_type(const ffl_vocab *vocab, int32_t token);
+FFL_API int32_t ffl_vocab_token_score(const ffl_vocab *vocab, int32_t token, float *out);
+/* The token's text as stored in the vocabulary (e.g. "\xe2\x96\x81Hello" or "\xc4\xa0world"); owned by the vocabulary. */
+FFL_API int32_t ffl_vocab_token_text(const ffl_vocab *vocab, int32_t token, const char **out, uint64_t *length);
+/* Id of the token whose vocabulary text is exactly text[0..length), or -1. */
+FFL_API int32_t ffl_vocab_find_token(const ffl_vocab *vocab, const char *text, int64_t length);
+/* Bytes the token decodes to, written to buf when they fit. Returns the piece's length in bytes
+ * (like snprintf: a result > capacity means nothing was written; buf may be NULL when capacity is 0),
+ * or FFL_ERR_OUT_OF_RANGE for a bad id. Control and unknown tokens decode to nothing unless
+ * FFL_DETOKENIZE_RENDER_SPECIAL; FFL_DETOKENIZE_REMOVE_LEADING_SPACE drops one leading space. */
+FFL_API int32_t ffl_vocab_token_piece(const ffl_vocab *vocab, int32_t token, char *buf, int32_t capacity, int32_t flags);
+/* Tokenizes text[0..text_len) (text_len -1: NUL-terminated). Returns the number of tokens the text
+ * encodes to; the first min(count, capacity) are written to tokens (which may be NULL when capacity
+ * is 0), so a result > capacity tells the size to allocate. Negative: an ffl_status.
+ * FFL_TOKENIZE_ADD_SPECIAL adds BOS/EOS/SEP as the vocabulary asks; FFL_TOKENIZE_PARSE_SPECIAL
+ * turns the text of control tokens (e.g. "<|im_start|>") into those tokens (user-defined tokens
+ * are always matched, as in llama.cpp). Any bytes are accepted: NUL is an ordinary character and
+ * invalid UTF-8 is tokenized byte by byte (SPM byte fallback) or read as U+FFFD (BPE, WPM). */
+FFL_API int32_t ffl_tokenize(const ffl_vocab *vocab, const char *text, int64_t text_len, int32_t *tokens, int32_t capacity, int32_t flags);
+/* Writes the text of n_tokens tokens to buf (FFL_DETOKENIZE_* flags). Returns the text's length
+ * in bytes like ffl_vocab_token_piece (result > capacity: nothing written), or a negative status
+ * (FFL_ERR_OUT_OF_RANGE for a bad id). REMOVE_SPECIAL drops a leading BOS and trailing EOS the
+ * vocabulary would add; REMOVE_LEADING_SPACE removes the space SentencePiece vocabularies put in
+ * front of the text; CLEAN_SPACES applies clean_up_tokenization_spaces when the vocabulary asks. */
+FFL_API int32_t ffl_detokenize(const ffl_vocab *vocab, const int32_t *tokens, int32_t n_tokens, char *buf, int32_t capacity, int32_t flags);
+
+/* Streaming UTF-8 decoder: push the bytes of successive pieces and get back only complete,
+ * valid UTF-8; an incomplete sequence at the end is held until the next push. Bytes that can
+ * never form a valid character come out as U+FFFD. Output pointers stay valid until the next
+ * call on the same stream. One stream per thread. */
+typedef struct ffl_utf8_stream ffl_utf8_stream;
+FFL_API int32_t ffl_utf8_stream_new(ffl_utf8_stream **out);
+FFL_API void ffl_utf8_stream_free(ffl_utf8_stream *stream);
+FFL_API int32_t ffl_utf8_stream_push(ffl_utf8_stream *stream, const char *bytes, int64_t length, const char **out, int64_t *out_length);
+/* Pushes the piece of a token (FFL_DETOKENIZE_* flags as for ffl_vocab_token_piece). */
+FFL_API int32_t ffl_utf8_stream_push_token(ffl_utf8_stream *stream, const ffl_vocab *vocab, int32_t token, int32_t flags, const char **out, int64_t *out_length);
+/* Ends the stream: a held incomplete sequence comes out as U+FFFD. The stream can be reused. */
+FFL_API int32_t ffl_utf8_stream_flush(ffl_utf8_stream *stream, const char **out, int64_t *out_length);
+/* Bytes currently held back. */
+FFL_API int32_t ffl_utf8_stream_pending(const ffl_utf8_stream *stream);
+
 /* ==== sample: samplers and grammars ==== */
 
 /* A sampler chain: samplers run in the order they were added, over the candidate tokens
