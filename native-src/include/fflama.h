@@ -441,6 +441,18 @@ FFL_API int32_t ffl_sampler_chain_add_mirostat_v2(ffl_sampler *chain, float tau,
 /* Exclude top choices: with the given probability, removes every candidate with p >= threshold except the least likely of them. */
 FFL_API int32_t ffl_sampler_chain_add_xtc(ffl_sampler *chain, float probability, float threshold, int32_t min_keep);
 
+/* DRY ("don't repeat yourself"): penalises a token that would extend a repeat of length >= allowed_length
+ * found in the last last_n accepted tokens (-1: context_size) by multiplier * base^(length - allowed_length).
+ * breakers (e.g. "\n", ":", "\"", "*") end repeats; they are matched through the vocabulary's tokens, so
+ * vocab is required when n_breakers > 0. multiplier 0 turns it off. */
+FFL_API int32_t ffl_sampler_chain_add_dry(ffl_sampler *chain, const ffl_vocab *vocab, int32_t context_size, float multiplier, float base, int32_t allowed_length, int32_t last_n, const char **breakers, int32_t n_breakers);
+/* Constrains output to a GBNF grammar (llama.cpp's format) starting at rule root (NULL: "root"):
+ * candidates the grammar cannot continue with get -inf, end-of-generation tokens are allowed only
+ * where the grammar may end, tokens may end inside a UTF-8 character. Add it first in the chain for
+ * exact constrained sampling. The vocabulary is read once here and not kept.
+ * Syntax errors: FFL_ERR_INVALID_ARGUMENT with "grammar: line:column: reason" in ffl_last_error(). */
+FFL_API int32_t ffl_sampler_chain_add_grammar(ffl_sampler *chain, const ffl_vocab *vocab, const char *grammar, const char *root);
+
 /* Runs the chain over n_vocab logits; *out_token is the chosen token. out_logprob (may be NULL)
  * receives its log-probability under the final candidate distribution. Does not accept the token. */
 FFL_API int32_t ffl_sampler_sample(ffl_sampler *chain, const float *logits, int32_t n_vocab, int32_t *out_token, float *out_logprob);

@@ -81,9 +81,88 @@ int32_t chain_add_grammar_table(ffl_sampler *chain, std::shared_ptr<const TokenT
     });
 }
 
+int32_t token_table_from_vocab(const ffl_vocab *vocab, int32_t piece_flags, std::shared_ptr<TokenTable> &out) {
+    int32_t n = ffl_vocab_n_tokens(vocab);
+    if (n < 0) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "vocab is NULL");
+    auto table = std::make_shared<TokenTable>();
+    table->pieces.resize((size_t)n);
+    table->is_eog.assign((size_t)n, 0);
+    std::vector<char> buf(256);
+    for (int32_t t = 0; t < n; t++) {
+        int32_t len = ffl_vocab_token_piece(vocab, t, buf.data(), (int32_t)buf.size(), piece_flags);
+        if (len > (int32_t)buf.size()) {
+            buf.resize((size_t)len);
+            len = ffl_vocab_token_piece(vocab, t, buf.data(), (int32_t)buf.size(), piece_flags);
+        }
+        if (len < 0) return len;
+        table->pieces[t].assign(buf.data(), (size_t)len);
+        table->is_eog[t] = ffl_vocab_is_eog(vocab, t) == 1;
+    }
+    out = std::move(table);
+    return FFL_OK;
+}
+
 } // namespace ffl_sample
 
 extern "C" {
+
+FFL_API int32_t ffl_sampler_chain_add_grammar(ffl_sampler *chain, const ffl_vocab *vocab, const char *grammar, const char *root) {
+    int32_t st = check_chain(chain);
+    if (st < 0) return st;
+    if (!vocab) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "vocab is NULL");
+    if (!grammar) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "grammar is NULL");
+    if (!root || !*root) root = "root";
+    return guarded([&] {
+        /* check the grammar before the (longer) work on the vocabulary */
+        Grammar g;
+        std::string err;
+        int32_t rc = parse_gbnf(grammar, strlen(grammar), root, g, err);
+        if (rc < 0) return ffl_fail(rc, "grammar: %s", err.c_str());
+        std::shared_ptr<TokenTable> table;
+        rc = token_table_from_vocab(vocab, 0, table);
+        if (rc < 0) return rc;
+        return chain_add_grammar_table(chain, table, nullptr, grammar, root);
+    });
+}
+
+FFL_API int32_t ffl_sampler_chain_add_dry(ffl_sampler *chain, const ffl_vocab *vocab, int32_t context_size, float multiplier,
+                                          float base, int32_t allowed_length, int32_t last_n, const char **breakers,
+                                          int32_t n_breakers) {
+    int32_t st = check_chain(chain);
+    if (st < 0) return st;
+    if (!std::isfinite(multiplier) || !std::isfinite(base))
+        return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "dry: multiplier and base must be finite");
+    if (allowed_length < 0 || last_n < -1 || context_size < 0 || context_size > kMaxTokenId || last_n > kMaxTokenId)
+        return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "dry: need allowed_length >= 0, last_n >= -1, 0 <= context_size <= %d", kMaxTokenId);
+    if (last_n == -1 && context_size == 0) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "dry: last_n -1 needs context_size > 0");
+    if (n_breakers < 0 || (n_breakers > 0 && !breakers)) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "dry: breakers is NULL");
+    if (n_breakers > 0 && !vocab) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "dry: sequence breakers need a vocab");
+    return guarded([&] {
+        DryBreakers processed;
+        const bool enabled = multiplier != 0.0f && base >= 1.0f && last_n != 0;
+        if (enabled && n_breakers > 0) {
+            std::vector<std::string> strs;
+            for (int32_t i = 0; i < n_breakers; i++)
+                if (breakers[i]) strs.push_back(breakers[i]);
+            std::shared_ptr<TokenTable> table;
+            int32_t rc = token_table_from_vocab(vocab, FFL_DETOKENIZE_RENDER_SPECIAL, table);
+            if (rc < 0) return rc;
+            Tokenize tokenize = [vocab](const std::string &text) {
+                std::vector<int32_t> toks(text.size() + 8);
+                int32_t n = ffl_tokenize(vocab, text.data(), (int64_t)text.size(), toks.data(), (int32_t)toks.size(), 0);
+                if (n > (int32_t)toks.size()) {
+                    toks.resize((size_t)n);
+                    n = ffl_tokenize(vocab, text.data(), (int64_t)text.size(), toks.data(), (int32_t)toks.size(), 0);
+                }
+                toks.resize(n > 0 ? (size_t)n : 0);
+                return toks;
+            };
+            dry_process_breakers(*table, tokenize, strs, processed);
+        }
+        chain->chain.add(make_dry(context_size, multiplier, base, allowed_length, last_n, std::move(processed)));
+        return (int32_t)FFL_OK;
+    });
+}
 
 FFL_API int32_t ffl_sampler_chain_new(uint64_t seed, ffl_sampler **out) {
     if (!out) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "out is NULL");
