@@ -311,17 +311,42 @@ typedef struct {
     ffl_session *s;
     const ffl_ubatch *ub;
     int32_t il;
-    int32_t n_kv; /* cells [0, n_kv) may be visible */
+    int32_t n_kv;          /* cells [0, n_kv) may be visible */
+    const int32_t *blk_lo; /* per query block: the cells any of its tokens sees lie in [lo, hi) */
+    const int32_t *blk_hi;
 } att_ctx;
 
-/* Per (head, block of query tokens): scores = K q over the cells, masked softmax, out = V^T p.
- * The products go through the matmul kernels with the cache's type, like ggml's mul_mat on the cache. */
+static int cell_visible(const ffl_kv_cell *cell, int32_t pos, uint64_t seq_bit) {
+    return cell->pos >= 0 && cell->pos <= pos && (cell->seq & seq_bit);
+}
+
+/* The visible cell range of every query block; the same for all layers of a step. With one
+ * sequence filled in order this is the causal triangle's bounding box, halving prompt attention. */
+static void block_ranges(const ffl_kv_cache *kv, const ffl_ubatch *ub, int32_t n_kv, int32_t *lo, int32_t *hi) {
+    for (int32_t t0 = 0, blk = 0; t0 < ub->n; t0 += FFL_ATT_BLOCK, blk++) {
+        const int32_t nt = ub->n - t0 < FFL_ATT_BLOCK ? ub->n - t0 : FFL_ATT_BLOCK;
+        int32_t l = n_kv, h = 0;
+        for (int32_t j = 0; j < n_kv; j++)
+            for (int32_t i = 0; i < nt; i++)
+                if (cell_visible(&kv->cells[j], ub->pos[t0 + i], 1ull << ub->seq[t0 + i])) {
+                    if (j < l) l = j;
+                    h = j + 1;
+                    break;
+                }
+        lo[blk] = l < h ? l : 0;
+        hi[blk] = h;
+    }
+}
+
+/* Per (head, block of query tokens): scores = K q over the block's cells, masked softmax,
+ * out = V^T p. The products go through the matmul kernels with the cache's type, like ggml's
+ * mul_mat on the cache. */
 static void phase_attention(void *ctx, int ith, int nth) {
     att_ctx *c = ctx;
     ffl_session *s = c->s;
     const ffl_hparams *hp = &s->model->hp;
     const ffl_kv_cache *kv = &s->kv;
-    const int32_t n = c->ub->n, n_kv = c->n_kv, hdk = hp->head_dim_k, hdv = hp->head_dim_v;
+    const int32_t n = c->ub->n, hdk = hp->head_dim_k, hdv = hp->head_dim_v;
     const int32_t group = hp->n_head / hp->n_head_kv;
     const int64_t NQ = (int64_t)hp->n_head * hdk, NO = (int64_t)hp->n_head * hdv;
     const int32_t n_blocks = (n + FFL_ATT_BLOCK - 1) / FFL_ATT_BLOCK;
@@ -338,19 +363,24 @@ static void phase_attention(void *ctx, int ith, int nth) {
         const int32_t h = (int32_t)(item / n_blocks), blk = (int32_t)(item % n_blocks);
         const int32_t kvh = h / group;
         const int32_t t0 = blk * FFL_ATT_BLOCK, nt = n - t0 < FFL_ATT_BLOCK ? n - t0 : FFL_ATT_BLOCK;
+        const int32_t lo = c->blk_lo[blk], w = c->blk_hi[blk] - lo;
+        float *out = s->att + (int64_t)t0 * NO + (int64_t)h * hdv;
+        if (w <= 0) { /* nothing visible (cannot happen for tokens stored in the cache) */
+            for (int32_t i = 0; i < nt; i++) memset(out + (int64_t)i * NO, 0, (size_t)hdv * sizeof(float));
+            continue;
+        }
 
         encode_rows(kvt, s->q + (int64_t)t0 * NQ + (int64_t)h * hdk, NQ, qbuf, hdk, 0, nt);
-        ffl_matmul_rows(kvt, ffl_kv_k_row(kv, c->il, 0) + (size_t)kvh * hdk * kv->elt, (size_t)kv->n_embd_k * kv->elt,
-                        qbuf, hdk, nt, scores, n_kv, 0, n_kv);
+        ffl_matmul_rows(kvt, ffl_kv_k_row(kv, c->il, lo) + (size_t)kvh * hdk * kv->elt, (size_t)kv->n_embd_k * kv->elt,
+                        qbuf, hdk, nt, scores, w, 0, w);
 
         for (int32_t i = 0; i < nt; i++) {
             const int32_t pos = c->ub->pos[t0 + i];
             const uint64_t bit = 1ull << c->ub->seq[t0 + i];
-            float *row = scores + (size_t)i * n_kv;
+            float *row = scores + (size_t)i * w;
             float mx = -INFINITY;
-            for (int32_t j = 0; j < n_kv; j++) {
-                const ffl_kv_cell *cell = &kv->cells[j];
-                if (cell->pos >= 0 && cell->pos <= pos && (cell->seq & bit)) {
+            for (int32_t j = 0; j < w; j++) {
+                if (cell_visible(&kv->cells[lo + j], pos, bit)) {
                     row[j] *= hp->attn_scale;
                     if (row[j] > mx) mx = row[j];
                 } else {
@@ -358,18 +388,18 @@ static void phase_attention(void *ctx, int ith, int nth) {
                 }
             }
             double sum = 0;
-            for (int32_t j = 0; j < n_kv; j++) {
+            for (int32_t j = 0; j < w; j++) {
                 float p = row[j] == -INFINITY ? 0.0f : expf(row[j] - mx);
                 row[j] = p;
                 sum += (double)p;
             }
             const float inv = sum > 0 ? (float)(1.0 / sum) : 0.0f;
-            for (int32_t j = 0; j < n_kv; j++) row[j] *= inv;
+            for (int32_t j = 0; j < w; j++) row[j] *= inv;
         }
 
-        encode_rows(kvt, scores, n_kv, pbuf, n_kv, 0, nt);
-        ffl_matmul_rows(kvt, ffl_kv_v_row(kv, c->il, (int64_t)kvh * hdv), (size_t)kv->n_cells * kv->elt, pbuf, n_kv,
-                        nt, s->att + (int64_t)t0 * NO + (int64_t)h * hdv, NO, 0, hdv);
+        encode_rows(kvt, scores, w, pbuf, w, 0, nt);
+        ffl_matmul_rows(kvt, ffl_kv_v_row(kv, c->il, (int64_t)kvh * hdv) + (size_t)lo * kv->elt,
+                        (size_t)kv->n_cells * kv->elt, pbuf, w, nt, out, NO, 0, hdv);
     }
 }
 
@@ -563,7 +593,8 @@ int32_t ffl_forward(ffl_session *s, const ffl_ubatch *ub) {
     s->pending_delta = 0;
     run(s, phase_embed, &c, (double)n * E * 2);
 
-    att_ctx ac = {.s = s, .ub = ub, .n_kv = ffl_kv_n_active(&s->kv)};
+    att_ctx ac = {.s = s, .ub = ub, .n_kv = ffl_kv_n_active(&s->kv), .blk_lo = s->blk_lo, .blk_hi = s->blk_hi};
+    block_ranges(&s->kv, ub, ac.n_kv, s->blk_lo, s->blk_hi);
     for (int32_t il = 0; il < hp->n_layer; il++) {
         if (aborted(s)) return ffl_fail(FFL_ERR_ABORTED, "decode aborted by the abort callback");
         const ffl_layer *L = &m->layers[il];
@@ -703,7 +734,9 @@ int32_t ffl_forward_alloc(ffl_session *s) {
     s->gate = falloc(n, F, &ok);
     s->up = falloc(n, F, &ok);
     s->out_tok = malloc((size_t)n * sizeof(int32_t));
-    if (!s->out_tok) ok = 0;
+    s->blk_lo = malloc((size_t)(n / FFL_ATT_BLOCK + 1) * sizeof(int32_t));
+    s->blk_hi = malloc((size_t)(n / FFL_ATT_BLOCK + 1) * sizeof(int32_t));
+    if (!s->out_tok || !s->blk_lo || !s->blk_hi) ok = 0;
     s->act_bytes = ALIGN64(max_act_row(s->model) * (size_t)n);
     for (int i = 0; i < FFL_ACT_SLOTS; i++) {
         s->act[i] = aligned_alloc(64, s->act_bytes);
@@ -740,7 +773,11 @@ void ffl_forward_free(ffl_session *s) {
     free(s->sel);
     free(s->ex_rows);
     free(s->out_tok);
+    free(s->blk_lo);
+    free(s->blk_hi);
     s->out_tok = NULL;
+    s->blk_lo = NULL;
+    s->blk_hi = NULL;
     free(s->thread_scratch);
     s->sel = NULL;
     s->ex_rows = NULL;
