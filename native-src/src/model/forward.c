@@ -41,6 +41,24 @@ static int plan_slot(act_plan *p, int32_t wtype) {
     return p->n++;
 }
 
+/* x rounded to the nearest F16 value (ties to even). Normal halves take a bit trick on the F32
+ * pattern (keep 10 mantissa bits); subnormals, overflow and NaN go through the exact conversion. */
+static inline float round_to_half(float x) {
+    uint32_t u = ffl_f32_bits(x), a = u & 0x7fffffffu;
+    if (a - 0x38800000u < 0x477fe000u - 0x38800000u) { /* [2^-14, 65504) */
+        a += 0xfffu + ((a >> 13) & 1u);
+        return ffl_bits_f32((a & ~0x1fffu) | (u & 0x80000000u));
+    }
+    return ffl_half_to_float(ffl_float_to_half(x));
+}
+
+static inline float round_to_bf16(float x) {
+    uint32_t u = ffl_f32_bits(x);
+    if ((u & 0x7fffffffu) >= 0x7f800000u) return ffl_bf16_to_float(ffl_float_to_bf16(x)); /* inf, NaN */
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return ffl_bits_f32(u & 0xffff0000u);
+}
+
 /* Encodes rows [r0, r1) of x for a product with weights of wtype. ggml multiplies F16 and BF16
  * weights with activations rounded to F16 / BF16 (their vec_dot_type); when the kernels take F32
  * activations for these types, the rounding is applied here so results match llama.cpp's. */
@@ -50,9 +68,9 @@ static void encode_rows(int32_t wtype, const float *x, int64_t ldx, void *xq, in
     float *y = (float *)xq + r0 * n_cols;
     const int64_t n = (r1 - r0) * n_cols;
     if (wtype == FFL_TYPE_F16)
-        for (int64_t i = 0; i < n; i++) y[i] = ffl_half_to_float(ffl_float_to_half(y[i]));
+        for (int64_t i = 0; i < n; i++) y[i] = round_to_half(y[i]);
     else
-        for (int64_t i = 0; i < n; i++) y[i] = ffl_bf16_to_float(ffl_float_to_bf16(y[i]));
+        for (int64_t i = 0; i < n; i++) y[i] = round_to_bf16(y[i]);
 }
 
 static void encode_row(ffl_session *s, const act_plan *p, const float *x, int64_t ldx, int64_t n_cols, int64_t t) {
