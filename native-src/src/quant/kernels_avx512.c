@@ -59,26 +59,40 @@ AI __m512 load_wf(int type, const void *p, int64_t i, __mmask16 m) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); /* BF16 */
 }
 
-/* Float weights against up to 4 tokens with double-precision accumulation: matrix x vector is
- * memory-bound, so the exact products and sums are free, and they keep results independent of the
- * summation order (F16/BF16 models round activations afterwards, which amplifies order effects). */
+/* Float weights against up to 4 tokens. Sums of 64 products are formed in float and then added in
+ * double: close to exact at the cost of a few conversions, so results hardly depend on summation
+ * order (F16/BF16 models round activations afterwards, which would amplify order effects). */
 AI void float_row(int type, int nt, const void *w, const void *const *x, int64_t n, float *out) {
-    __m512d acc[4][2];
-    for (int t = 0; t < 4; t++) acc[t][0] = acc[t][1] = _mm512_setzero_pd();
-    for (int64_t i = 0; i < n; i += 16) {
-        __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
-        __m512 wv = load_wf(type, w, i, m);
-        __m512d wl = _mm512_cvtps_pd(_mm512_castps512_ps256(wv)), wh = _mm512_cvtps_pd(_mm512_extractf32x8_ps(wv, 1));
+    const int xtype = type == FFL_TYPE_BF16 ? FFL_TYPE_BF16 : FFL_TYPE_F32;
+    __m512d acc[4];
+    for (int t = 0; t < 4; t++) acc[t] = _mm512_setzero_pd();
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        __m512 w0 = load_wf(type, w, i, 0xFFFF), w1 = load_wf(type, w, i + 16, 0xFFFF);
+        __m512 w2 = load_wf(type, w, i + 32, 0xFFFF), w3 = load_wf(type, w, i + 48, 0xFFFF);
         for (int t = 0; t < nt; t++) {
-            __m512 xv = load_wf(type == FFL_TYPE_BF16 ? FFL_TYPE_BF16 : FFL_TYPE_F32, x[t], i, m);
-            acc[t][0] = _mm512_fmadd_pd(wl, _mm512_cvtps_pd(_mm512_castps512_ps256(xv)), acc[t][0]);
-            acc[t][1] = _mm512_fmadd_pd(wh, _mm512_cvtps_pd(_mm512_extractf32x8_ps(xv, 1)), acc[t][1]);
+            __m512 s0 = _mm512_mul_ps(w0, load_wf(xtype, x[t], i, 0xFFFF));
+            __m512 s1 = _mm512_mul_ps(w1, load_wf(xtype, x[t], i + 16, 0xFFFF));
+            s0 = _mm512_fmadd_ps(w2, load_wf(xtype, x[t], i + 32, 0xFFFF), s0);
+            s1 = _mm512_fmadd_ps(w3, load_wf(xtype, x[t], i + 48, 0xFFFF), s1);
+            s0 = _mm512_add_ps(s0, s1);
+            acc[t] = _mm512_add_pd(acc[t], _mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(s0)),
+                                                         _mm512_cvtps_pd(_mm512_extractf32x8_ps(s0, 1))));
         }
     }
-    for (int t = 0; t < nt; t++) out[t] = (float)_mm512_reduce_add_pd(_mm512_add_pd(acc[t][0], acc[t][1]));
+    for (; i < n; i += 16) {
+        const __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __m512 wv = load_wf(type, w, i, m);
+        for (int t = 0; t < nt; t++) {
+            __m512 s0 = _mm512_mul_ps(wv, load_wf(xtype, x[t], i, m));
+            acc[t] = _mm512_add_pd(acc[t], _mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(s0)),
+                                                         _mm512_cvtps_pd(_mm512_extractf32x8_ps(s0, 1))));
+        }
+    }
+    for (int t = 0; t < nt; t++) out[t] = (float)_mm512_reduce_add_pd(acc[t]);
 }
 
-static void float_direct(int type, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t nt_all,
+AI void float_direct(int type, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t nt_all,
                          float *y, int64_t ldy, int64_t r0, int64_t r1) {
     for (int64_t t0 = 0; t0 < nt_all; t0 += 4) {
         int nt = (int)(nt_all - t0 < 4 ? nt_all - t0 : 4);
@@ -309,7 +323,7 @@ void ffl_avx512_prep32(int q81, int offset, const void *xrow, int64_t nb, float 
     }
 }
 
-static void direct32(int type, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t nt_all, float *y,
+AI void direct32(int type, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t nt_all, float *y,
                      int64_t ldy, int64_t r0, int64_t r1) {
     const int64_t nb = n / 32;
     const int q81 = has_min32(type);
@@ -574,7 +588,7 @@ AI void row_k(int type, int nt, const uint8_t *w, int64_t nb, const block_q8_K *
     for (int t = 0; t < nt; t++) out[t] = hsum512(acc[t]) - hsum256(macc[t]);
 }
 
-static void direct_k(int type, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t nt_all, float *y,
+AI void direct_k(int type, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t nt_all, float *y,
                      int64_t ldy, int64_t r0, int64_t r1) {
     const int64_t nb = n / QK_K;
     for (int64_t t0 = 0; t0 < nt_all; t0 += 4) {
