@@ -1009,6 +1009,100 @@ AI void gemm_float(int type, const void *w, size_t wrb, const void *xq, size_t x
     }
 }
 
+/* ================================================================ activation quantizers
+ * Bit-identical to the scalar reference (kernels.c): same float operations in the same order. */
+
+/* roundf: round half away from zero. */
+AI __m512 round_away(__m512 v) {
+    __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __m512 frac = _mm512_sub_ps(v, t); /* exact */
+    __mmask16 up = _mm512_cmp_ps_mask(_mm512_abs_ps(frac), _mm512_set1_ps(0.5f), _CMP_GE_OQ);
+    __m512 one = _mm512_or_ps(_mm512_set1_ps(1.0f), _mm512_and_ps(v, _mm512_set1_ps(-0.0f)));
+    return _mm512_mask_add_ps(t, up, t, one);
+}
+
+AI void quant_q8_0_block(const float *x, int8_t *qs, uint16_t *dh, int *sum) {
+    __m512 a = _mm512_loadu_ps(x), b = _mm512_loadu_ps(x + 16);
+    float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(b)));
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    *dh = ffl_float_to_half(d);
+    __m512i qa = _mm512_cvttps_epi32(round_away(_mm512_mul_ps(a, _mm512_set1_ps(id))));
+    __m512i qb = _mm512_cvttps_epi32(round_away(_mm512_mul_ps(b, _mm512_set1_ps(id))));
+    _mm_storeu_si128((__m128i *)qs, _mm512_cvtepi32_epi8(qa));
+    _mm_storeu_si128((__m128i *)(qs + 16), _mm512_cvtepi32_epi8(qb));
+    if (sum) *sum = _mm512_reduce_add_epi32(_mm512_add_epi32(qa, qb));
+}
+
+static void quantize_q8_0_avx512(const float *x, void *xq, int64_t n) {
+    block_q8_0 *y = xq;
+    for (int64_t i = 0; i < n / QK8_0; i++) {
+        uint16_t d;
+        quant_q8_0_block(x + 32 * i, y[i].qs, &d, NULL);
+        y[i].d = d;
+    }
+}
+
+static void quantize_q8_1_avx512(const float *x, void *xq, int64_t n) {
+    block_q8_1 *y = xq;
+    for (int64_t i = 0; i < n / QK8_1; i++) {
+        uint16_t d;
+        int sum;
+        quant_q8_0_block(x + 32 * i, y[i].qs, &d, &sum);
+        y[i].d = d;
+        /* s = fp16(sum * d) with d the unrounded float scale, as the reference */
+        __m512 a = _mm512_loadu_ps(x + 32 * i), b = _mm512_loadu_ps(x + 32 * i + 16);
+        float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(b)));
+        y[i].s = ffl_float_to_half((float)sum * (amax / 127.0f));
+    }
+}
+
+static void quantize_q8_K_avx512(const float *x, void *xq, int64_t n) {
+    block_q8_K *y = xq;
+    for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
+        __m512 m = _mm512_setzero_ps();
+        for (int j = 0; j < QK_K; j += 16) m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(x + j)));
+        const float amax = _mm512_reduce_max_ps(m);
+        if (amax == 0.0f) {
+            memset(&y[i], 0, sizeof y[i]);
+            continue;
+        }
+        /* the signed value of the first element with the largest magnitude */
+        float max = 0.0f;
+        for (int j = 0; j < QK_K; j += 16) {
+            __mmask16 hit = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(x + j)), _mm512_set1_ps(amax), _CMP_EQ_OQ);
+            if (hit) {
+                max = x[j + __builtin_ctz(hit)];
+                break;
+            }
+        }
+        const float iscale = -127.0f / max;
+        const __m512 is = _mm512_set1_ps(iscale);
+        for (int g = 0; g < QK_K / 16; g++) {
+            __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(is, _mm512_loadu_ps(x + 16 * g))); /* nearest, ties to even */
+            v = _mm512_min_epi32(v, _mm512_set1_epi32(127));
+            _mm_storeu_si128((__m128i *)(y[i].qs + 16 * g), _mm512_cvtepi32_epi8(v));
+            y[i].bsums[g] = (int16_t)_mm512_reduce_add_epi32(v);
+        }
+        y[i].d = 1.0f / iscale;
+    }
+}
+
+static void quantize_bf16_avx512(const float *x, void *xq, int64_t n) {
+    uint16_t *y = xq;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512i u = _mm512_castps_si512(_mm512_loadu_ps(x + i));
+        __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1))));
+        r = _mm512_srli_epi32(r, 16);
+        /* NaN: keep the top half, force quiet */
+        __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
+        r = _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(u, 16), _mm512_set1_epi32(64));
+        _mm256_storeu_si256((__m256i *)(y + i), _mm512_cvtepi32_epi16(r));
+    }
+    for (; i < n; i++) y[i] = ffl_float_to_bf16(x[i]);
+}
+
 /* ================================================================ entry points */
 
 #define MM_ENTRY(name, body)                                                                                       \
@@ -1043,9 +1137,13 @@ void ffl_kernels_fill_avx512(ffl_kernel_table *t) {
     const ffl_cpu_info *ci = ffl_cpu_info_get();
     if (!ci->avx512vnni || !ci->avx512vbmi) return; /* without VNNI/VBMI the AVX2 kernels stay */
     init_quad_tables();
+    t->quantize[FFL_ACT_Q8_0] = quantize_q8_0_avx512;
+    t->quantize[FFL_ACT_Q8_1] = quantize_q8_1_avx512;
+    t->quantize[FFL_ACT_Q8_K] = quantize_q8_K_avx512;
+    t->quantize[FFL_ACT_BF16] = quantize_bf16_avx512;
     t->matmul[FFL_TYPE_F32] = mm_f32;
     t->matmul[FFL_TYPE_F16] = mm_f16;
-    t->matmul[FFL_TYPE_BF16] = mm_bf16;
+    if (ci->avx512bf16) t->matmul[FFL_TYPE_BF16] = mm_bf16; /* the tiled path uses vdpbf16ps */
     t->matmul[FFL_TYPE_Q4_0] = mm_q4_0;
     t->matmul[FFL_TYPE_Q4_1] = mm_q4_1;
     t->matmul[FFL_TYPE_Q5_0] = mm_q5_0;
