@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
             InspectCommand.class,
             LogitsCommand.class,
             QuantizeCommand.class,
+            TokenizeCommand.class,
         })
 public final class Main implements Runnable {
     /** Exit status for bad input (bad file, bad arguments). */
