@@ -115,6 +115,7 @@ public class TokenizerTest {
             assertEquals(101, ids[0]);
             assertEquals(102, ids[ids.length - 1]);
             assertEquals(101, t.special(Tokenizer.Special.CLS).orElseThrow());
+            assertEquals("hello world", t.decode(t.encode("Hello   World")));
         }
     }
 
