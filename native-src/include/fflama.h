@@ -488,8 +488,8 @@ FFL_API int32_t ffl_tokenize(const ffl_vocab *vocab, const char *text, int64_t t
 /* Writes the text of n_tokens tokens to buf (FFL_DETOKENIZE_* flags). Returns the text's length
  * in bytes like ffl_vocab_token_piece (result > capacity: nothing written), or a negative status
  * (FFL_ERR_OUT_OF_RANGE for a bad id). REMOVE_SPECIAL drops a leading BOS and trailing EOS the
- * vocabulary would add; REMOVE_LEADING_SPACE removes the space SentencePiece vocabularies put in
- * front of the text; CLEAN_SPACES applies clean_up_tokenization_spaces when the vocabulary asks. */
+ * vocabulary would add; REMOVE_LEADING_SPACE removes the space SentencePiece and WordPiece vocabularies
+ * put in front of the text (byte-level BPE keeps every byte); CLEAN_SPACES applies clean_up_tokenization_spaces when the vocabulary asks. */
 FFL_API int32_t ffl_detokenize(const ffl_vocab *vocab, const int32_t *tokens, int32_t n_tokens, char *buf, int32_t capacity, int32_t flags);
 
 /* Streaming UTF-8 decoder: push the bytes of successive pieces and get back only complete,

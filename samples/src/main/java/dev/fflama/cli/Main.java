@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
             RunCommand.class,
             ChatCommand.class,
             QuantizeCommand.class,
+            TokenizeCommand.class,
         })
 public final class Main implements Runnable {
     /** Exit status for bad input (bad file, bad arguments). */
