@@ -188,6 +188,8 @@ class SessionTest {
             assertEquals(4, model.expertCount());
             assertTrue(model.parameterCount() > 0);
             assertEquals("llama", model.gguf().architecture());
+            assertArrayEquals(new int[] {1, 403, 407, 261, 378, 383, 286, 261},
+                    model.tokenizer().encode("Once upon a time there was a", true, false));
         }
         List<Double> progress = new ArrayList<>();
         try (Model model = Model.load(TestData.model("qwen2-q4_k_m.gguf"), ModelOptions.builder().progress(progress::add).build())) {
