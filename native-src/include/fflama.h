@@ -290,6 +290,117 @@ FFL_API int32_t ffl_quantize_ftype_from_name(const char *ftype);
 
 /* ==== model: loading, sessions, forward pass ==== */
 
+/* A loaded model: immutable and thread-safe; any number of sessions (on any threads) share it.
+ * Weights are used straight from the file mapping. */
+typedef struct ffl_model ffl_model;
+/* A session: KV cache, scratch buffers, thread pool and the outputs of the last decode.
+ * One thread at a time per session. */
+typedef struct ffl_session ffl_session;
+
+typedef struct ffl_model_params {
+    int32_t use_mmap;                /* 1 (default): map the file; 0: read it into memory */
+    ffl_progress_fn progress;        /* loading progress in [0, 1], may be NULL; non-zero return cancels */
+    void *progress_user_data;
+} ffl_model_params;
+
+FFL_API void ffl_model_default_params(ffl_model_params *out);
+/* Loads and validates a GGUF model (architectures: llama incl. Mixtral-style experts, qwen2).
+ * params may be NULL for the defaults. Hostile or unsupported files fail with FFL_ERR_FORMAT / FFL_ERR_UNSUPPORTED. */
+FFL_API int32_t ffl_model_load(const char *path, const ffl_model_params *params, ffl_model **out);
+/* Frees the model; every session on it must be freed first. NULL is ignored. */
+FFL_API void ffl_model_free(ffl_model *model);
+/* general.architecture, e.g. "llama" (NULL for a NULL model). */
+FFL_API const char *ffl_model_arch(const ffl_model *model);
+/* Short description, e.g. "llama 4x256 q4_K": copied into buf (NUL-terminated, truncated to buf_size); returns the full length or a negative status. */
+FFL_API int32_t ffl_model_desc(const ffl_model *model, char *buf, size_t buf_size);
+FFL_API int32_t ffl_model_n_vocab(const ffl_model *model);
+FFL_API int32_t ffl_model_n_ctx_train(const ffl_model *model);
+FFL_API int32_t ffl_model_n_embd(const ffl_model *model);
+FFL_API int32_t ffl_model_n_layer(const ffl_model *model);
+FFL_API int32_t ffl_model_n_head(const ffl_model *model);
+FFL_API int32_t ffl_model_n_head_kv(const ffl_model *model);
+/* Experts per MoE layer (0 for a dense model). */
+FFL_API int32_t ffl_model_n_expert(const ffl_model *model);
+/* Bytes of all weight tensors. */
+FFL_API uint64_t ffl_model_size(const ffl_model *model);
+/* Number of weight parameters. */
+FFL_API uint64_t ffl_model_n_params(const ffl_model *model);
+/* The model's GGUF file (metadata, tensors); owned by the model. */
+FFL_API const ffl_gguf *ffl_model_gguf(const ffl_model *model);
+/* The vocabulary (declared again in the tokenizer section). */
+typedef struct ffl_vocab ffl_vocab;
+/* The model's vocabulary and tokenizer, owned by the model; NULL (error recorded) when the file has no tokenizer.ggml.model. */
+FFL_API const ffl_vocab *ffl_model_vocab(const ffl_model *model);
+
+typedef struct ffl_session_params {
+    int32_t n_ctx;                   /* KV cache cells shared by all sequences; 0: the model's training context. Default 4096 */
+    int32_t n_batch;                 /* tokens per forward step; longer decode calls are split. Default 512 */
+    int32_t n_threads;               /* default ffl_cpu_physical_cores() */
+    int32_t kv_type;                 /* FFL_TYPE_F16 (default) or FFL_TYPE_F32 */
+    int32_t n_seq_max;               /* sequence ids are [0, n_seq_max), at most 64. Default 1 */
+    int32_t embeddings;              /* 1: also keep the final hidden state (after the output norm) of output tokens */
+    ffl_abort_fn abort_callback;     /* checked between layers; may be NULL */
+    void *abort_user_data;
+} ffl_session_params;
+
+FFL_API void ffl_session_default_params(ffl_session_params *out);
+/* params may be NULL for the defaults. */
+FFL_API int32_t ffl_session_new(const ffl_model *model, const ffl_session_params *params, ffl_session **out);
+FFL_API void ffl_session_free(ffl_session *session);
+FFL_API const ffl_model *ffl_session_model(const ffl_session *session);
+FFL_API int32_t ffl_session_n_ctx(const ffl_session *session);
+FFL_API int32_t ffl_session_n_batch(const ffl_session *session);
+FFL_API int32_t ffl_session_n_seq_max(const ffl_session *session);
+FFL_API int32_t ffl_session_n_threads(const ffl_session *session);
+/* Resizes the session's thread pool (n_threads >= 1; 0 = ffl_cpu_physical_cores()). */
+FFL_API int32_t ffl_session_set_threads(ffl_session *session, int32_t n_threads);
+FFL_API int32_t ffl_session_set_abort_callback(ffl_session *session, ffl_abort_fn callback, void *user_data);
+
+/* Runs the model over n_tokens tokens and stores them in the KV cache.
+ *   pos:         position of each token; NULL continues each token's sequence (its largest position + 1).
+ *   seq_id:      sequence of each token in [0, n_seq_max); NULL = all sequence 0.
+ *   want_logits: non-zero for tokens whose logits (and embeddings) are wanted; NULL = the last token only.
+ * A token attends to the cached tokens of its sequence at positions <= its own.
+ * Errors leave the KV cache exactly as before the call and clear the outputs:
+ * FFL_ERR_CONTEXT_FULL (not enough free cells), FFL_ERR_OUT_OF_RANGE (token, position or sequence id),
+ * FFL_ERR_ABORTED (the abort callback returned non-zero). */
+FFL_API int32_t ffl_session_decode(ffl_session *session, const int32_t *tokens, const int32_t *pos, const int32_t *seq_id, const int8_t *want_logits, int32_t n_tokens);
+/* Rows of output (tokens that wanted logits) of the last decode. */
+FFL_API int32_t ffl_session_n_outputs(const ffl_session *session);
+/* Logits (n_vocab floats) of token i of the last decode call (its index in that call's arrays);
+ * negative i counts output rows from the end (-1 = last output). NULL (error recorded) when that
+ * token did not want logits or i is out of range. Valid until the next decode or state load. */
+FFL_API const float *ffl_session_logits(ffl_session *session, int32_t i);
+/* All output rows of the last decode, in token order: ffl_session_n_outputs() x n_vocab floats (NULL if none). */
+FFL_API const float *ffl_session_logits_all(ffl_session *session);
+/* Like ffl_session_logits for the final hidden states (n_embd floats); needs params.embeddings. */
+FFL_API const float *ffl_session_embeddings(ffl_session *session, int32_t i);
+FFL_API const float *ffl_session_embeddings_all(ffl_session *session);
+
+/* KV cache and sequences. p0 < 0 means 0, p1 < 0 means infinity; ranges are [p0, p1). seq_id < 0 in seq_rm means every sequence. */
+/* Number of tokens of the sequence's continuation point: its largest position + 1 (0 when empty), or a negative status. */
+FFL_API int32_t ffl_session_n_past(const ffl_session *session, int32_t seq_id);
+/* Largest position of the sequence, -1 when it is empty. */
+FFL_API int32_t ffl_session_seq_pos_max(const ffl_session *session, int32_t seq_id, int32_t *out_pos);
+FFL_API int32_t ffl_session_seq_rm(ffl_session *session, int32_t seq_id, int32_t p0, int32_t p1);
+/* Makes dst share src's cached tokens in [p0, p1) (no copy of K/V data). */
+FFL_API int32_t ffl_session_seq_cp(ffl_session *session, int32_t src_seq, int32_t dst_seq, int32_t p0, int32_t p1);
+/* Removes every sequence except seq_id. */
+FFL_API int32_t ffl_session_seq_keep(ffl_session *session, int32_t seq_id);
+/* Empties the KV cache and the outputs. */
+FFL_API int32_t ffl_session_clear(ffl_session *session);
+/* Cells in use in the KV cache. */
+FFL_API int32_t ffl_session_kv_used(const ffl_session *session);
+
+/* Session state (KV cache contents and the outputs of the last decode) as a versioned, checksummed byte blob.
+ * Loading needs a session of the same model with the same kv_type, enough cells and sequence ids. */
+FFL_API uint64_t ffl_session_state_size(const ffl_session *session);
+/* Writes the state into buf (buf_size >= ffl_session_state_size); *written = bytes written. */
+FFL_API int32_t ffl_session_state_save(const ffl_session *session, void *buf, uint64_t buf_size, uint64_t *written);
+/* Replaces the session's state; a malformed or corrupted blob fails with FFL_ERR_STATE and leaves the session unchanged. */
+FFL_API int32_t ffl_session_state_load(ffl_session *session, const void *buf, uint64_t size);
+
+
 /* ==== tokenizer ==== */
 
 /* A vocabulary with its tokenizer, built from tokenizer.ggml.* metadata. Immutable once loaded:

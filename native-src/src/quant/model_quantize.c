@@ -98,13 +98,28 @@ static int use_more_bits(int i_layer, int n_layers) {
 
 static int contains(const char *s, const char *part) { return strstr(s, part) != NULL; }
 
+/* The block number of "blk.<n>...." as llama.cpp's sscanf("blk.%d.") reads it, or -1 when the
+ * name has none. Huge numbers saturate instead of overflowing. */
+static int block_number(const char *name) {
+    if (strncmp(name, "blk.", 4) != 0) return -1;
+    const char *p = name + 4;
+    while (*p == ' ' || (*p >= '\t' && *p <= '\r')) p++;
+    int negative = *p == '-';
+    if (*p == '-' || *p == '+') p++;
+    if (*p < '0' || *p > '9') return -1;
+    long long v = 0;
+    for (; *p >= '0' && *p <= '9'; p++)
+        if (v < 1000000000) v = v * 10 + (*p - '0');
+    if (v > 1000000000) v = 1000000000;
+    return negative ? (v ? -2 : 0) : (int)v; /* a negative block number is never valid: keep it off -1 */
+}
+
 /* Layer of an FFN tensor: the running counter for dense models, the name's block number for MoE
  * models (whose expert tensors need not come in layer order). -1 on a bad name. */
 static int layer_of(const quant_state *qs, int counter, const char *name) {
     if (qs->n_expert <= 1) return counter;
-    int layer;
-    if (sscanf(name, "blk.%d.", &layer) != 1 || layer < 0 || layer >= qs->n_layer) return -1;
-    return layer;
+    const int layer = block_number(name);
+    return layer >= 0 && layer < qs->n_layer ? layer : -1;
 }
 
 /* llama_tensor_get_type for the supported file types. Returns the type, or -1 with an error set. */
@@ -194,11 +209,7 @@ static int32_t choose_type(quant_state *qs, int32_t new_type, const char *name, 
 }
 
 /* llama.cpp's tensor order: tensors outside blocks first, then block by block; by name within a group. */
-static int layer_key(const char *name) {
-    int layer = -1;
-    if (sscanf(name, "blk.%d.", &layer) != 1) layer = -1;
-    return layer;
-}
+static int layer_key(const char *name) { return block_number(name); }
 
 typedef struct {
     int layer;
@@ -400,7 +411,11 @@ static int32_t plan_tensors(quant_run *run, const ftype_entry *ft, uint64_t *scr
             p->ne[d] = d < t->n_dims ? t->ne[d] : 1;
             if (p->ne[d] > 1) p->n_dims = d + 1; /* ggml_n_dims: trailing extents of 1 do not count */
         }
-        p->n_rows = p->ne[1] * p->ne[2] * p->ne[3];
+        uint64_t rows = 1;
+        for (int d = 1; d < 4; d++)
+            if (p->ne[d] < 0 || !ffl_mul_u64(rows, (uint64_t)p->ne[d], &rows) || rows > (uint64_t)INT64_MAX)
+                return ffl_fail(FFL_ERR_FORMAT, "quantize: tensor '%s' has a bad shape", t->name.data);
+        p->n_rows = (int64_t)rows;
         int32_t new_type = t->type;
         if (is_quantizable(t->name.data, p->n_dims)) {
             new_type = ft->default_type;
@@ -471,7 +486,7 @@ static int32_t quantize_model(quant_run *run, const char *in_path, const char *o
     int64_t max_ne0 = 1;
     for (int64_t k = 0; k < nt; k++) {
         total_bytes += g->tensors[run->plans[k].index].n_bytes;
-        if (run->plans[k].convert && run->plans[k].ne[0] > max_ne0) max_ne0 = run->plans[k].ne[0];
+        if (run->plans[k].convert && run->plans[k].out_bytes && run->plans[k].ne[0] > max_ne0) max_ne0 = run->plans[k].ne[0];
     }
     if (total_bytes == 0) total_bytes = 1;
 
@@ -493,7 +508,7 @@ static int32_t quantize_model(quant_run *run, const char *in_path, const char *o
     for (int64_t k = 0; k < nt; k++) {
         const tensor_plan *p = &run->plans[k];
         const uint64_t in_bytes = g->tensors[p->index].n_bytes;
-        if (p->convert) {
+        if (p->convert && p->out_bytes) {
             convert_job job = {
                 .src = ffl_gguf_tensor_data(g, p->index),
                 .dst = run->out.base + p->out_offset,

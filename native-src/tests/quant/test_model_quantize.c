@@ -156,6 +156,9 @@ static void check_cancel_and_errors(void) {
     CHECK(strlen(ffl_last_error()) > 0);
     /* quantized input that would need requantizing */
     CHECK(ffl_quantize_model(quantized, out, "Q8_0", 1, NULL, NULL) == FFL_ERR_UNSUPPORTED);
+    /* a directory as input or output */
+    CHECK(ffl_quantize_model(tmp_dir, out, "Q8_0", 1, NULL, NULL) == FFL_ERR_IO);
+    CHECK(ffl_quantize_model(in, tmp_dir, "Q8_0", 1, NULL, NULL) == FFL_ERR_IO);
     /* output directory that does not exist */
     CHECK(ffl_quantize_model(in, "/nonexistent/dir/out.gguf", "Q8_0", 1, NULL, NULL) == FFL_ERR_IO);
 

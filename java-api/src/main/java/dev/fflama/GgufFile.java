@@ -36,11 +36,13 @@ public final class GgufFile implements AutoCloseable {
     private final Map<String, TensorInfo> tensorsByName;
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private final Arena arena = Arena.ofShared();
+    private final boolean owner;
     private boolean closed;
 
-    private GgufFile(Path path, MemorySegment handle) {
+    private GgufFile(Path path, MemorySegment handle, boolean owner) {
         this.path = path;
         this.handle = handle;
+        this.owner = owner;
         Map<String, Object> meta = new LinkedHashMap<>();
         Map<String, MetadataType> ty = new LinkedHashMap<>();
         Map<String, MetadataType> aty = new LinkedHashMap<>();
@@ -86,12 +88,17 @@ public final class GgufFile implements AutoCloseable {
             Native.check(fflama_h.ffl_gguf_open(Native.cString(a, path.toString()), 0, out));
             MemorySegment handle = out.get(ValueLayout.ADDRESS, 0);
             try {
-                return new GgufFile(path, handle);
+                return new GgufFile(path, handle, true);
             } catch (RuntimeException e) {
                 fflama_h.ffl_gguf_close(handle);
                 throw e;
             }
         }
+    }
+
+    /** A view of a file owned by someone else (a loaded model): closing it leaves the native file open. */
+    static GgufFile view(Path path, MemorySegment handle) {
+        return new GgufFile(path, handle, false);
     }
 
     private Object readValue(Arena a, long i, MetadataType t) {
@@ -314,7 +321,7 @@ public final class GgufFile implements AutoCloseable {
             if (closed) return;
             closed = true;
             arena.close();
-            fflama_h.ffl_gguf_close(handle);
+            if (owner) fflama_h.ffl_gguf_close(handle);
         } finally {
             lock.writeLock().unlock();
         }

@@ -10,6 +10,7 @@ import picocli.CommandLine.Command;
         description = "Run GGUF language models on the JVM.",
         subcommands = {
             InspectCommand.class,
+            QuantizeCommand.class,
         })
 public final class Main implements Runnable {
     /** Exit status for bad input (bad file, bad arguments). */
@@ -28,6 +29,7 @@ public final class Main implements Runnable {
     public static int execute(String... args) {
         CommandLine cli = new CommandLine(new Main());
         cli.setExecutionExceptionHandler(Main::handle);
+        cli.setCaseInsensitiveEnumValuesAllowed(true);
         return cli.execute(args);
     }
 

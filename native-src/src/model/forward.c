@@ -1,0 +1,735 @@
+/* The transformer forward pass for one step of tokens, following llama.cpp's arithmetic:
+ * F32 activations, activations encoded to each weight's dot-product type for the matmuls,
+ * RMSNorm as x / sqrt(mean(x^2) + eps) * w, RoPE as ggml defines it, F32 softmax.
+ *
+ * Work is split over the session's thread pool in phases: per-token phases (norms, RoPE,
+ * activation encoding) split tokens, matmul phases split weight rows, the attention phase
+ * splits (head, query block) pairs. Each phase is one ffl_threadpool_run, which is the barrier. */
+#include "common/ffl_internal.h"
+#include "common/fp16.h"
+#include "model/session.h"
+#include "quant/kernels.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ALIGN64(n) (((n) + 63) & ~(size_t)63)
+
+/* ---- activation encodings ------------------------------------------------------------- */
+
+/* Which encodings of one input the next matmuls need: weights whose dot-product types agree share one. */
+typedef struct {
+    int32_t wtype[FFL_ACT_SLOTS];
+    int n;
+} act_plan;
+
+static int plan_slot(act_plan *p, int32_t wtype) {
+    int32_t vt = ffl_vec_dot_type(wtype);
+    for (int i = 0; i < p->n; i++)
+        if (ffl_vec_dot_type(p->wtype[i]) == vt) return i;
+    p->wtype[p->n] = wtype;
+    return p->n++;
+}
+
+/* Encodes rows [r0, r1) of x for a product with weights of wtype. ggml multiplies F16 and BF16
+ * weights with activations rounded to F16 / BF16 (their vec_dot_type); when the kernels take F32
+ * activations for these types, the rounding is applied here so results match llama.cpp's. */
+static void encode_rows(int32_t wtype, const float *x, int64_t ldx, void *xq, int64_t n_cols, int64_t r0, int64_t r1) {
+    ffl_quantize_activations(wtype, x, ldx, xq, n_cols, r0, r1);
+    if ((wtype != FFL_TYPE_F16 && wtype != FFL_TYPE_BF16) || ffl_vec_dot_type(wtype) != FFL_TYPE_F32) return;
+    float *y = (float *)xq + r0 * n_cols;
+    const int64_t n = (r1 - r0) * n_cols;
+    if (wtype == FFL_TYPE_F16)
+        for (int64_t i = 0; i < n; i++) y[i] = ffl_half_to_float(ffl_float_to_half(y[i]));
+    else
+        for (int64_t i = 0; i < n; i++) y[i] = ffl_bf16_to_float(ffl_float_to_bf16(y[i]));
+}
+
+static void encode_row(ffl_session *s, const act_plan *p, const float *x, int64_t ldx, int64_t n_cols, int64_t t) {
+    for (int i = 0; i < p->n; i++) encode_rows(p->wtype[i], x, ldx, s->act[i], n_cols, t, t + 1);
+}
+
+/* ---- matmul phase ---------------------------------------------------------------------- */
+
+typedef struct {
+    int32_t type;
+    const uint8_t *w;
+    size_t row_bytes;
+    int64_t n_rows;
+    int64_t n_cols;
+    const void *xq;
+    float *y;
+    int64_t ldy;
+} mm_task;
+
+typedef struct {
+    mm_task t[3];
+    int n;
+    int64_t n_tok;
+} mm_job;
+
+static void mm_worker(void *ctx, int ith, int nth) {
+    const mm_job *j = ctx;
+    int64_t total = 0;
+    for (int i = 0; i < j->n; i++) total += j->t[i].n_rows;
+    int64_t per = (total + nth - 1) / nth;
+    if (total >= 16 * (int64_t)nth) per = (per + 15) & ~(int64_t)15; /* whole row tiles per thread */
+    int64_t b = per * ith, e = b + per < total ? b + per : total;
+    int64_t off = 0;
+    for (int i = 0; i < j->n && b < e; i++) {
+        const mm_task *t = &j->t[i];
+        int64_t lo = b > off ? b : off, hi = e < off + t->n_rows ? e : off + t->n_rows;
+        if (lo < hi)
+            ffl_matmul_rows(t->type, t->w, t->row_bytes, t->xq, t->n_cols, j->n_tok, t->y, t->ldy, lo - off, hi - off);
+        off += t->n_rows;
+    }
+}
+
+static void mm_add(mm_job *j, const ffl_weight *w, int64_t mat, const void *xq, float *y, int64_t ldy) {
+    mm_task *t = &j->t[j->n++];
+    t->type = w->type;
+    t->w = w->data + (size_t)mat * w->mat_bytes;
+    t->row_bytes = w->row_bytes;
+    t->n_rows = w->n_rows;
+    t->n_cols = w->n_cols;
+    t->xq = xq;
+    t->y = y;
+    t->ldy = ldy;
+}
+
+static void mm_run(ffl_session *s, mm_job *j) { ffl_threadpool_run(s->pool, mm_worker, j); }
+
+/* ---- elementwise helpers --------------------------------------------------------------- */
+
+/* ggml's rms_norm: squares in float, summed in double; then the weight multiply. */
+static void rms_norm(const float *x, const float *w, float *y, int64_t n, float eps) {
+    double sum = 0;
+    for (int64_t i = 0; i < n; i++) sum += (double)(x[i] * x[i]);
+    const float mean = (float)(sum / (double)n);
+    const float scale = 1.0f / sqrtf(mean + eps);
+    for (int64_t i = 0; i < n; i++) y[i] = (x[i] * scale) * w[i];
+}
+
+static inline float silu(float x) { return x / (1.0f + expf(-x)); }
+
+/* ---- RoPE ------------------------------------------------------------------------------ */
+
+static float yarn_corr_dim(int n_dims, int n_ctx_orig, float n_rot, float base) {
+    return n_dims * logf(n_ctx_orig / (n_rot * 2 * (float)M_PI)) / (2 * logf(base));
+}
+
+static void yarn_corr_dims(const ffl_hparams *hp, float dims[2]) {
+    float start = floorf(yarn_corr_dim(hp->n_rot, hp->n_ctx_orig, hp->yarn_beta_fast, hp->rope_freq_base));
+    float end = ceilf(yarn_corr_dim(hp->n_rot, hp->n_ctx_orig, hp->yarn_beta_slow, hp->rope_freq_base));
+    dims[0] = start > 0 ? start : 0;
+    dims[1] = end < hp->n_rot - 1 ? end : (float)(hp->n_rot - 1);
+}
+
+/* cos/sin of every rotated pair for one position: cs[2i] = cos, cs[2i+1] = sin. Theta advances by
+ * repeated multiplication in float, as ggml does, so angles match it bit for bit. */
+static void rope_angles(const ffl_hparams *hp, const float *freq_factors, int32_t pos, float *cs) {
+    const float theta_scale = powf(hp->rope_freq_base, -2.0f / (float)hp->n_rot);
+    float corr[2] = {0, 0};
+    if (hp->yarn_ext_factor != 0.0f) yarn_corr_dims(hp, corr);
+    float theta = (float)pos;
+    for (int32_t i0 = 0; i0 < hp->n_rot; i0 += 2) {
+        const float ff = freq_factors ? freq_factors[i0 / 2] : 1.0f;
+        const float extrap = theta / ff;
+        const float interp = hp->rope_freq_scale * extrap;
+        float th = interp, mscale = hp->yarn_attn_factor;
+        if (hp->yarn_ext_factor != 0.0f) {
+            float y = ((float)(i0 / 2) - corr[0]) / fmaxf(0.001f, corr[1] - corr[0]);
+            float ramp = (1.0f - fminf(1.0f, fmaxf(0.0f, y))) * hp->yarn_ext_factor;
+            th = interp * (1 - ramp) + extrap * ramp;
+            mscale *= 1.0f + 0.1f * logf(1.0f / hp->rope_freq_scale);
+        }
+        cs[i0] = cosf(th) * mscale;
+        cs[i0 + 1] = sinf(th) * mscale;
+        theta *= theta_scale;
+    }
+}
+
+static void rope_apply(const ffl_hparams *hp, const float *cs, float *x, int32_t n_heads, int32_t head_dim) {
+    const int32_t n_rot = hp->n_rot, half = n_rot / 2;
+    for (int32_t h = 0; h < n_heads; h++) {
+        float *v = x + (size_t)h * head_dim;
+        if (hp->rope_style == FFL_ROPE_NEOX) {
+            for (int32_t i0 = 0; i0 < n_rot; i0 += 2) {
+                const int32_t ic = i0 / 2;
+                const float x0 = v[ic], x1 = v[ic + half];
+                v[ic] = x0 * cs[i0] - x1 * cs[i0 + 1];
+                v[ic + half] = x0 * cs[i0 + 1] + x1 * cs[i0];
+            }
+        } else {
+            for (int32_t i0 = 0; i0 < n_rot; i0 += 2) {
+                const float x0 = v[i0], x1 = v[i0 + 1];
+                v[i0] = x0 * cs[i0] - x1 * cs[i0 + 1];
+                v[i0 + 1] = x0 * cs[i0 + 1] + x1 * cs[i0];
+            }
+        }
+    }
+}
+
+/* ---- per-token phases ------------------------------------------------------------------- */
+
+typedef struct {
+    ffl_session *s;
+    const ffl_ubatch *ub;
+    const ffl_layer *layer;
+    int32_t il;
+    act_plan plan;
+    int32_t n_rows;    /* rows of the current phase (tokens, or rows routed to an expert) */
+    int32_t expert_k;  /* MoE: experts per token */
+} step_ctx;
+
+static uint8_t *thread_scratch(ffl_session *s, int ith) {
+    return s->thread_scratch + (size_t)ith * s->thread_scratch_bytes;
+}
+
+static void phase_embed(void *ctx, int ith, int nth) {
+    step_ctx *c = ctx;
+    ffl_session *s = c->s;
+    const ffl_model *m = s->model;
+    const ffl_weight *te = &m->global[FFL_T_TOKEN_EMBD];
+    const int64_t E = m->hp.n_embd;
+    int64_t b, e;
+    ffl_split_range(c->ub->n, ith, nth, &b, &e);
+    for (int64_t t = b; t < e; t++)
+        ffl_dequantize_row_internal(te->type, te->data + (size_t)c->ub->tok[t] * te->row_bytes, s->x + t * E, E);
+}
+
+/* x += pending block output (+ bias); xn = rmsnorm(x) * norm; encode xn. */
+static void residual_norm_encode(step_ctx *c, int ith, int nth, const ffl_weight *bias, const ffl_weight *norm) {
+    ffl_session *s = c->s;
+    const int64_t E = s->model->hp.n_embd;
+    int64_t b, e;
+    ffl_split_range(c->ub->n, ith, nth, &b, &e);
+    for (int64_t t = b; t < e; t++) {
+        float *x = s->x + t * E;
+        if (s->pending_delta) {
+            const float *d = s->delta + t * E;
+            if (bias && bias->data) {
+                const float *bb = (const float *)bias->data;
+                for (int64_t i = 0; i < E; i++) x[i] += d[i] + bb[i];
+            } else {
+                for (int64_t i = 0; i < E; i++) x[i] += d[i];
+            }
+        }
+        rms_norm(x, (const float *)norm->data, s->xn + t * E, E, s->model->hp.norm_eps);
+        encode_row(s, &c->plan, s->xn, E, E, t);
+    }
+}
+
+static void phase_attn_in(void *ctx, int ith, int nth) {
+    step_ctx *c = ctx;
+    residual_norm_encode(c, ith, nth, NULL, ffl_layer_w(c->layer, FFL_T_ATTN_NORM));
+}
+
+static void phase_ffn_in(void *ctx, int ith, int nth) {
+    step_ctx *c = ctx;
+    residual_norm_encode(c, ith, nth, ffl_layer_w(c->layer, FFL_T_ATTN_OUT_BIAS), ffl_layer_w(c->layer, FFL_T_FFN_NORM));
+}
+
+static void add_bias(float *y, const ffl_weight *b, int64_t n) {
+    if (!b->data) return;
+    const float *bb = (const float *)b->data;
+    for (int64_t i = 0; i < n; i++) y[i] += bb[i];
+}
+
+static void head_norm(float *x, const ffl_weight *w, int32_t n_heads, int32_t head_dim, float eps) {
+    if (!w->data) return;
+    for (int32_t h = 0; h < n_heads; h++) {
+        float *v = x + (size_t)h * head_dim;
+        rms_norm(v, (const float *)w->data, v, head_dim, eps);
+    }
+}
+
+static void store_kv_half_or_float(const ffl_kv_cache *kv, uint8_t *dst, float v) {
+    if (kv->type == FFL_TYPE_F16) {
+        uint16_t h = ffl_float_to_half(v);
+        memcpy(dst, &h, 2);
+    } else {
+        memcpy(dst, &v, 4);
+    }
+}
+
+/* Biases, per-head norms, RoPE on q and k; k and v go into their KV cells. */
+static void phase_qkv_post(void *ctx, int ith, int nth) {
+    step_ctx *c = ctx;
+    ffl_session *s = c->s;
+    const ffl_model *m = s->model;
+    const ffl_hparams *hp = &m->hp;
+    const ffl_layer *L = c->layer;
+    const int64_t NQ = (int64_t)hp->n_head * hp->head_dim_k, NK = (int64_t)hp->n_head_kv * hp->head_dim_k,
+                  NV = (int64_t)hp->n_head_kv * hp->head_dim_v;
+    const float *freq_factors = m->global[FFL_T_ROPE_FREQS].data ? (const float *)m->global[FFL_T_ROPE_FREQS].data : NULL;
+    float *cs = (float *)thread_scratch(s, ith);
+    ffl_kv_cache *kv = &s->kv;
+    int64_t b, e;
+    ffl_split_range(c->ub->n, ith, nth, &b, &e);
+    for (int64_t t = b; t < e; t++) {
+        float *q = s->q + t * NQ, *k = s->k + t * NK, *v = s->v + t * NV;
+        add_bias(q, ffl_layer_w(L, FFL_T_ATTN_Q_BIAS), NQ);
+        add_bias(k, ffl_layer_w(L, FFL_T_ATTN_K_BIAS), NK);
+        add_bias(v, ffl_layer_w(L, FFL_T_ATTN_V_BIAS), NV);
+        head_norm(q, ffl_layer_w(L, FFL_T_ATTN_Q_NORM), hp->n_head, hp->head_dim_k, hp->norm_eps);
+        head_norm(k, ffl_layer_w(L, FFL_T_ATTN_K_NORM), hp->n_head_kv, hp->head_dim_k, hp->norm_eps);
+        rope_angles(hp, freq_factors, c->ub->pos[t], cs);
+        rope_apply(hp, cs, q, hp->n_head, hp->head_dim_k);
+        rope_apply(hp, cs, k, hp->n_head_kv, hp->head_dim_k);
+
+        const int32_t cell = c->ub->cell[t];
+        uint8_t *krow = ffl_kv_k_row(kv, c->il, cell);
+        if (kv->type == FFL_TYPE_F16) {
+            uint16_t *kh = (uint16_t *)krow;
+            for (int64_t i = 0; i < NK; i++) kh[i] = ffl_float_to_half(k[i]);
+        } else {
+            memcpy(krow, k, (size_t)NK * sizeof(float));
+        }
+        for (int64_t i = 0; i < NV; i++)
+            store_kv_half_or_float(kv, ffl_kv_v_row(kv, c->il, i) + (size_t)cell * kv->elt, v[i]);
+    }
+}
+
+/* ---- attention -------------------------------------------------------------------------- */
+
+typedef struct {
+    ffl_session *s;
+    const ffl_ubatch *ub;
+    int32_t il;
+    int32_t n_kv; /* cells [0, n_kv) may be visible */
+} att_ctx;
+
+/* Per (head, block of query tokens): scores = K q over the cells, masked softmax, out = V^T p.
+ * The products go through the matmul kernels with the cache's type, like ggml's mul_mat on the cache. */
+static void phase_attention(void *ctx, int ith, int nth) {
+    att_ctx *c = ctx;
+    ffl_session *s = c->s;
+    const ffl_hparams *hp = &s->model->hp;
+    const ffl_kv_cache *kv = &s->kv;
+    const int32_t n = c->ub->n, n_kv = c->n_kv, hdk = hp->head_dim_k, hdv = hp->head_dim_v;
+    const int32_t group = hp->n_head / hp->n_head_kv;
+    const int64_t NQ = (int64_t)hp->n_head * hdk, NO = (int64_t)hp->n_head * hdv;
+    const int32_t n_blocks = (n + FFL_ATT_BLOCK - 1) / FFL_ATT_BLOCK;
+    const int32_t kvt = kv->type;
+
+    uint8_t *scratch = thread_scratch(s, ith);
+    uint8_t *qbuf = scratch;
+    float *scores = (float *)(scratch + ALIGN64((size_t)FFL_ATT_BLOCK * ffl_activation_row_bytes(kvt, hdk)));
+    uint8_t *pbuf = (uint8_t *)scores + ALIGN64((size_t)FFL_ATT_BLOCK * (size_t)kv->n_cells * sizeof(float));
+
+    int64_t b, e;
+    ffl_split_range((int64_t)hp->n_head * n_blocks, ith, nth, &b, &e);
+    for (int64_t item = b; item < e; item++) {
+        const int32_t h = (int32_t)(item / n_blocks), blk = (int32_t)(item % n_blocks);
+        const int32_t kvh = h / group;
+        const int32_t t0 = blk * FFL_ATT_BLOCK, nt = n - t0 < FFL_ATT_BLOCK ? n - t0 : FFL_ATT_BLOCK;
+
+        encode_rows(kvt, s->q + (int64_t)t0 * NQ + (int64_t)h * hdk, NQ, qbuf, hdk, 0, nt);
+        ffl_matmul_rows(kvt, ffl_kv_k_row(kv, c->il, 0) + (size_t)kvh * hdk * kv->elt, (size_t)kv->n_embd_k * kv->elt,
+                        qbuf, hdk, nt, scores, n_kv, 0, n_kv);
+
+        for (int32_t i = 0; i < nt; i++) {
+            const int32_t pos = c->ub->pos[t0 + i];
+            const uint64_t bit = 1ull << c->ub->seq[t0 + i];
+            float *row = scores + (size_t)i * n_kv;
+            float mx = -INFINITY;
+            for (int32_t j = 0; j < n_kv; j++) {
+                const ffl_kv_cell *cell = &kv->cells[j];
+                if (cell->pos >= 0 && cell->pos <= pos && (cell->seq & bit)) {
+                    row[j] *= hp->attn_scale;
+                    if (row[j] > mx) mx = row[j];
+                } else {
+                    row[j] = -INFINITY;
+                }
+            }
+            double sum = 0;
+            for (int32_t j = 0; j < n_kv; j++) {
+                float p = row[j] == -INFINITY ? 0.0f : expf(row[j] - mx);
+                row[j] = p;
+                sum += (double)p;
+            }
+            const float inv = sum > 0 ? (float)(1.0 / sum) : 0.0f;
+            for (int32_t j = 0; j < n_kv; j++) row[j] *= inv;
+        }
+
+        encode_rows(kvt, scores, n_kv, pbuf, n_kv, 0, nt);
+        ffl_matmul_rows(kvt, ffl_kv_v_row(kv, c->il, (int64_t)kvh * hdv), (size_t)kv->n_cells * kv->elt, pbuf, n_kv,
+                        nt, s->att + (int64_t)t0 * NO + (int64_t)h * hdv, NO, 0, hdv);
+    }
+}
+
+static void phase_encode_att(void *ctx, int ith, int nth) {
+    step_ctx *c = ctx;
+    ffl_session *s = c->s;
+    const int64_t NO = (int64_t)s->model->hp.n_head * s->model->hp.head_dim_v;
+    int64_t b, e;
+    ffl_split_range(c->ub->n, ith, nth, &b, &e);
+    for (int64_t t = b; t < e; t++) encode_row(s, &c->plan, s->att, NO, NO, t);
+}
+
+/* gate = silu(gate) * up, then encode for the down projection. */
+static void phase_swiglu(void *ctx, int ith, int nth) {
+    step_ctx *c = ctx;
+    ffl_session *s = c->s;
+    const int64_t F = s->model->hp.n_ff;
+    int64_t b, e;
+    ffl_split_range(c->n_rows, ith, nth, &b, &e);
+    for (int64_t t = b; t < e; t++) {
+        float *g = s->gate + t * F;
+        const float *u = s->up + t * F;
+        for (int64_t i = 0; i < F; i++) g[i] = silu(g[i]) * u[i];
+        encode_row(s, &c->plan, s->gate, F, F, t);
+    }
+}
+
+/* ---- mixture of experts ----------------------------------------------------------------- */
+
+/* Router: softmax over all experts, keep the top k, renormalise their weights to sum to 1. */
+static void route_tokens(ffl_session *s, int32_t n) {
+    const ffl_hparams *hp = &s->model->hp;
+    const int32_t X = hp->n_expert, K = hp->n_expert_used;
+    for (int32_t t = 0; t < n; t++) {
+        float *p = s->router + (size_t)t * X;
+        float mx = -INFINITY;
+        for (int32_t i = 0; i < X; i++) mx = p[i] > mx ? p[i] : mx;
+        double sum = 0;
+        for (int32_t i = 0; i < X; i++) {
+            p[i] = expf(p[i] - mx);
+            sum += (double)p[i];
+        }
+        const float inv = (float)(1.0 / sum);
+        for (int32_t i = 0; i < X; i++) p[i] *= inv;
+        int32_t *sel = s->sel + (size_t)t * K;
+        float *w = s->sel_w + (size_t)t * K;
+        float wsum = 0;
+        for (int32_t k = 0; k < K; k++) {
+            int32_t best = -1;
+            for (int32_t i = 0; i < X; i++) {
+                int taken = 0;
+                for (int32_t j = 0; j < k; j++) taken |= sel[j] == i;
+                if (!taken && (best < 0 || p[i] > p[best])) best = i;
+            }
+            sel[k] = best;
+            w[k] = p[best];
+            wsum += w[k];
+        }
+        for (int32_t k = 0; k < K; k++) w[k] /= wsum;
+    }
+}
+
+/* Gathers the normalised inputs routed to the current expert and encodes them. */
+static void phase_moe_gather(void *ctx, int ith, int nth) {
+    step_ctx *c = ctx;
+    ffl_session *s = c->s;
+    const int64_t E = s->model->hp.n_embd;
+    int64_t b, e;
+    ffl_split_range(c->n_rows, ith, nth, &b, &e);
+    for (int64_t i = b; i < e; i++) {
+        const int32_t t = s->ex_rows[i] / c->expert_k;
+        memcpy(s->ex_out + i * E, s->xn + (int64_t)t * E, (size_t)E * sizeof(float));
+        encode_row(s, &c->plan, s->ex_out, E, E, i);
+    }
+}
+
+/* delta[t] = sum over the token's experts, in rank order, of weight * expert output. */
+static void phase_moe_combine(void *ctx, int ith, int nth) {
+    step_ctx *c = ctx;
+    ffl_session *s = c->s;
+    const int64_t E = s->model->hp.n_embd;
+    const int32_t K = c->expert_k;
+    int64_t b, e;
+    ffl_split_range(c->ub->n, ith, nth, &b, &e);
+    for (int64_t t = b; t < e; t++) {
+        float *d = s->delta + t * E;
+        for (int32_t k = 0; k < K; k++) {
+            const float w = s->sel_w[t * K + k];
+            const float *o = s->moe_out + (t * K + k) * E;
+            if (k == 0)
+                for (int64_t i = 0; i < E; i++) d[i] = o[i] * w;
+            else
+                for (int64_t i = 0; i < E; i++) d[i] += o[i] * w;
+        }
+    }
+}
+
+static void run_moe(ffl_session *s, step_ctx *c) {
+    const ffl_hparams *hp = &s->model->hp;
+    const ffl_layer *L = c->layer;
+    const int32_t n = c->ub->n, K = hp->n_expert_used;
+    const int64_t E = hp->n_embd, F = hp->n_ff;
+    const ffl_weight *wg = ffl_layer_w(L, FFL_T_FFN_GATE_EXPS), *wu = ffl_layer_w(L, FFL_T_FFN_UP_EXPS),
+                     *wd = ffl_layer_w(L, FFL_T_FFN_DOWN_EXPS);
+
+    route_tokens(s, n);
+    for (int32_t x = 0; x < hp->n_expert; x++) {
+        int32_t m = 0;
+        for (int32_t t = 0; t < n; t++)
+            for (int32_t k = 0; k < K; k++)
+                if (s->sel[t * K + k] == x) s->ex_rows[m++] = t * K + k;
+        if (m == 0) continue;
+
+        step_ctx g = *c;
+        g.plan.n = 0;
+        int sg = plan_slot(&g.plan, wg->type), su = plan_slot(&g.plan, wu->type);
+        g.n_rows = m;
+        g.expert_k = K;
+        ffl_threadpool_run(s->pool, phase_moe_gather, &g);
+
+        mm_job j = {.n = 0, .n_tok = m};
+        mm_add(&j, wg, x, s->act[sg], s->gate, F);
+        mm_add(&j, wu, x, s->act[su], s->up, F);
+        mm_run(s, &j);
+
+        step_ctx d = *c;
+        d.plan.n = 0;
+        plan_slot(&d.plan, wd->type);
+        d.n_rows = m;
+        ffl_threadpool_run(s->pool, phase_swiglu, &d);
+
+        mm_job jd = {.n = 0, .n_tok = m};
+        mm_add(&jd, wd, x, s->act[0], s->ex_out, E);
+        mm_run(s, &jd);
+        for (int32_t i = 0; i < m; i++)
+            memcpy(s->moe_out + (int64_t)s->ex_rows[i] * E, s->ex_out + (int64_t)i * E, (size_t)E * sizeof(float));
+    }
+    c->expert_k = K;
+    ffl_threadpool_run(s->pool, phase_moe_combine, c);
+}
+
+/* ---- output ----------------------------------------------------------------------------- */
+
+/* Output rows: final residual add, output norm, kept as embeddings if asked, encoded for the output matmul. */
+
+typedef struct {
+    ffl_session *s;
+    const ffl_ubatch *ub;
+    const int32_t *out_tok; /* ubatch token index of each output row of this step */
+    int32_t n_out;
+    int32_t row0;           /* global output row of this step's first output */
+    act_plan plan;
+} out_ctx;
+
+static void phase_output_norm(void *ctx, int ith, int nth) {
+    out_ctx *c = ctx;
+    ffl_session *s = c->s;
+    const ffl_model *m = s->model;
+    const int64_t E = m->hp.n_embd;
+    int64_t b, e;
+    ffl_split_range(c->n_out, ith, nth, &b, &e);
+    for (int64_t i = b; i < e; i++) {
+        const int64_t t = c->out_tok[i];
+        float *x = s->x + t * E, *y = s->xn + i * E;
+        if (s->pending_delta) {
+            const float *d = s->delta + t * E;
+            for (int64_t k = 0; k < E; k++) x[k] += d[k];
+        }
+        rms_norm(x, (const float *)m->global[FFL_T_OUTPUT_NORM].data, y, E,
+                 m->hp.norm_eps);
+        if (s->params.embeddings) memcpy(s->embd + (int64_t)(c->row0 + i) * E, y, (size_t)E * sizeof(float));
+        encode_row(s, &c->plan, s->xn, E, E, i);
+    }
+}
+
+/* ---- the step --------------------------------------------------------------------------- */
+
+static int aborted(const ffl_session *s) {
+    return s->params.abort_callback && s->params.abort_callback(s->params.abort_user_data) != 0;
+}
+
+int32_t ffl_forward(ffl_session *s, const ffl_ubatch *ub) {
+    const ffl_model *m = s->model;
+    const ffl_hparams *hp = &m->hp;
+    const int32_t n = ub->n;
+    const int64_t E = hp->n_embd, F = hp->n_ff;
+    const int64_t NQ = (int64_t)hp->n_head * hp->head_dim_k, NK = (int64_t)hp->n_head_kv * hp->head_dim_k,
+                  NV = (int64_t)hp->n_head_kv * hp->head_dim_v;
+
+    step_ctx c = {.s = s, .ub = ub, .n_rows = n};
+    s->pending_delta = 0;
+    ffl_threadpool_run(s->pool, phase_embed, &c);
+
+    att_ctx ac = {.s = s, .ub = ub, .n_kv = ffl_kv_n_active(&s->kv)};
+    for (int32_t il = 0; il < hp->n_layer; il++) {
+        if (aborted(s)) return ffl_fail(FFL_ERR_ABORTED, "decode aborted by the abort callback");
+        const ffl_layer *L = &m->layers[il];
+        c.layer = L;
+        c.il = il;
+
+        /* attention block */
+        const ffl_weight *wq = ffl_layer_w(L, FFL_T_ATTN_Q), *wk = ffl_layer_w(L, FFL_T_ATTN_K),
+                         *wv = ffl_layer_w(L, FFL_T_ATTN_V), *wo = ffl_layer_w(L, FFL_T_ATTN_OUT);
+        c.plan.n = 0;
+        int sq = plan_slot(&c.plan, wq->type), sk = plan_slot(&c.plan, wk->type), sv = plan_slot(&c.plan, wv->type);
+        ffl_threadpool_run(s->pool, phase_attn_in, &c);
+        s->pending_delta = 0;
+        mm_job j = {.n = 0, .n_tok = n};
+        mm_add(&j, wq, 0, s->act[sq], s->q, NQ);
+        mm_add(&j, wk, 0, s->act[sk], s->k, NK);
+        mm_add(&j, wv, 0, s->act[sv], s->v, NV);
+        mm_run(s, &j);
+        ffl_threadpool_run(s->pool, phase_qkv_post, &c);
+        ac.il = il;
+        ffl_threadpool_run(s->pool, phase_attention, &ac);
+        c.plan.n = 0;
+        plan_slot(&c.plan, wo->type);
+        ffl_threadpool_run(s->pool, phase_encode_att, &c);
+        j = (mm_job){.n = 0, .n_tok = n};
+        mm_add(&j, wo, 0, s->act[0], s->delta, E);
+        mm_run(s, &j);
+        s->pending_delta = 1;
+
+        /* feed-forward block */
+        c.plan.n = 0;
+        if (hp->n_expert > 0) {
+            const ffl_weight *wr = ffl_layer_w(L, FFL_T_FFN_GATE_INP);
+            plan_slot(&c.plan, wr->type);
+            ffl_threadpool_run(s->pool, phase_ffn_in, &c);
+            s->pending_delta = 0;
+            j = (mm_job){.n = 0, .n_tok = n};
+            mm_add(&j, wr, 0, s->act[0], s->router, hp->n_expert);
+            mm_run(s, &j);
+            run_moe(s, &c);
+        } else {
+            const ffl_weight *wg = ffl_layer_w(L, FFL_T_FFN_GATE), *wu = ffl_layer_w(L, FFL_T_FFN_UP),
+                             *wd = ffl_layer_w(L, FFL_T_FFN_DOWN);
+            int sg = plan_slot(&c.plan, wg->type), su = plan_slot(&c.plan, wu->type);
+            ffl_threadpool_run(s->pool, phase_ffn_in, &c);
+            s->pending_delta = 0;
+            j = (mm_job){.n = 0, .n_tok = n};
+            mm_add(&j, wg, 0, s->act[sg], s->gate, F);
+            mm_add(&j, wu, 0, s->act[su], s->up, F);
+            mm_run(s, &j);
+            c.plan.n = 0;
+            plan_slot(&c.plan, wd->type);
+            c.n_rows = n;
+            ffl_threadpool_run(s->pool, phase_swiglu, &c);
+            j = (mm_job){.n = 0, .n_tok = n};
+            mm_add(&j, wd, 0, s->act[0], s->delta, E);
+            mm_run(s, &j);
+        }
+        s->pending_delta = 1;
+    }
+
+    if (ub->n_out == 0) return FFL_OK;
+    int32_t k = 0, row0 = -1;
+    for (int32_t t = 0; t < n; t++)
+        if (ub->out_row[t] >= 0) {
+            if (row0 < 0) row0 = ub->out_row[t];
+            s->out_tok[k++] = t;
+        }
+    out_ctx oc = {.s = s, .ub = ub, .out_tok = s->out_tok, .n_out = k, .row0 = row0};
+    plan_slot(&oc.plan, m->output->type);
+    ffl_threadpool_run(s->pool, phase_output_norm, &oc);
+    s->pending_delta = 0;
+    mm_job j = {.n = 0, .n_tok = k};
+    mm_add(&j, m->output, 0, s->act[0], s->logits + (int64_t)row0 * hp->n_vocab, hp->n_vocab);
+    mm_run(s, &j);
+    return FFL_OK;
+}
+
+/* ---- buffers ---------------------------------------------------------------------------- */
+
+static size_t max_act_row(const ffl_model *m) {
+    size_t best = 0;
+    const ffl_weight *ws[FFL_T_GLOBAL_COUNT + 1];
+    for (int32_t r = 0; r < FFL_T_GLOBAL_COUNT; r++) ws[r] = &m->global[r];
+    ws[FFL_T_GLOBAL_COUNT] = m->output;
+    for (int32_t r = 0; r <= FFL_T_GLOBAL_COUNT; r++)
+        if (ws[r]->data && ws[r]->n_rows > 1) {
+            size_t b = ffl_activation_row_bytes(ws[r]->type, ws[r]->n_cols);
+            if (b > best) best = b;
+        }
+    for (int32_t il = 0; il < m->hp.n_layer; il++)
+        for (int32_t i = 0; i < FFL_T_LAYER_COUNT; i++) {
+            const ffl_weight *w = &m->layers[il].t[i];
+            if (!w->data || w->n_rows <= 1) continue;
+            size_t b = ffl_activation_row_bytes(w->type, w->n_cols);
+            if (b > best) best = b;
+        }
+    return best;
+}
+
+int32_t ffl_forward_alloc_thread_scratch(ffl_session *s, int32_t n_threads) {
+    const ffl_hparams *hp = &s->model->hp;
+    const int32_t kvt = s->kv.type;
+    size_t att = ALIGN64((size_t)FFL_ATT_BLOCK * ffl_activation_row_bytes(kvt, hp->head_dim_k)) +
+                 ALIGN64((size_t)FFL_ATT_BLOCK * (size_t)s->kv.n_cells * sizeof(float)) +
+                 ALIGN64((size_t)FFL_ATT_BLOCK * ffl_activation_row_bytes(kvt, s->kv.n_cells));
+    size_t rope = ALIGN64((size_t)hp->n_rot * sizeof(float));
+    size_t per = att > rope ? att : rope;
+    uint8_t *p = aligned_alloc(64, per * (size_t)n_threads);
+    if (!p) return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "out of memory for per-thread scratch");
+    free(s->thread_scratch);
+    s->thread_scratch = p;
+    s->thread_scratch_bytes = per;
+    s->thread_scratch_count = n_threads;
+    return FFL_OK;
+}
+
+static float *falloc(int64_t rows, int64_t cols, int *ok) {
+    float *p = aligned_alloc(64, ALIGN64((size_t)rows * (size_t)cols * sizeof(float)));
+    if (!p) *ok = 0;
+    return p;
+}
+
+int32_t ffl_forward_alloc(ffl_session *s) {
+    const ffl_hparams *hp = &s->model->hp;
+    const int64_t n = s->n_ub, E = hp->n_embd, F = hp->n_ff;
+    const int64_t NQ = (int64_t)hp->n_head * hp->head_dim_k, NK = (int64_t)hp->n_head_kv * hp->head_dim_k,
+                  NV = (int64_t)hp->n_head_kv * hp->head_dim_v, NO = (int64_t)hp->n_head * hp->head_dim_v;
+    int ok = 1;
+    s->x = falloc(n, E, &ok);
+    s->xn = falloc(n, E, &ok);
+    s->q = falloc(n, NQ, &ok);
+    s->k = falloc(n, NK, &ok);
+    s->v = falloc(n, NV, &ok);
+    s->att = falloc(n, NO, &ok);
+    s->delta = falloc(n, E, &ok);
+    s->gate = falloc(n, F, &ok);
+    s->up = falloc(n, F, &ok);
+    s->out_tok = malloc((size_t)n * sizeof(int32_t));
+    if (!s->out_tok) ok = 0;
+    s->act_bytes = ALIGN64(max_act_row(s->model) * (size_t)n);
+    for (int i = 0; i < FFL_ACT_SLOTS; i++) {
+        s->act[i] = aligned_alloc(64, s->act_bytes);
+        if (!s->act[i]) ok = 0;
+    }
+    if (hp->n_expert > 0) {
+        const int64_t K = hp->n_expert_used;
+        s->router = falloc(n, hp->n_expert, &ok);
+        s->sel_w = falloc(n, K, &ok);
+        s->moe_out = falloc(n * K, E, &ok);
+        s->ex_out = falloc(n, E, &ok);
+        s->sel = malloc((size_t)(n * K) * sizeof(int32_t));
+        s->ex_rows = malloc((size_t)n * sizeof(int32_t));
+        if (!s->sel || !s->ex_rows) ok = 0;
+    }
+    if (!ok) {
+        ffl_forward_free(s);
+        return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "out of memory for the session's scratch buffers");
+    }
+    return ffl_forward_alloc_thread_scratch(s, s->n_threads);
+}
+
+void ffl_forward_free(ffl_session *s) {
+    float **fs[] = {&s->x, &s->xn, &s->q, &s->k, &s->v, &s->att, &s->delta, &s->gate, &s->up,
+                    &s->router, &s->sel_w, &s->moe_out, &s->ex_out};
+    for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++) {
+        free(*fs[i]);
+        *fs[i] = NULL;
+    }
+    for (int i = 0; i < FFL_ACT_SLOTS; i++) {
+        free(s->act[i]);
+        s->act[i] = NULL;
+    }
+    free(s->sel);
+    free(s->ex_rows);
+    free(s->out_tok);
+    s->out_tok = NULL;
+    free(s->thread_scratch);
+    s->sel = NULL;
+    s->ex_rows = NULL;
+    s->thread_scratch = NULL;
+}
