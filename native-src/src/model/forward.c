@@ -4,7 +4,8 @@
  *
  * Work is split over the session's thread pool in phases: per-token phases (norms, RoPE,
  * activation encoding) split tokens, matmul phases split weight rows, the attention phase
- * splits (head, query block) pairs. Each phase is one ffl_threadpool_run, which is the barrier. */
+ * splits (head, query block) pairs. Each phase is one ffl_threadpool_run, which is the barrier;
+ * phases too small to repay a barrier run on the calling thread alone. */
 #include "common/ffl_internal.h"
 #include "common/fp16.h"
 #include "model/session.h"
@@ -15,6 +16,14 @@
 #include <string.h>
 
 #define ALIGN64(n) (((n) + 63) & ~(size_t)63)
+
+/* Rough multiply-adds below which a phase runs on the calling thread: waking the pool and
+ * waiting for it costs more than the work (especially single-token steps of small models). */
+#define PARALLEL_MIN_WORK 65536.0
+
+static void run(ffl_session *s, ffl_task_fn fn, void *ctx, double work) {
+    ffl_threadpool_run(work < PARALLEL_MIN_WORK ? NULL : s->pool, fn, ctx);
+}
 
 /* ---- activation encodings ------------------------------------------------------------- */
 
@@ -98,7 +107,11 @@ static void mm_add(mm_job *j, const ffl_weight *w, int64_t mat, const void *xq, 
     t->ldy = ldy;
 }
 
-static void mm_run(ffl_session *s, mm_job *j) { ffl_threadpool_run(s->pool, mm_worker, j); }
+static void mm_run(ffl_session *s, mm_job *j) {
+    double work = 0;
+    for (int i = 0; i < j->n; i++) work += (double)j->t[i].n_rows * (double)j->t[i].n_cols;
+    run(s, mm_worker, j, work * (double)j->n_tok);
+}
 
 /* ---- elementwise helpers --------------------------------------------------------------- */
 
@@ -475,7 +488,7 @@ static void run_moe(ffl_session *s, step_ctx *c) {
         int sg = plan_slot(&g.plan, wg->type), su = plan_slot(&g.plan, wu->type);
         g.n_rows = m;
         g.expert_k = K;
-        ffl_threadpool_run(s->pool, phase_moe_gather, &g);
+        run(s, phase_moe_gather, &g, (double)m * E * 4);
 
         mm_job j = {.n = 0, .n_tok = m};
         mm_add(&j, wg, x, s->act[sg], s->gate, F);
@@ -486,7 +499,7 @@ static void run_moe(ffl_session *s, step_ctx *c) {
         d.plan.n = 0;
         plan_slot(&d.plan, wd->type);
         d.n_rows = m;
-        ffl_threadpool_run(s->pool, phase_swiglu, &d);
+        run(s, phase_swiglu, &d, (double)m * F * 8);
 
         mm_job jd = {.n = 0, .n_tok = m};
         mm_add(&jd, wd, x, s->act[0], s->ex_out, E);
@@ -495,7 +508,7 @@ static void run_moe(ffl_session *s, step_ctx *c) {
             memcpy(s->moe_out + (int64_t)s->ex_rows[i] * E, s->ex_out + (int64_t)i * E, (size_t)E * sizeof(float));
     }
     c->expert_k = K;
-    ffl_threadpool_run(s->pool, phase_moe_combine, c);
+    run(s, phase_moe_combine, c, (double)n * E * K);
 }
 
 /* ---- output ----------------------------------------------------------------------------- */
@@ -548,7 +561,7 @@ int32_t ffl_forward(ffl_session *s, const ffl_ubatch *ub) {
 
     step_ctx c = {.s = s, .ub = ub, .n_rows = n};
     s->pending_delta = 0;
-    ffl_threadpool_run(s->pool, phase_embed, &c);
+    run(s, phase_embed, &c, (double)n * E * 2);
 
     att_ctx ac = {.s = s, .ub = ub, .n_kv = ffl_kv_n_active(&s->kv)};
     for (int32_t il = 0; il < hp->n_layer; il++) {
@@ -562,19 +575,19 @@ int32_t ffl_forward(ffl_session *s, const ffl_ubatch *ub) {
                          *wv = ffl_layer_w(L, FFL_T_ATTN_V), *wo = ffl_layer_w(L, FFL_T_ATTN_OUT);
         c.plan.n = 0;
         int sq = plan_slot(&c.plan, wq->type), sk = plan_slot(&c.plan, wk->type), sv = plan_slot(&c.plan, wv->type);
-        ffl_threadpool_run(s->pool, phase_attn_in, &c);
+        run(s, phase_attn_in, &c, (double)n * E * 8);
         s->pending_delta = 0;
         mm_job j = {.n = 0, .n_tok = n};
         mm_add(&j, wq, 0, s->act[sq], s->q, NQ);
         mm_add(&j, wk, 0, s->act[sk], s->k, NK);
         mm_add(&j, wv, 0, s->act[sv], s->v, NV);
         mm_run(s, &j);
-        ffl_threadpool_run(s->pool, phase_qkv_post, &c);
+        run(s, phase_qkv_post, &c, (double)n * (NQ + NK + NV) * 4);
         ac.il = il;
-        ffl_threadpool_run(s->pool, phase_attention, &ac);
+        run(s, phase_attention, &ac, (double)n * hp->n_head * ac.n_kv * (hp->head_dim_k + hp->head_dim_v));
         c.plan.n = 0;
         plan_slot(&c.plan, wo->type);
-        ffl_threadpool_run(s->pool, phase_encode_att, &c);
+        run(s, phase_encode_att, &c, (double)n * hp->n_head * hp->head_dim_v * 4);
         j = (mm_job){.n = 0, .n_tok = n};
         mm_add(&j, wo, 0, s->act[0], s->delta, E);
         mm_run(s, &j);
@@ -585,7 +598,7 @@ int32_t ffl_forward(ffl_session *s, const ffl_ubatch *ub) {
         if (hp->n_expert > 0) {
             const ffl_weight *wr = ffl_layer_w(L, FFL_T_FFN_GATE_INP);
             plan_slot(&c.plan, wr->type);
-            ffl_threadpool_run(s->pool, phase_ffn_in, &c);
+            run(s, phase_ffn_in, &c, (double)n * E * 8);
             s->pending_delta = 0;
             j = (mm_job){.n = 0, .n_tok = n};
             mm_add(&j, wr, 0, s->act[0], s->router, hp->n_expert);
@@ -595,7 +608,7 @@ int32_t ffl_forward(ffl_session *s, const ffl_ubatch *ub) {
             const ffl_weight *wg = ffl_layer_w(L, FFL_T_FFN_GATE), *wu = ffl_layer_w(L, FFL_T_FFN_UP),
                              *wd = ffl_layer_w(L, FFL_T_FFN_DOWN);
             int sg = plan_slot(&c.plan, wg->type), su = plan_slot(&c.plan, wu->type);
-            ffl_threadpool_run(s->pool, phase_ffn_in, &c);
+            run(s, phase_ffn_in, &c, (double)n * E * 8);
             s->pending_delta = 0;
             j = (mm_job){.n = 0, .n_tok = n};
             mm_add(&j, wg, 0, s->act[sg], s->gate, F);
@@ -604,7 +617,7 @@ int32_t ffl_forward(ffl_session *s, const ffl_ubatch *ub) {
             c.plan.n = 0;
             plan_slot(&c.plan, wd->type);
             c.n_rows = n;
-            ffl_threadpool_run(s->pool, phase_swiglu, &c);
+            run(s, phase_swiglu, &c, (double)n * F * 8);
             j = (mm_job){.n = 0, .n_tok = n};
             mm_add(&j, wd, 0, s->act[0], s->delta, E);
             mm_run(s, &j);
@@ -621,7 +634,7 @@ int32_t ffl_forward(ffl_session *s, const ffl_ubatch *ub) {
         }
     out_ctx oc = {.s = s, .ub = ub, .out_tok = s->out_tok, .n_out = k, .row0 = row0};
     plan_slot(&oc.plan, m->output->type);
-    ffl_threadpool_run(s->pool, phase_output_norm, &oc);
+    run(s, phase_output_norm, &oc, (double)k * E * 8);
     s->pending_delta = 0;
     mm_job j = {.n = 0, .n_tok = k};
     mm_add(&j, m->output, 0, s->act[0], s->logits + (int64_t)row0 * hp->n_vocab, hp->n_vocab);

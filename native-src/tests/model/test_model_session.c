@@ -264,6 +264,14 @@ static void test_batch_split_and_threads(const ffl_model *m) {
         double e = nmse(ffl_session_logits(split, i), ffl_session_logits(big, i), nv);
         CHECK_MSG(e < 1e-10, "n_batch 3, token %d: NMSE %.3g", i, e);
     }
+    /* the default F16 KV cache stays close to the F32 one */
+    ffl_session *h = new_session(m, 64, FFL_TYPE_F16, 1, 2);
+    CHECK(ffl_session_decode(h, PREFIX, NULL, NULL, want, N_PREFIX) == FFL_OK);
+    for (int i = 0; i < N_PREFIX; i++) {
+        double e = nmse(ffl_session_logits(h, i), ffl_session_logits(big, i), nv);
+        CHECK_MSG(e < 1e-5, "F16 KV cache, token %d: NMSE %.3g against F32", i, e);
+    }
+    ffl_session_free(h);
     /* explicit positions give the same as implicit ones */
     int32_t pos[N_PREFIX];
     for (int i = 0; i < N_PREFIX; i++) pos[i] = i;
