@@ -11,6 +11,7 @@ import picocli.CommandLine.Command;
         subcommands = {
             InspectCommand.class,
             SynthCommand.class,
+            BenchCommand.class,
             QuantizeCommand.class,
         })
 public final class Main implements Runnable {
