@@ -10,9 +10,10 @@ import picocli.CommandLine.Command;
         description = "Run GGUF language models on the JVM.",
         subcommands = {
             InspectCommand.class,
+            LogitsCommand.class,
+            QuantizeCommand.class,
             SynthCommand.class,
             BenchCommand.class,
-            QuantizeCommand.class,
         })
 public final class Main implements Runnable {
     /** Exit status for bad input (bad file, bad arguments). */
