@@ -25,6 +25,7 @@ final class NativeCalls {
         return status;
     }
 
+    @SuppressWarnings("restricted") // the core owns the string: NUL-terminated, bounded below
     static String string(MemorySegment cString) {
         if (cString.equals(MemorySegment.NULL)) return "";
         return cString.reinterpret(1 << 20).getString(0, StandardCharsets.UTF_8);
