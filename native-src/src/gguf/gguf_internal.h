@@ -56,6 +56,7 @@ struct ffl_gguf {
     const uint8_t *base; /* file image */
     uint64_t size;
     int mapped;          /* base came from mmap */
+    int borrowed;        /* base belongs to the caller (ffl_gguf_open_view) */
     uint32_t version;
     uint64_t alignment;
     uint64_t data_offset;
@@ -68,6 +69,9 @@ struct ffl_gguf {
     int64_t *sorted_kv;      /* metadata indices sorted by key, for lookup */
 };
 
+/* Parses size bytes at data without copying them: they must stay alive and unchanged until
+ * ffl_gguf_close. Same validation as ffl_gguf_open_memory. */
+int32_t ffl_gguf_open_view(const void *data, uint64_t size, ffl_gguf **out);
 /* Byte size of one element of a numeric/bool value type, 0 for string/array/unknown. */
 uint64_t ffl_gguf_scalar_size(int32_t value_type);
 const char *ffl_gguf_type_name(int32_t value_type);

@@ -34,8 +34,10 @@ typedef struct arena_chunk {
 
 typedef struct {
     arena_chunk *head;
+    size_t next_cap; /* chunks start small (tiny files stay cheap) and double up to ARENA_CHUNK_BYTES */
 } arena;
 
+#define ARENA_FIRST_CHUNK_BYTES ((size_t)4 << 10)
 #define ARENA_CHUNK_BYTES ((size_t)1 << 20)
 
 static arena_chunk *chunk_new(size_t cap) {
@@ -62,7 +64,7 @@ static void *arena_alloc(arena *a, uint64_t n, size_t align) {
             return r;
         }
     }
-    if (need > ARENA_CHUNK_BYTES / 4 && h) {
+    if (need > a->next_cap / 4 && h) {
         /* a large block gets a chunk of its own behind the head, so the head's free space stays usable */
         arena_chunk *c = chunk_new(need);
         if (!c) return NULL;
@@ -72,8 +74,10 @@ static void *arena_alloc(arena *a, uint64_t n, size_t align) {
         c->used = c->cap;
         return r;
     }
-    arena_chunk *c = chunk_new(need > ARENA_CHUNK_BYTES ? need : ARENA_CHUNK_BYTES);
+    size_t cap = a->next_cap < ARENA_FIRST_CHUNK_BYTES ? ARENA_FIRST_CHUNK_BYTES : a->next_cap;
+    arena_chunk *c = chunk_new(need > cap ? need : cap);
     if (!c) return NULL;
+    a->next_cap = cap < ARENA_CHUNK_BYTES ? cap * 2 : ARENA_CHUNK_BYTES;
     c->next = h;
     a->head = c;
     size_t pad = (size_t)(-(uintptr_t)c->data & (uintptr_t)(align - 1));
@@ -477,7 +481,7 @@ static int parse_header(ffl_gguf *g, cursor *c) {
 }
 
 static int parse(ffl_gguf *g) {
-    arena strings = {NULL};
+    arena strings = {NULL, 0};
     cursor c = {.base = g->base, .size = g->size, .pos = 0, .strings = &strings};
     int st = parse_header(g, &c);
     g->string_pool = (char *)strings.head; /* the arena's chunk list is freed with the file */
@@ -499,7 +503,7 @@ void ffl_gguf_close(ffl_gguf *g) {
     if (!g) return;
     free_parsed(g);
     if (g->mapped) munmap((void *)g->base, (size_t)g->size);
-    else free((void *)g->base);
+    else if (!g->borrowed) free((void *)g->base);
     free(g);
 }
 
@@ -611,6 +615,19 @@ int32_t ffl_gguf_open_memory(const void *data, uint64_t size, ffl_gguf **out) {
     if (size) memcpy(copy, data, (size_t)size);
     g->base = copy;
     g->size = size;
+    return finish_open(g, out);
+}
+
+int32_t ffl_gguf_open_view(const void *data, uint64_t size, ffl_gguf **out) {
+    if (!out) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf: out is NULL");
+    *out = NULL;
+    if (!data && size) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "gguf: data is NULL");
+    ffl_gguf *g = calloc(1, sizeof *g);
+    if (!g) return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "gguf: out of memory");
+    static const uint8_t nothing[1];
+    g->base = data ? data : nothing;
+    g->size = size;
+    g->borrowed = 1;
     return finish_open(g, out);
 }
 

@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/ffl_internal.h"
@@ -454,6 +455,30 @@ void ffl_kernels_fill_scalar(ffl_kernel_table *t) {
     t->matmul[FFL_TYPE_Q5_K] = mm_q5_K;
     t->matmul[FFL_TYPE_Q6_K] = mm_q6_K;
     t->matmul[FFL_TYPE_IQ4_XS] = mm_iq4_xs;
+}
+
+/* ---------------------------------------------------------------- scratch */
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static _Thread_local void *scratch_ptr;
+static _Thread_local size_t scratch_size;
+
+static void scratch_free(void *p) { free(p); }
+static void scratch_key_init(void) { pthread_key_create(&scratch_key, scratch_free); }
+
+void *ffl_kernel_scratch(size_t bytes) {
+    if (bytes <= scratch_size) return scratch_ptr;
+    pthread_once(&scratch_once, scratch_key_init);
+    size_t want = bytes + bytes / 4 + 4096;
+    want = (want + 63) & ~(size_t)63;
+    void *p = NULL;
+    if (posix_memalign(&p, 64, want) != 0) return NULL;
+    free(scratch_ptr);
+    scratch_ptr = p;
+    scratch_size = want;
+    pthread_setspecific(scratch_key, p); /* frees the buffer when the thread exits */
+    return p;
 }
 
 /* ---------------------------------------------------------------- dispatch */

@@ -38,6 +38,10 @@ void ffl_kernels_fill_avx512(ffl_kernel_table *t);
 void ffl_kernels_fill_neon(ffl_kernel_table *t, int dotprod);
 #endif
 
+/* Thread-local 64-byte aligned scratch memory for the kernels, valid until the next call on the
+ * same thread; NULL when it cannot be allocated (callers then fall back to the scalar path). */
+void *ffl_kernel_scratch(size_t bytes);
+
 /* Activation format of a weight type, or -1 when the type has no kernels. */
 int ffl_act_format(int32_t wtype);
 
