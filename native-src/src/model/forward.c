@@ -41,6 +41,24 @@ static int plan_slot(act_plan *p, int32_t wtype) {
     return p->n++;
 }
 
+/* x rounded to the nearest F16 value (ties to even). Normal halves take a bit trick on the F32
+ * pattern (keep 10 mantissa bits); subnormals, overflow and NaN go through the exact conversion. */
+static inline float round_to_half(float x) {
+    uint32_t u = ffl_f32_bits(x), a = u & 0x7fffffffu;
+    if (a - 0x38800000u < 0x477fe000u - 0x38800000u) { /* [2^-14, 65504) */
+        a += 0xfffu + ((a >> 13) & 1u);
+        return ffl_bits_f32((a & ~0x1fffu) | (u & 0x80000000u));
+    }
+    return ffl_half_to_float(ffl_float_to_half(x));
+}
+
+static inline float round_to_bf16(float x) {
+    uint32_t u = ffl_f32_bits(x);
+    if ((u & 0x7fffffffu) >= 0x7f800000u) return ffl_bf16_to_float(ffl_float_to_bf16(x)); /* inf, NaN */
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return ffl_bits_f32(u & 0xffff0000u);
+}
+
 /* Encodes rows [r0, r1) of x for a product with weights of wtype. ggml multiplies F16 and BF16
  * weights with activations rounded to F16 / BF16 (their vec_dot_type); when the kernels take F32
  * activations for these types, the rounding is applied here so results match llama.cpp's. */
@@ -50,9 +68,9 @@ static void encode_rows(int32_t wtype, const float *x, int64_t ldx, void *xq, in
     float *y = (float *)xq + r0 * n_cols;
     const int64_t n = (r1 - r0) * n_cols;
     if (wtype == FFL_TYPE_F16)
-        for (int64_t i = 0; i < n; i++) y[i] = ffl_half_to_float(ffl_float_to_half(y[i]));
+        for (int64_t i = 0; i < n; i++) y[i] = round_to_half(y[i]);
     else
-        for (int64_t i = 0; i < n; i++) y[i] = ffl_bf16_to_float(ffl_float_to_bf16(y[i]));
+        for (int64_t i = 0; i < n; i++) y[i] = round_to_bf16(y[i]);
 }
 
 static void encode_row(ffl_session *s, const act_plan *p, const float *x, int64_t ldx, int64_t n_cols, int64_t t) {
@@ -311,17 +329,42 @@ typedef struct {
     ffl_session *s;
     const ffl_ubatch *ub;
     int32_t il;
-    int32_t n_kv; /* cells [0, n_kv) may be visible */
+    int32_t n_kv;          /* cells [0, n_kv) may be visible */
+    const int32_t *blk_lo; /* per query block: the cells any of its tokens sees lie in [lo, hi) */
+    const int32_t *blk_hi;
 } att_ctx;
 
-/* Per (head, block of query tokens): scores = K q over the cells, masked softmax, out = V^T p.
- * The products go through the matmul kernels with the cache's type, like ggml's mul_mat on the cache. */
+static int cell_visible(const ffl_kv_cell *cell, int32_t pos, uint64_t seq_bit) {
+    return cell->pos >= 0 && cell->pos <= pos && (cell->seq & seq_bit);
+}
+
+/* The visible cell range of every query block; the same for all layers of a step. With one
+ * sequence filled in order this is the causal triangle's bounding box, halving prompt attention. */
+static void block_ranges(const ffl_kv_cache *kv, const ffl_ubatch *ub, int32_t n_kv, int32_t *lo, int32_t *hi) {
+    for (int32_t t0 = 0, blk = 0; t0 < ub->n; t0 += FFL_ATT_BLOCK, blk++) {
+        const int32_t nt = ub->n - t0 < FFL_ATT_BLOCK ? ub->n - t0 : FFL_ATT_BLOCK;
+        int32_t l = n_kv, h = 0;
+        for (int32_t j = 0; j < n_kv; j++)
+            for (int32_t i = 0; i < nt; i++)
+                if (cell_visible(&kv->cells[j], ub->pos[t0 + i], 1ull << ub->seq[t0 + i])) {
+                    if (j < l) l = j;
+                    h = j + 1;
+                    break;
+                }
+        lo[blk] = l < h ? l : 0;
+        hi[blk] = h;
+    }
+}
+
+/* Per (head, block of query tokens): scores = K q over the block's cells, masked softmax,
+ * out = V^T p. The products go through the matmul kernels with the cache's type, like ggml's
+ * mul_mat on the cache. */
 static void phase_attention(void *ctx, int ith, int nth) {
     att_ctx *c = ctx;
     ffl_session *s = c->s;
     const ffl_hparams *hp = &s->model->hp;
     const ffl_kv_cache *kv = &s->kv;
-    const int32_t n = c->ub->n, n_kv = c->n_kv, hdk = hp->head_dim_k, hdv = hp->head_dim_v;
+    const int32_t n = c->ub->n, hdk = hp->head_dim_k, hdv = hp->head_dim_v;
     const int32_t group = hp->n_head / hp->n_head_kv;
     const int64_t NQ = (int64_t)hp->n_head * hdk, NO = (int64_t)hp->n_head * hdv;
     const int32_t n_blocks = (n + FFL_ATT_BLOCK - 1) / FFL_ATT_BLOCK;
@@ -338,19 +381,24 @@ static void phase_attention(void *ctx, int ith, int nth) {
         const int32_t h = (int32_t)(item / n_blocks), blk = (int32_t)(item % n_blocks);
         const int32_t kvh = h / group;
         const int32_t t0 = blk * FFL_ATT_BLOCK, nt = n - t0 < FFL_ATT_BLOCK ? n - t0 : FFL_ATT_BLOCK;
+        const int32_t lo = c->blk_lo[blk], w = c->blk_hi[blk] - lo;
+        float *out = s->att + (int64_t)t0 * NO + (int64_t)h * hdv;
+        if (w <= 0) { /* nothing visible (cannot happen for tokens stored in the cache) */
+            for (int32_t i = 0; i < nt; i++) memset(out + (int64_t)i * NO, 0, (size_t)hdv * sizeof(float));
+            continue;
+        }
 
         encode_rows(kvt, s->q + (int64_t)t0 * NQ + (int64_t)h * hdk, NQ, qbuf, hdk, 0, nt);
-        ffl_matmul_rows(kvt, ffl_kv_k_row(kv, c->il, 0) + (size_t)kvh * hdk * kv->elt, (size_t)kv->n_embd_k * kv->elt,
-                        qbuf, hdk, nt, scores, n_kv, 0, n_kv);
+        ffl_matmul_rows(kvt, ffl_kv_k_row(kv, c->il, lo) + (size_t)kvh * hdk * kv->elt, (size_t)kv->n_embd_k * kv->elt,
+                        qbuf, hdk, nt, scores, w, 0, w);
 
         for (int32_t i = 0; i < nt; i++) {
             const int32_t pos = c->ub->pos[t0 + i];
             const uint64_t bit = 1ull << c->ub->seq[t0 + i];
-            float *row = scores + (size_t)i * n_kv;
+            float *row = scores + (size_t)i * w;
             float mx = -INFINITY;
-            for (int32_t j = 0; j < n_kv; j++) {
-                const ffl_kv_cell *cell = &kv->cells[j];
-                if (cell->pos >= 0 && cell->pos <= pos && (cell->seq & bit)) {
+            for (int32_t j = 0; j < w; j++) {
+                if (cell_visible(&kv->cells[lo + j], pos, bit)) {
                     row[j] *= hp->attn_scale;
                     if (row[j] > mx) mx = row[j];
                 } else {
@@ -358,18 +406,18 @@ static void phase_attention(void *ctx, int ith, int nth) {
                 }
             }
             double sum = 0;
-            for (int32_t j = 0; j < n_kv; j++) {
+            for (int32_t j = 0; j < w; j++) {
                 float p = row[j] == -INFINITY ? 0.0f : expf(row[j] - mx);
                 row[j] = p;
                 sum += (double)p;
             }
             const float inv = sum > 0 ? (float)(1.0 / sum) : 0.0f;
-            for (int32_t j = 0; j < n_kv; j++) row[j] *= inv;
+            for (int32_t j = 0; j < w; j++) row[j] *= inv;
         }
 
-        encode_rows(kvt, scores, n_kv, pbuf, n_kv, 0, nt);
-        ffl_matmul_rows(kvt, ffl_kv_v_row(kv, c->il, (int64_t)kvh * hdv), (size_t)kv->n_cells * kv->elt, pbuf, n_kv,
-                        nt, s->att + (int64_t)t0 * NO + (int64_t)h * hdv, NO, 0, hdv);
+        encode_rows(kvt, scores, w, pbuf, w, 0, nt);
+        ffl_matmul_rows(kvt, ffl_kv_v_row(kv, c->il, (int64_t)kvh * hdv) + (size_t)lo * kv->elt,
+                        (size_t)kv->n_cells * kv->elt, pbuf, w, nt, out, NO, 0, hdv);
     }
 }
 
@@ -563,7 +611,8 @@ int32_t ffl_forward(ffl_session *s, const ffl_ubatch *ub) {
     s->pending_delta = 0;
     run(s, phase_embed, &c, (double)n * E * 2);
 
-    att_ctx ac = {.s = s, .ub = ub, .n_kv = ffl_kv_n_active(&s->kv)};
+    att_ctx ac = {.s = s, .ub = ub, .n_kv = ffl_kv_n_active(&s->kv), .blk_lo = s->blk_lo, .blk_hi = s->blk_hi};
+    block_ranges(&s->kv, ub, ac.n_kv, s->blk_lo, s->blk_hi);
     for (int32_t il = 0; il < hp->n_layer; il++) {
         if (aborted(s)) return ffl_fail(FFL_ERR_ABORTED, "decode aborted by the abort callback");
         const ffl_layer *L = &m->layers[il];
@@ -703,7 +752,9 @@ int32_t ffl_forward_alloc(ffl_session *s) {
     s->gate = falloc(n, F, &ok);
     s->up = falloc(n, F, &ok);
     s->out_tok = malloc((size_t)n * sizeof(int32_t));
-    if (!s->out_tok) ok = 0;
+    s->blk_lo = malloc((size_t)(n / FFL_ATT_BLOCK + 1) * sizeof(int32_t));
+    s->blk_hi = malloc((size_t)(n / FFL_ATT_BLOCK + 1) * sizeof(int32_t));
+    if (!s->out_tok || !s->blk_lo || !s->blk_hi) ok = 0;
     s->act_bytes = ALIGN64(max_act_row(s->model) * (size_t)n);
     for (int i = 0; i < FFL_ACT_SLOTS; i++) {
         s->act[i] = aligned_alloc(64, s->act_bytes);
@@ -740,7 +791,11 @@ void ffl_forward_free(ffl_session *s) {
     free(s->sel);
     free(s->ex_rows);
     free(s->out_tok);
+    free(s->blk_lo);
+    free(s->blk_hi);
     s->out_tok = NULL;
+    s->blk_lo = NULL;
+    s->blk_hi = NULL;
     free(s->thread_scratch);
     s->sel = NULL;
     s->ex_rows = NULL;

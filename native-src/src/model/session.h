@@ -50,6 +50,8 @@ struct ffl_session {
     size_t act_bytes;
     int pending_delta; /* delta holds a block output not yet added to x */
     int32_t *out_tok;  /* [n_ub] step token index of each output row */
+    int32_t *blk_lo;   /* per attention query block: visible cell range */
+    int32_t *blk_hi;
 
     /* Mixture of experts. */
     float *router;    /* [n_ub][n_expert] */

@@ -126,36 +126,29 @@ void ffl_quantize_q8_K_scalar(const float *x, void *xq, int64_t n) {
 
 /* ---------------------------------------------------------------- scalar dot products */
 
+/* Float weights: exact products summed in double (memory-bound, so this costs nothing), which keeps
+ * results independent of summation order across kernel levels. */
 static float dot_f32(int64_t n, const void *w, const void *x) {
     const float *a = w, *b = x;
-    float s[8] = {0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) s[k] += a[i + k] * b[i + k];
-    for (; i < n; i++) s[0] += a[i] * b[i];
-    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return (float)s;
 }
 
 static float dot_f16(int64_t n, const void *w, const void *x) {
     const uint16_t *a = w;
     const float *b = x;
-    float s[8] = {0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) s[k] += ffl_half_to_float(a[i + k]) * b[i + k];
-    for (; i < n; i++) s[0] += ffl_half_to_float(a[i]) * b[i];
-    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += (double)ffl_half_to_float(a[i]) * b[i];
+    return (float)s;
 }
 
 static float dot_bf16(int64_t n, const void *w, const void *x) {
     const uint16_t *a = w;
     const float *b = x;
-    float s[8] = {0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) s[k] += ffl_bf16_to_float(a[i + k]) * b[i + k];
-    for (; i < n; i++) s[0] += ffl_bf16_to_float(a[i]) * b[i];
-    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += (double)ffl_bf16_to_float(a[i]) * b[i];
+    return (float)s;
 }
 
 static float dot_q8_0(int64_t n, const void *w, const void *x) {

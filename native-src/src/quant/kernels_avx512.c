@@ -58,24 +58,23 @@ AI __m512 load_wf(int type, const void *p, int64_t i, __mmask16 m) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); /* BF16 */
 }
 
+/* Float weights against up to 4 tokens with double-precision accumulation: matrix x vector is
+ * memory-bound, so the exact products and sums are free, and they keep results independent of the
+ * summation order (F16/BF16 models round activations afterwards, which amplifies order effects). */
 AI void float_row(int type, int nt, const void *w, const float *const *x, int64_t n, float *out) {
-    __m512 acc[4][4];
-    for (int t = 0; t < 4; t++)
-        for (int k = 0; k < 4; k++) acc[t][k] = _mm512_setzero_ps();
-    int64_t i = 0;
-    for (; i + 64 <= n; i += 64) {
-        for (int k = 0; k < 4; k++) {
-            __m512 wv = load_wf(type, w, i + 16 * k, 0xFFFF);
-            for (int t = 0; t < nt; t++) acc[t][k] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[t] + i + 16 * k), acc[t][k]);
-        }
-    }
-    for (; i < n; i += 16) {
+    __m512d acc[4][2];
+    for (int t = 0; t < 4; t++) acc[t][0] = acc[t][1] = _mm512_setzero_pd();
+    for (int64_t i = 0; i < n; i += 16) {
         __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
         __m512 wv = load_wf(type, w, i, m);
-        for (int t = 0; t < nt; t++) acc[t][0] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, x[t] + i), acc[t][0]);
+        __m512d wl = _mm512_cvtps_pd(_mm512_castps512_ps256(wv)), wh = _mm512_cvtps_pd(_mm512_extractf32x8_ps(wv, 1));
+        for (int t = 0; t < nt; t++) {
+            __m512 xv = _mm512_maskz_loadu_ps(m, x[t] + i);
+            acc[t][0] = _mm512_fmadd_pd(wl, _mm512_cvtps_pd(_mm512_castps512_ps256(xv)), acc[t][0]);
+            acc[t][1] = _mm512_fmadd_pd(wh, _mm512_cvtps_pd(_mm512_extractf32x8_ps(xv, 1)), acc[t][1]);
+        }
     }
-    for (int t = 0; t < nt; t++)
-        out[t] = hsum512(_mm512_add_ps(_mm512_add_ps(acc[t][0], acc[t][1]), _mm512_add_ps(acc[t][2], acc[t][3])));
+    for (int t = 0; t < nt; t++) out[t] = (float)_mm512_reduce_add_pd(_mm512_add_pd(acc[t][0], acc[t][1]));
 }
 
 static void float_direct(int type, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t nt_all,

@@ -117,8 +117,9 @@ public:
     /* Accepts a token: false (state unchanged) when the grammar does not allow it. */
     bool accept_token(const TokenTable &table, int32_t token);
 
-    /* Drops the memo tables when they grow past their limits (keeps the current state). */
-    void maybe_compact();
+    /* Drops the memo tables when they grow past their limits (keeps the current state).
+     * The limits default to about 10 MB of tables; tests pass smaller ones. */
+    void maybe_compact(size_t max_stacks = 0, size_t max_sets = 0);
 
     size_t memo_sets() const { return sets_.size(); }
     size_t memo_stacks() const { return nodes_.size(); }

@@ -11,8 +11,8 @@ namespace {
 constexpr int32_t kUnknown = -2;
 constexpr int32_t kDead = -1;
 constexpr int32_t kEmptyStack = -1;
-constexpr size_t kMaxNodes = 1u << 20;
-constexpr size_t kMaxSets = 1u << 16;
+constexpr size_t kMaxNodes = 1u << 18; /* memo limits: about 10 MB per grammar sampler */
+constexpr size_t kMaxSets = 1u << 14;
 
 inline bool end_of_sequence(const Elem &e) { return e.type == GE_END || e.type == GE_ALT; }
 } // namespace
@@ -294,8 +294,10 @@ bool Matcher::accept_token(const TokenTable &table, int32_t token) {
     return true;
 }
 
-void Matcher::maybe_compact() {
-    if (nodes_.size() <= kMaxNodes && sets_.size() <= kMaxSets) return;
+void Matcher::maybe_compact(size_t max_stacks, size_t max_sets) {
+    if (max_stacks == 0) max_stacks = kMaxNodes;
+    if (max_sets == 0) max_sets = kMaxSets;
+    if (nodes_.size() <= max_stacks && sets_.size() <= max_sets) return;
     /* keep the current stacks as position lists (bottom first), rebuild everything else */
     std::vector<std::vector<uint32_t>> keep;
     bool had_empty = false;

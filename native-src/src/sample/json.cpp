@@ -98,6 +98,16 @@ struct Reader {
                 return true;
             }
             if (c < 0x20) return fail("control character in string");
+            if (c >= 0x80) {
+                /* copy one UTF-8 sequence, checking it (JSON text must be UTF-8) */
+                int len = c >= 0xC2 && c < 0xE0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : c >= 0xF0 && c < 0xF5 ? 4 : 0;
+                if (len == 0 || n - pos < (size_t)len) return fail("invalid UTF-8 in string");
+                for (int i = 1; i < len; i++)
+                    if (((unsigned char)s[pos + i] & 0xC0) != 0x80) return fail("invalid UTF-8 in string");
+                out.append(s + pos, (size_t)len);
+                pos += (size_t)len;
+                continue;
+            }
             if (c != '\\') {
                 out += (char)c;
                 pos++;

@@ -245,6 +245,26 @@ void test_trie_matches_per_token() {
         }
     }
     CHECK_MSG(agree == steps, "%d of %d states agree", agree, steps);
+
+    /* dropping the memo tables mid-walk changes nothing */
+    Matcher a(g), b(g);
+    int same = 0, n = 0;
+    for (int step = 0; step < 60; step++) {
+        b.maybe_compact(1, 1);
+        CHECK(b.memo_sets() <= 1);
+        std::vector<uint8_t> ma(pieces.size()), mb(pieces.size());
+        a.allowed_tokens(*table, trie, ma.data());
+        b.allowed_tokens(*table, trie, mb.data());
+        n++;
+        same += ma == mb;
+        std::vector<int32_t> choices;
+        for (size_t i = 0; i < ma.size(); i++)
+            if (ma[i] && !table->is_eog[i]) choices.push_back((int32_t)i);
+        if (choices.empty()) break;
+        int32_t t = choices[rng.next() % choices.size()];
+        CHECK(a.accept_token(*table, t) && b.accept_token(*table, t));
+    }
+    CHECK_MSG(same == n, "%d of %d masks equal after compaction", same, n);
 }
 
 /* Words from a table of letters and letter pairs: sampling with random logits only ever

@@ -149,6 +149,9 @@ void test_errors() {
     CHECK(convert("false", &st).empty() && st == FFL_ERR_INVALID_ARGUMENT);
     CHECK(convert("42", &st).empty() && st == FFL_ERR_INVALID_ARGUMENT);
     CHECK(convert("{\"not\": {}}", &st).empty() && st == FFL_ERR_UNSUPPORTED);
+    CHECK(convert("{\"const\": \"\xC3\"}", &st).empty() && st == FFL_ERR_INVALID_ARGUMENT);
+    CHECK(std::string(ffl_last_error()).find("invalid UTF-8") != std::string::npos);
+    CHECK(!convert("{\"const\": \"\xC3\xA9\xE2\x82\xAC\"}", &st).empty() && st == FFL_OK);
     std::string deep;
     for (int i = 0; i < 2000; i++) deep += "[";
     CHECK(convert(deep, &st).empty() && st == FFL_ERR_INVALID_ARGUMENT);
