@@ -385,6 +385,10 @@ FFL_API int32_t ffl_session_seq_pos_max(const ffl_session *session, int32_t seq_
 FFL_API int32_t ffl_session_seq_rm(ffl_session *session, int32_t seq_id, int32_t p0, int32_t p1);
 /* Makes dst share src's cached tokens in [p0, p1) (no copy of K/V data). */
 FFL_API int32_t ffl_session_seq_cp(ffl_session *session, int32_t src_seq, int32_t dst_seq, int32_t p0, int32_t p1);
+/* Context shift: moves the sequence's cached tokens in [p0, p1) by delta positions (keys are
+ * re-rotated; cells shared with other sequences move for them too). Tokens moved below 0 are removed.
+ * Typical use: seq_rm(s, 0, keep, keep + n_discard) then seq_add(s, 0, keep + n_discard, -1, -n_discard). */
+FFL_API int32_t ffl_session_seq_add(ffl_session *session, int32_t seq_id, int32_t p0, int32_t p1, int32_t delta);
 /* Removes every sequence except seq_id. */
 FFL_API int32_t ffl_session_seq_keep(ffl_session *session, int32_t seq_id);
 /* Empties the KV cache and the outputs. */

@@ -159,7 +159,8 @@ static void yarn_corr_dims(const ffl_hparams *hp, float dims[2]) {
 
 /* cos/sin of every rotated pair for one position: cs[2i] = cos, cs[2i+1] = sin. Theta advances by
  * repeated multiplication in float, as ggml does, so angles match it bit for bit. */
-static void rope_angles(const ffl_hparams *hp, const float *freq_factors, int32_t pos, float *cs) {
+static void rope_angles_scaled(const ffl_hparams *hp, const float *freq_factors, int32_t pos, int magnitude,
+                               float *cs) {
     const float theta_scale = powf(hp->rope_freq_base, -2.0f / (float)hp->n_rot);
     float corr[2] = {0, 0};
     if (hp->yarn_ext_factor != 0.0f) yarn_corr_dims(hp, corr);
@@ -168,17 +169,21 @@ static void rope_angles(const ffl_hparams *hp, const float *freq_factors, int32_
         const float ff = freq_factors ? freq_factors[i0 / 2] : 1.0f;
         const float extrap = theta / ff;
         const float interp = hp->rope_freq_scale * extrap;
-        float th = interp, mscale = hp->yarn_attn_factor;
+        float th = interp, mscale = magnitude ? hp->yarn_attn_factor : 1.0f;
         if (hp->yarn_ext_factor != 0.0f) {
             float y = ((float)(i0 / 2) - corr[0]) / fmaxf(0.001f, corr[1] - corr[0]);
             float ramp = (1.0f - fminf(1.0f, fmaxf(0.0f, y))) * hp->yarn_ext_factor;
             th = interp * (1 - ramp) + extrap * ramp;
-            mscale *= 1.0f + 0.1f * logf(1.0f / hp->rope_freq_scale);
+            if (magnitude) mscale *= 1.0f + 0.1f * logf(1.0f / hp->rope_freq_scale);
         }
         cs[i0] = cosf(th) * mscale;
         cs[i0 + 1] = sinf(th) * mscale;
         theta *= theta_scale;
     }
+}
+
+static void rope_angles(const ffl_hparams *hp, const float *freq_factors, int32_t pos, float *cs) {
+    rope_angles_scaled(hp, freq_factors, pos, 1, cs);
 }
 
 static void rope_apply(const ffl_hparams *hp, const float *cs, float *x, int32_t n_heads, int32_t head_dim) {
@@ -800,4 +805,40 @@ void ffl_forward_free(ffl_session *s) {
     s->sel = NULL;
     s->ex_rows = NULL;
     s->thread_scratch = NULL;
+}
+
+/* ---- context shift ---------------------------------------------------------------------- */
+
+/* Every angle is linear in the position, so moving a cached key from p to p + delta is one more
+ * rotation by the angles of delta (without the YaRN magnitude, which the key already carries). */
+int32_t ffl_forward_shift_keys(ffl_session *s, const int32_t *cells, int32_t n_cells, int32_t delta) {
+    if (n_cells == 0 || delta == 0) return FFL_OK;
+    const ffl_model *m = s->model;
+    const ffl_hparams *hp = &m->hp;
+    ffl_kv_cache *kv = &s->kv;
+    const int64_t NK = kv->n_embd_k;
+    const float *freq_factors = m->global[FFL_T_ROPE_FREQS].data ? (const float *)m->global[FFL_T_ROPE_FREQS].data : NULL;
+    float *cs = malloc((size_t)(hp->n_rot + NK) * sizeof(float));
+    if (!cs) return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "out of memory for the context shift");
+    float *k = cs + hp->n_rot;
+    rope_angles_scaled(hp, freq_factors, delta, 0, cs);
+    for (int32_t il = 0; il < kv->n_layer; il++)
+        for (int32_t i = 0; i < n_cells; i++) {
+            uint8_t *row = ffl_kv_k_row(kv, il, cells[i]);
+            if (kv->type == FFL_TYPE_F16) {
+                const uint16_t *h = (const uint16_t *)row;
+                for (int64_t j = 0; j < NK; j++) k[j] = ffl_half_to_float(h[j]);
+            } else {
+                memcpy(k, row, (size_t)NK * sizeof(float));
+            }
+            rope_apply(hp, cs, k, hp->n_head_kv, hp->head_dim_k);
+            if (kv->type == FFL_TYPE_F16) {
+                uint16_t *h = (uint16_t *)row;
+                for (int64_t j = 0; j < NK; j++) h[j] = ffl_float_to_half(k[j]);
+            } else {
+                memcpy(row, k, (size_t)NK * sizeof(float));
+            }
+        }
+    free(cs);
+    return FFL_OK;
 }

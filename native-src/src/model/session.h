@@ -91,6 +91,8 @@ int32_t ffl_forward(ffl_session *s, const ffl_ubatch *ub);
 /* Allocates the step scratch buffers for the session's n_batch and thread count. */
 int32_t ffl_forward_alloc(ffl_session *s);
 void ffl_forward_free(ffl_session *s);
+/* Re-rotates the cached keys of the given cells as if their positions moved by delta. */
+int32_t ffl_forward_shift_keys(ffl_session *s, const int32_t *cells, int32_t n_cells, int32_t delta);
 int32_t ffl_forward_alloc_thread_scratch(ffl_session *s, int32_t n_threads);
 
 #ifdef __cplusplus

@@ -19,8 +19,8 @@
 int ffl_act_format(int32_t wtype) {
     switch (wtype) {
     case FFL_TYPE_F32:
-    case FFL_TYPE_F16:
-    case FFL_TYPE_BF16: return FFL_ACT_F32;
+    case FFL_TYPE_F16: return FFL_ACT_F32;
+    case FFL_TYPE_BF16: return FFL_ACT_BF16; /* as ggml: bf16 x bf16 products are exact */
     case FFL_TYPE_Q4_0:
     case FFL_TYPE_Q5_0:
     case FFL_TYPE_Q8_0:
@@ -43,6 +43,7 @@ int32_t ffl_vec_dot_type(int32_t wtype) {
     case FFL_ACT_Q8_0: return FFL_TYPE_Q8_0;
     case FFL_ACT_Q8_1: return FFL_TYPE_Q8_1;
     case FFL_ACT_Q8_K: return FFL_TYPE_Q8_K;
+    case FFL_ACT_BF16: return FFL_TYPE_BF16;
     default: return -1;
     }
 }
@@ -55,6 +56,7 @@ size_t ffl_activation_row_bytes(int32_t wtype, int64_t n_cols) {
     case FFL_ACT_Q8_0: return (size_t)(n_cols / QK8_0) * sizeof(block_q8_0);
     case FFL_ACT_Q8_1: return (size_t)(n_cols / QK8_1) * sizeof(block_q8_1);
     case FFL_ACT_Q8_K: return (size_t)(n_cols / QK_K) * sizeof(block_q8_K);
+    case FFL_ACT_BF16: return (size_t)n_cols * sizeof(uint16_t);
     default: return 0;
     }
 }
@@ -62,6 +64,11 @@ size_t ffl_activation_row_bytes(int32_t wtype, int64_t n_cols) {
 /* ---------------------------------------------------------------- activation quantizers */
 
 static void quantize_f32_copy(const float *x, void *xq, int64_t n) { memcpy(xq, x, (size_t)n * sizeof(float)); }
+
+void ffl_quantize_bf16_scalar(const float *x, void *xq, int64_t n) {
+    uint16_t *y = xq;
+    for (int64_t i = 0; i < n; i++) y[i] = ffl_float_to_bf16(x[i]);
+}
 
 void ffl_quantize_q8_0_scalar(const float *x, void *xq, int64_t n) {
     block_q8_0 *y = xq;
@@ -144,10 +151,9 @@ static float dot_f16(int64_t n, const void *w, const void *x) {
 }
 
 static float dot_bf16(int64_t n, const void *w, const void *x) {
-    const uint16_t *a = w;
-    const float *b = x;
+    const uint16_t *a = w, *b = x;
     double s = 0;
-    for (int64_t i = 0; i < n; i++) s += (double)ffl_bf16_to_float(a[i]) * b[i];
+    for (int64_t i = 0; i < n; i++) s += (double)(ffl_bf16_to_float(a[i]) * ffl_bf16_to_float(b[i]));
     return (float)s;
 }
 
@@ -433,6 +439,7 @@ void ffl_kernels_fill_scalar(ffl_kernel_table *t) {
     t->quantize[FFL_ACT_Q8_0] = ffl_quantize_q8_0_scalar;
     t->quantize[FFL_ACT_Q8_1] = ffl_quantize_q8_1_scalar;
     t->quantize[FFL_ACT_Q8_K] = ffl_quantize_q8_K_scalar;
+    t->quantize[FFL_ACT_BF16] = ffl_quantize_bf16_scalar;
     t->matmul[FFL_TYPE_F32] = mm_f32;
     t->matmul[FFL_TYPE_F16] = mm_f16;
     t->matmul[FFL_TYPE_BF16] = mm_bf16;

@@ -21,6 +21,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "common/fp16.h"
 #include "cpu/cpu_features.h"
 #include "quant/kernels_internal.h"
 
@@ -61,7 +62,7 @@ AI __m512 load_wf(int type, const void *p, int64_t i, __mmask16 m) {
 /* Float weights against up to 4 tokens with double-precision accumulation: matrix x vector is
  * memory-bound, so the exact products and sums are free, and they keep results independent of the
  * summation order (F16/BF16 models round activations afterwards, which amplifies order effects). */
-AI void float_row(int type, int nt, const void *w, const float *const *x, int64_t n, float *out) {
+AI void float_row(int type, int nt, const void *w, const void *const *x, int64_t n, float *out) {
     __m512d acc[4][2];
     for (int t = 0; t < 4; t++) acc[t][0] = acc[t][1] = _mm512_setzero_pd();
     for (int64_t i = 0; i < n; i += 16) {
@@ -69,7 +70,7 @@ AI void float_row(int type, int nt, const void *w, const float *const *x, int64_
         __m512 wv = load_wf(type, w, i, m);
         __m512d wl = _mm512_cvtps_pd(_mm512_castps512_ps256(wv)), wh = _mm512_cvtps_pd(_mm512_extractf32x8_ps(wv, 1));
         for (int t = 0; t < nt; t++) {
-            __m512 xv = _mm512_maskz_loadu_ps(m, x[t] + i);
+            __m512 xv = load_wf(type == FFL_TYPE_BF16 ? FFL_TYPE_BF16 : FFL_TYPE_F32, x[t], i, m);
             acc[t][0] = _mm512_fmadd_pd(wl, _mm512_cvtps_pd(_mm512_castps512_ps256(xv)), acc[t][0]);
             acc[t][1] = _mm512_fmadd_pd(wh, _mm512_cvtps_pd(_mm512_extractf32x8_ps(xv, 1)), acc[t][1]);
         }
@@ -81,8 +82,8 @@ static void float_direct(int type, const void *w, size_t wrb, const void *xq, si
                          float *y, int64_t ldy, int64_t r0, int64_t r1) {
     for (int64_t t0 = 0; t0 < nt_all; t0 += 4) {
         int nt = (int)(nt_all - t0 < 4 ? nt_all - t0 : 4);
-        const float *x[4];
-        for (int t = 0; t < nt; t++) x[t] = (const float *)((const char *)xq + (size_t)(t0 + t) * xrb);
+        const void *x[4];
+        for (int t = 0; t < nt; t++) x[t] = (const char *)xq + (size_t)(t0 + t) * xrb;
         for (int64_t r = r0; r < r1; r++) {
             const void *wr = (const char *)w + (size_t)r * wrb;
             float out[4];
@@ -864,6 +865,136 @@ AI void gemm_int8(int type, const void *w, size_t wrb, const void *xq, size_t xr
     }
 }
 
+/* ================================================================ tiled matrix x matrix, float weights
+ *
+ * Same token-per-lane layout as the integer path: activations of 16 tokens are packed as [k][token]
+ * floats (BF16: [k pair][token][2 x bf16] for vdpbf16ps), weights are broadcast from the row (F16 rows
+ * are first converted to floats, once per row block), 8 rows x 16 tokens of accumulators stay in
+ * registers. */
+
+#define FGEMM_ROW_BLOCK 32
+
+/* Packs tokens [t0, t0 + nt) of float rows into a panel of n_pad columns (zero padded). */
+static void pack_float_panel(int bf16, const void *x, size_t xrb, int64_t t0, int nt, int64_t n, int64_t n_pad, void *dst) {
+    if (!bf16) {
+        float *o = dst;
+        memset(o, 0, sizeof(float) * 16 * (size_t)n_pad);
+        for (int t = 0; t < nt; t++) {
+            const float *xr = (const float *)((const char *)x + (size_t)(t0 + t) * xrb);
+            for (int64_t k = 0; k < n; k++) o[16 * k + t] = xr[k];
+        }
+    } else {
+        uint16_t *o = dst;
+        memset(o, 0, sizeof(uint16_t) * 16 * (size_t)n_pad);
+        for (int t = 0; t < nt; t++) {
+            const uint16_t *xr = (const uint16_t *)((const char *)x + (size_t)(t0 + t) * xrb);
+            for (int64_t k = 0; k < n; k++) o[32 * (k / 2) + 2 * t + (k & 1)] = xr[k];
+        }
+    }
+}
+
+/* nr weight rows (floats, or bf16 pairs) against one packed panel. */
+AI void fgemm_tile(int bf16, int nr, const void *panel, int64_t n_pad, const uint8_t *wrows, size_t rstride, __m512 *out) {
+    __m512 acc[8][2];
+    for (int r = 0; r < 8; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    if (!bf16) {
+        const float *A = panel;
+        for (int64_t k = 0; k < n_pad; k += 2) {
+            const __m512 a0 = _mm512_load_ps(A + 16 * k), a1 = _mm512_load_ps(A + 16 * k + 16);
+#pragma GCC unroll 8
+            for (int r = 0; r < nr; r++) {
+                const float *w = (const float *)(wrows + r * rstride);
+                acc[r][0] = _mm512_fmadd_ps(a0, _mm512_set1_ps(w[k]), acc[r][0]);
+                acc[r][1] = _mm512_fmadd_ps(a1, _mm512_set1_ps(w[k + 1]), acc[r][1]);
+            }
+        }
+    } else {
+        const uint16_t *A = panel;
+        for (int64_t k = 0; k < n_pad; k += 4) {
+            const __m512bh a0 = (__m512bh)_mm512_load_si512(A + 16 * k), a1 = (__m512bh)_mm512_load_si512(A + 16 * k + 32);
+#pragma GCC unroll 8
+            for (int r = 0; r < nr; r++) {
+                const uint8_t *w = wrows + r * rstride + 2 * k;
+                acc[r][0] = _mm512_dpbf16_ps(acc[r][0], a0, (__m512bh)_mm512_set1_epi32((int)ld32(w)));
+                acc[r][1] = _mm512_dpbf16_ps(acc[r][1], a1, (__m512bh)_mm512_set1_epi32((int)ld32(w + 4)));
+            }
+        }
+    }
+    for (int r = 0; r < nr; r++) out[r] = _mm512_add_ps(acc[r][0], acc[r][1]);
+}
+
+AI void gemm_float(int type, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t T, float *y,
+                   int64_t ldy, int64_t r0, int64_t r1) {
+    const int bf16 = type == FFL_TYPE_BF16;
+    const int64_t n_pad = (n + 3) & ~(int64_t)3; /* whole steps of the kernel loop */
+    const int64_t ntg = (T + 15) / 16;
+    const size_t panel_bytes = (size_t)n_pad * 16 * (bf16 ? 2 : 4);
+    /* F32 rows are used in place unless their length needs padding; F16 rows are converted; BF16 rows
+     * are copied only when padding is needed */
+    const int convert = type == FFL_TYPE_F16 || n_pad != n;
+    const size_t rstride = ((size_t)n_pad * (bf16 ? 2 : 4) + 63) & ~(size_t)63;
+    const size_t need = panel_bytes * (size_t)ntg + (convert ? rstride * FGEMM_ROW_BLOCK : 0) + 64;
+    uint8_t *scr = ffl_kernel_scratch(need);
+    if (!scr) {
+        float_direct(type, w, wrb, xq, xrb, n, T, y, ldy, r0, r1);
+        return;
+    }
+    uint8_t *panels = scr, *conv = scr + panel_bytes * (size_t)ntg;
+    for (int64_t tg = 0; tg < ntg; tg++) {
+        int nt = (int)(T - 16 * tg < 16 ? T - 16 * tg : 16);
+        pack_float_panel(bf16, xq, xrb, 16 * tg, nt, n, n_pad, panels + panel_bytes * (size_t)tg);
+    }
+    for (int64_t rb = r0; rb < r1; rb += FGEMM_ROW_BLOCK) {
+        const int rows = (int)(r1 - rb < FGEMM_ROW_BLOCK ? r1 - rb : FGEMM_ROW_BLOCK);
+        const uint8_t *wrows;
+        size_t rs;
+        if (convert) {
+            for (int r = 0; r < rows; r++) {
+                const uint8_t *src = (const uint8_t *)w + (size_t)(rb + r) * wrb;
+                uint8_t *dst = conv + r * rstride;
+                memset(dst, 0, rstride);
+                if (type == FFL_TYPE_F16) {
+                    for (int64_t k = 0; k < n; k += 16) {
+                        __mmask16 m = n - k >= 16 ? 0xFFFF : (__mmask16)((1u << (n - k)) - 1);
+                        _mm512_mask_storeu_ps((float *)dst + k, m, load_wf(FFL_TYPE_F16, src, k, m));
+                    }
+                } else {
+                    memcpy(dst, src, (size_t)n * (bf16 ? 2 : 4));
+                }
+            }
+            wrows = conv;
+            rs = rstride;
+        } else {
+            wrows = (const uint8_t *)w + (size_t)rb * wrb;
+            rs = wrb;
+        }
+        for (int64_t tg = 0; tg < ntg; tg++) {
+            const uint8_t *panel = panels + panel_bytes * (size_t)tg;
+            const int nt = (int)(T - 16 * tg < 16 ? T - 16 * tg : 16);
+            for (int r = 0; r < rows;) {
+                __m512 out[8];
+                int nr = rows - r >= 8 ? 8 : rows - r >= 4 ? 4 : 1;
+                const uint8_t *wr = wrows + r * rs;
+                if (bf16) {
+                    if (nr == 8) fgemm_tile(1, 8, panel, n_pad, wr, rs, out);
+                    else if (nr == 4) fgemm_tile(1, 4, panel, n_pad, wr, rs, out);
+                    else fgemm_tile(1, 1, panel, n_pad, wr, rs, out);
+                } else {
+                    if (nr == 8) fgemm_tile(0, 8, panel, n_pad, wr, rs, out);
+                    else if (nr == 4) fgemm_tile(0, 4, panel, n_pad, wr, rs, out);
+                    else fgemm_tile(0, 1, panel, n_pad, wr, rs, out);
+                }
+                for (int i = 0; i < nr; i++) {
+                    float tmp[16];
+                    _mm512_storeu_ps(tmp, out[i]);
+                    for (int t = 0; t < nt; t++) y[(16 * tg + t) * ldy + rb + r + i] = tmp[t];
+                }
+                r += nr;
+            }
+        }
+    }
+}
+
 /* ================================================================ entry points */
 
 #define MM_ENTRY(name, body)                                                                                       \
@@ -872,9 +1003,12 @@ AI void gemm_int8(int type, const void *w, size_t wrb, const void *xq, size_t xr
         body;                                                                                                       \
     }
 
-MM_ENTRY(mm_f32, float_direct(FFL_TYPE_F32, w, wrb, xq, xrb, n, nt, y, ldy, r0, r1))
-MM_ENTRY(mm_f16, float_direct(FFL_TYPE_F16, w, wrb, xq, xrb, n, nt, y, ldy, r0, r1))
-MM_ENTRY(mm_bf16, float_direct(FFL_TYPE_BF16, w, wrb, xq, xrb, n, nt, y, ldy, r0, r1))
+#define FLOAT_ENTRY(name, T)                                                                                       \
+    MM_ENTRY(name, if (nt >= GEMM_MIN_TOKENS) gemm_float(T, w, wrb, xq, xrb, n, nt, y, ldy, r0, r1);               \
+             else float_direct(T, w, wrb, xq, xrb, n, nt, y, ldy, r0, r1))
+FLOAT_ENTRY(mm_f32, FFL_TYPE_F32)
+FLOAT_ENTRY(mm_f16, FFL_TYPE_F16)
+FLOAT_ENTRY(mm_bf16, FFL_TYPE_BF16)
 #define INT8_ENTRY(name, T, direct)                                                                                \
     MM_ENTRY(name, if (nt >= GEMM_MIN_TOKENS) gemm_int8(T, w, wrb, xq, xrb, n, nt, y, ldy, r0, r1);                 \
              else direct(T, w, wrb, xq, xrb, n, nt, y, ldy, r0, r1))
