@@ -1,5 +1,8 @@
 /* Worker threads wait on a generation counter: they spin briefly (a token's layers come
- * back-to-back) and then sleep on a condition variable, so idle pools cost no CPU. */
+ * back-to-back) and then sleep on a condition variable, so idle pools cost no CPU.
+ * Each thread id's share of a task is a slot claimed once; after its own share the caller claims
+ * the slots no worker has started yet and runs them itself, so a worker that the OS has not
+ * scheduled (a busy machine) never stalls the caller at a barrier. */
 #include "common/ffl_internal.h"
 #include "cpu/threadpool.h"
 
@@ -25,7 +28,8 @@ struct ffl_threadpool {
     pthread_cond_t wake;
     pthread_cond_t done_cond;
     atomic_uint_fast64_t generation;
-    atomic_int pending; /* workers still running the current task */
+    atomic_int pending; /* slots of the current task not finished yet */
+    atomic_int *claimed; /* per thread id: 1 once someone runs that slot of the current task */
     atomic_int stop;
     ffl_task_fn fn;
     void *ctx;
@@ -55,6 +59,8 @@ static void *worker_main(void *p) {
         }
         if (atomic_load(&tp->stop)) return NULL;
         seen = gen;
+        int expected = 0;
+        if (!atomic_compare_exchange_strong(&tp->claimed[arg.ith], &expected, 1)) continue; /* the caller took it */
         tp->fn(tp->ctx, arg.ith, tp->n_threads);
         if (atomic_fetch_sub_explicit(&tp->pending, 1, memory_order_acq_rel) == 1) {
             pthread_mutex_lock(&tp->mutex);
@@ -79,7 +85,8 @@ ffl_threadpool *ffl_threadpool_new(int n_threads) {
     pthread_cond_init(&tp->wake, NULL);
     pthread_cond_init(&tp->done_cond, NULL);
     tp->threads = calloc((size_t)n_threads, sizeof *tp->threads);
-    if (!tp->threads) {
+    tp->claimed = calloc((size_t)n_threads, sizeof *tp->claimed);
+    if (!tp->threads || !tp->claimed) {
         ffl_threadpool_free(tp);
         ffl_fail(FFL_ERR_OUT_OF_MEMORY, "out of memory for the thread pool");
         return NULL;
@@ -113,6 +120,7 @@ void ffl_threadpool_free(ffl_threadpool *tp) {
     pthread_cond_destroy(&tp->wake);
     pthread_cond_destroy(&tp->done_cond);
     free(tp->threads);
+    free((void *)tp->claimed);
     free(tp);
 }
 
@@ -123,14 +131,23 @@ void ffl_threadpool_run(ffl_threadpool *tp, ffl_task_fn fn, void *ctx) {
         fn(ctx, 0, 1);
         return;
     }
+    /* order matters: a late worker that claims a slot of this task must already see fn and ctx */
     tp->fn = fn;
     tp->ctx = ctx;
     atomic_store(&tp->pending, tp->n_threads - 1);
+    for (int i = 1; i < tp->n_threads; i++) atomic_store(&tp->claimed[i], 0);
     pthread_mutex_lock(&tp->mutex);
     atomic_fetch_add_explicit(&tp->generation, 1, memory_order_release);
     pthread_cond_broadcast(&tp->wake);
     pthread_mutex_unlock(&tp->mutex);
     fn(ctx, 0, tp->n_threads);
+    for (int i = 1; i < tp->n_threads; i++) {
+        int expected = 0;
+        if (atomic_compare_exchange_strong(&tp->claimed[i], &expected, 1)) {
+            fn(ctx, i, tp->n_threads);
+            atomic_fetch_sub_explicit(&tp->pending, 1, memory_order_acq_rel);
+        }
+    }
     for (int spin = 0; atomic_load_explicit(&tp->pending, memory_order_acquire) > 0 && spin < SPIN_ITERATIONS; spin++)
         cpu_relax();
     if (atomic_load(&tp->pending) > 0) {

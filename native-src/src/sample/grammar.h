@@ -155,6 +155,7 @@ private:
     std::unordered_map<std::vector<int32_t>, int32_t, VecHash> set_index_;
     State state_;
     int32_t initial_ = -1;
+    size_t other_entries_ = 0;
 
     /* scratch, reused */
     std::vector<int32_t> scratch_work_;

@@ -13,6 +13,7 @@ constexpr int32_t kDead = -1;
 constexpr int32_t kEmptyStack = -1;
 constexpr size_t kMaxNodes = 1u << 18; /* memo limits: about 10 MB per grammar sampler */
 constexpr size_t kMaxSets = 1u << 14;
+constexpr size_t kMaxOtherEntries = 1u << 20; /* memoised non-ASCII transitions */
 
 inline bool end_of_sequence(const Elem &e) { return e.type == GE_END || e.type == GE_ALT; }
 } // namespace
@@ -172,6 +173,7 @@ int32_t Matcher::transition(int32_t set, uint32_t cp) {
     if (it != other.end()) return it->second;
     int32_t v = compute_transition(set, cp);
     sets_[set].other.emplace(cp, v);
+    other_entries_++;
     return v;
 }
 
@@ -297,7 +299,7 @@ bool Matcher::accept_token(const TokenTable &table, int32_t token) {
 void Matcher::maybe_compact(size_t max_stacks, size_t max_sets) {
     if (max_stacks == 0) max_stacks = kMaxNodes;
     if (max_sets == 0) max_sets = kMaxSets;
-    if (nodes_.size() <= max_stacks && sets_.size() <= max_sets) return;
+    if (nodes_.size() <= max_stacks && sets_.size() <= max_sets && other_entries_ <= kMaxOtherEntries) return;
     /* keep the current stacks as position lists (bottom first), rebuild everything else */
     std::vector<std::vector<uint32_t>> keep;
     bool had_empty = false;
@@ -318,6 +320,7 @@ void Matcher::maybe_compact(size_t max_stacks, size_t max_sets) {
     stamp_.clear();
     sets_.clear();
     set_index_.clear();
+    other_entries_ = 0;
     initial_ = -1;
     if (state_.set >= 0) {
         std::vector<int32_t> stacks;

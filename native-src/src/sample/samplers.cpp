@@ -252,31 +252,24 @@ public:
     int32_t apply(Candidates &c) override {
         if (p_ >= 1.0f || c.size == 0) return FFL_OK;
         softmax(c, false);
-        /* Large unsorted arrays: sort the best 256 first; the nucleus is usually inside. */
-        size_t sorted_upto = c.size;
-        if (!c.sorted) {
-            if (c.size > 1024) {
-                sorted_upto = 256;
-                std::partial_sort(c.data, c.data + sorted_upto, c.data + c.size, better);
-            } else {
-                std::sort(c.data, c.data + c.size, better);
-            }
-        }
+        /* The nucleus is usually small: sort a prefix of the best candidates and grow it
+         * (x4 each time) only while the running mass stays below p. */
+        size_t sorted_upto = c.sorted ? c.size : 0;
         float cum = 0.0f;
         size_t last = c.size;
         for (size_t i = 0; i < c.size; i++) {
+            if (i == sorted_upto) {
+                size_t next = std::min(c.size, std::max<size_t>(256, sorted_upto * 4));
+                if (next < c.size) std::nth_element(c.data + sorted_upto, c.data + next - 1, c.data + c.size, better);
+                std::sort(c.data + sorted_upto, c.data + next, better);
+                sorted_upto = next;
+            }
             cum += c.data[i].p;
             if (cum >= p_ && i + 1 >= min_keep_) {
                 last = i + 1;
                 break;
             }
-            if (i + 1 == sorted_upto && sorted_upto < c.size) {
-                /* everything after the prefix is no better than it: sorting the rest completes the order */
-                std::sort(c.data + sorted_upto, c.data + c.size, better);
-                sorted_upto = c.size;
-            }
         }
-        if (sorted_upto < c.size && last > sorted_upto) std::sort(c.data + sorted_upto, c.data + c.size, better);
         c.sorted = true;
         c.size = last;
         return FFL_OK;

@@ -57,6 +57,12 @@ static void random_weights(int32_t type, void *dst, int64_t n) {
         case FFL_TYPE_IQ4_XS: ((block_iq4_xs *)blk)->d = rnd_half(-0.0005f, 0.0005f); break;
         default: break;
         }
+        /* zero scales and zero minimums happen in real files (all-zero rows, non-negative blocks) */
+        if (bs > 1 && b % 11 == 5) memset(blk, 0, 2); /* d of every type but Q2_K/Q3_K/Q6_K is first */
+        if (b % 5 == 3) {
+            if (type == FFL_TYPE_Q4_K || type == FFL_TYPE_Q5_K) memset((uint8_t *)blk + 2, 0, 2);
+            if (type == FFL_TYPE_Q2_K) ((block_q2_K *)blk)->dmin = 0;
+        }
     }
 }
 

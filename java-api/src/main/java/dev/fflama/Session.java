@@ -275,6 +275,77 @@ public final class Session implements AutoCloseable {
         }
     }
 
+    // ------------------------------------------------------------------ generation
+
+    /**
+     * Generates text after a prompt, continuing this session's sequence 0 (so a chat can go on
+     * without re-evaluating what is cached). Tokens come lazily as the stream is consumed.
+     */
+    public TokenStream generate(String prompt, Generation generation) {
+        return generate(tokenize(prompt, generation.addSpecial() && position() == 0, generation.parseSpecial()), generation);
+    }
+
+    /** Generates after prompt tokens (an empty array continues from the last evaluation). */
+    public TokenStream generate(int[] promptTokens, Generation generation) {
+        if (closed) throw new IllegalStateException("session is closed");
+        return new TokenStream(this, promptTokens, generation);
+    }
+
+    /**
+     * Publishes the tokens of a generation to a {@link java.util.concurrent.Flow.Subscriber}, honouring its
+     * demand; generation runs on the given executor and stops when the subscription is cancelled.
+     */
+    public java.util.concurrent.Flow.Publisher<Token> publish(String prompt, Generation generation,
+                                                             java.util.concurrent.Executor executor) {
+        return new TokenPublisher(() -> generate(prompt, generation), executor);
+    }
+
+    /** Token ids of a text with this model's tokenizer. */
+    int[] tokenize(String text, boolean addSpecial, boolean parseSpecial) {
+        MemorySegment v = vocab();
+        byte[] utf8 = text.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        int flags = (addSpecial ? fflama_h.FFL_TOKENIZE_ADD_SPECIAL : 0) | (parseSpecial ? fflama_h.FFL_TOKENIZE_PARSE_SPECIAL : 0);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment bytes = a.allocate(Math.max(1, utf8.length));
+            MemorySegment.copy(utf8, 0, bytes, ValueLayout.JAVA_BYTE, 0, utf8.length);
+            int cap = utf8.length + 8;
+            MemorySegment out = a.allocate(ValueLayout.JAVA_INT, cap);
+            int n = Native.check(fflama_h.ffl_tokenize(v, bytes, utf8.length, out, cap, flags));
+            if (n > cap) {
+                out = a.allocate(ValueLayout.JAVA_INT, n);
+                n = Native.check(fflama_h.ffl_tokenize(v, bytes, utf8.length, out, n, flags));
+            }
+            return out.asSlice(0, (long) n * Integer.BYTES).toArray(ValueLayout.JAVA_INT);
+        }
+    }
+
+    MemorySegment vocab() {
+        return model.withHandle(() -> {
+            MemorySegment v = fflama_h.ffl_model_vocab(model.handle());
+            if (v.equals(MemorySegment.NULL)) throw Native.error(fflama_h.ffl_last_status());
+            return v;
+        });
+    }
+
+    /** Evaluates tokens on sequence 0 and returns the status instead of throwing (generation decides). */
+    int tryEvaluate(int[] tokens, int n) {
+        enter();
+        try {
+            ensureCapacity(n);
+            MemorySegment.copy(tokens, 0, tokenBuffer, ValueLayout.JAVA_INT, 0, n);
+            evaluatingThread = Thread.currentThread();
+            try {
+                return fflama_h.ffl_session_decode(handle, tokenBuffer, MemorySegment.NULL, MemorySegment.NULL,
+                        MemorySegment.NULL, n);
+            } finally {
+                evaluatingThread = null;
+                cancelRequested = false;
+            }
+        } finally {
+            exit();
+        }
+    }
+
     /** Native address of the last logits row, for callers that hand it straight to native code. */
     MemorySegment lastLogitsAddress() {
         MemorySegment p = fflama_h.ffl_session_logits(handle, -1);

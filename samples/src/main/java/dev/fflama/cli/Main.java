@@ -11,6 +11,7 @@ import picocli.CommandLine.Command;
         subcommands = {
             InspectCommand.class,
             LogitsCommand.class,
+            RunCommand.class,
             QuantizeCommand.class,
             SynthCommand.class,
             BenchCommand.class,
