@@ -67,25 +67,25 @@ class SessionTest {
     void parallelSessionsOnOneModelAgreeWithOneAlone() throws Exception {
         Reference ref = Reference.load(TestData.reference("llama-dense-q8_0.ref.json"));
         try (Model model = Model.load(TestData.model(ref.model()))) {
+            SessionOptions one = SessionOptions.builder().contextSize(256).kvType(KvType.F32).threads(1).build();
             float[] alone;
-            try (Session s = model.newSession(F32_KV)) {
-                s.evaluate(ref.allTokens());
+            try (Session s = model.newSession(one)) {
+                for (int tok : ref.allTokens()) s.evaluate(tok);
                 alone = s.logitsArray();
             }
             try (ExecutorService pool = Executors.newFixedThreadPool(4)) {
                 List<Future<float[]>> results = new ArrayList<>();
                 for (int t = 0; t < 4; t++) {
                     results.add(pool.submit(() -> {
-                        try (Session s = model.newSession(SessionOptions.builder().contextSize(256).kvType(KvType.F32)
-                                .threads(1).build())) {
-                            for (int tok : ref.allTokens()) s.evaluate(tok); // one at a time, another path
+                        try (Session s = model.newSession(one)) {
+                            for (int tok : ref.allTokens()) s.evaluate(tok);
                             return s.logitsArray();
                         }
                     }));
                 }
                 for (Future<float[]> f : results) {
                     float[] got = f.get();
-                    assertTrue(Reference.nmse(got, alone) < 1e-10, "parallel session differs");
+                    assertArrayEquals(alone, got, "a session running beside others must compute exactly what it computes alone");
                 }
             }
         }

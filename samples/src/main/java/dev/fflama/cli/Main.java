@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
             InspectCommand.class,
             LogitsCommand.class,
             RunCommand.class,
+            ChatCommand.class,
             QuantizeCommand.class,
             SynthCommand.class,
             BenchCommand.class,
