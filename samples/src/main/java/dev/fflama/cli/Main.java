@@ -15,6 +15,8 @@ import picocli.CommandLine.Command;
             ChatCommand.class,
             QuantizeCommand.class,
             TokenizeCommand.class,
+            SynthCommand.class,
+            BenchCommand.class,
         })
 public final class Main implements Runnable {
     /** Exit status for bad input (bad file, bad arguments). */
