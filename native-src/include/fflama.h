@@ -103,6 +103,24 @@ FFL_API int32_t ffl_cpu_set_level(int32_t level);
 FFL_API const char *ffl_cpu_level_name(int32_t level);
 FFL_API int32_t ffl_cpu_physical_cores(void);
 
+/* Machine measurements, so benchmarks can report fractions of this machine's limits. */
+typedef enum ffl_peak_kind {
+    FFL_PEAK_F32_FMA = 0,
+    FFL_PEAK_INT8_DOT = 1
+} ffl_peak_kind;
+
+/* Streaming read bandwidth: n_threads (<= 0: ffl_cpu_physical_cores()) sum their share of a buffer of
+ * `bytes` bytes (0: 1 GiB, far beyond any last-level cache) with the widest loads of ffl_cpu_level();
+ * the best of a few runs. Allocates and touches the buffer for the duration of the call. */
+FFL_API int32_t ffl_measure_read_bandwidth(int32_t n_threads, uint64_t bytes, double *out_bytes_per_second);
+/* Peak arithmetic throughput of n_threads running a register-only kernel of the level in use:
+ * FFL_PEAK_F32_FMA counts 2 ops per fused multiply-add lane; FFL_PEAK_INT8_DOT counts 2 ops per
+ * byte-pair multiply-accumulate (vpdpbusd with AVX-512 VNNI, vpmaddubsw+vpmaddwd with AVX2).
+ * Takes about half a second. */
+FFL_API int32_t ffl_measure_peak_flops(int32_t n_threads, int32_t kind, double *out_ops_per_second);
+/* Instructions ffl_measure_peak_flops uses for a kind at the current level, e.g. "vpdpbusd zmm"; NULL for an unknown kind. */
+FFL_API const char *ffl_measure_peak_kernel_name(int32_t kind);
+
 /* ==== tensor types (ggml's numbering, as stored in GGUF) ==== */
 
 typedef enum ffl_type {
@@ -488,8 +506,8 @@ FFL_API int32_t ffl_tokenize(const ffl_vocab *vocab, const char *text, int64_t t
 /* Writes the text of n_tokens tokens to buf (FFL_DETOKENIZE_* flags). Returns the text's length
  * in bytes like ffl_vocab_token_piece (result > capacity: nothing written), or a negative status
  * (FFL_ERR_OUT_OF_RANGE for a bad id). REMOVE_SPECIAL drops a leading BOS and trailing EOS the
- * vocabulary would add; REMOVE_LEADING_SPACE removes the space SentencePiece vocabularies put in
- * front of the text; CLEAN_SPACES applies clean_up_tokenization_spaces when the vocabulary asks. */
+ * vocabulary would add; REMOVE_LEADING_SPACE removes the space SentencePiece and WordPiece vocabularies
+ * put in front of the text (byte-level BPE keeps every byte); CLEAN_SPACES applies clean_up_tokenization_spaces when the vocabulary asks. */
 FFL_API int32_t ffl_detokenize(const ffl_vocab *vocab, const int32_t *tokens, int32_t n_tokens, char *buf, int32_t capacity, int32_t flags);
 
 /* Streaming UTF-8 decoder: push the bytes of successive pieces and get back only complete,

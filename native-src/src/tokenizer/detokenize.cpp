@@ -149,7 +149,8 @@ extern "C" int32_t ffl_detokenize(const ffl_vocab *v, const int32_t *tokens, int
             if (v->add_bos && last > first && tokens[first] == v->bos) ++first;
             if (v->add_eos && last > first && tokens[last - 1] == v->eos) --last;
         }
-        bool strip = (flags & FFL_DETOKENIZE_REMOVE_LEADING_SPACE) && v->add_space_prefix;
+        /* SentencePiece (add_space_prefix) and WordPiece (phantom U+2581 on every word) both put a space in front. */
+        bool strip = (flags & FFL_DETOKENIZE_REMOVE_LEADING_SPACE) && (v->add_space_prefix || v->type == FFL_VOCAB_WPM);
         std::string text;
         for (int32_t i = first; i < last; ++i) {
             const std::string &p = piece_of(*v, tokens[i], flags);

@@ -410,6 +410,10 @@ struct RegexCompiler {
         case Regex::Node::REPEAT: {
             const Regex::Node &body = *n.kids[0];
             if (n.max != 0 && (n.max < 0 || n.max > n.min) && nullable(body)) fail("loop over a pattern that can match empty");
+            if (n.max < 0 && body.kind == Regex::Node::CLASS) { /* X* / X+ over one class: one instruction */
+                emit(Regex::STAR, body.cls, n.min);
+                break;
+            }
             for (int k = 0; k < n.min; ++k) compile(body);
             if (n.max < 0) {
                 int32_t loop = emit(Regex::SPLIT, pc() + 1, 0);
@@ -463,6 +467,9 @@ void Regex::compute_first_set() {
         seen[(size_t)pc] = 1;
         const Inst &in = prog_[(size_t)pc];
         switch (in.op) {
+        case STAR:
+            if (in.y == 0) todo.push_back(pc + 1);
+            /* fall through */
         case CHAR: {
             const CharClass &cc = classes_[(size_t)in.x];
             for (uint32_t c = 0; c < 256; ++c)
@@ -481,13 +488,19 @@ void Regex::compute_first_set() {
 }
 
 bool Regex::exec(const uint32_t *e, size_t begin, size_t end, int32_t pc0, size_t pos0, bool not_null, size_t *out_end,
-                 std::vector<std::pair<int32_t, size_t>> &stack) const {
+                 std::vector<Choice> &stack) const {
+    static const size_t kNone = (size_t)-1;
     const size_t base = stack.size();
-    stack.emplace_back(pc0, pos0);
+    stack.push_back({pc0, pos0, kNone});
     while (stack.size() > base) {
-        int32_t pc = stack.back().first;
-        size_t pos = stack.back().second;
+        Choice c = stack.back();
         stack.pop_back();
+        int32_t pc = c.pc;
+        size_t pos = c.pos;
+        if (c.lo != kNone) { /* give back one character of a greedy loop */
+            pos = c.pos - 1;
+            if (pos > c.lo) stack.push_back({pc, pos, c.lo});
+        }
         for (;;) {
             const Inst &in = prog_[(size_t)pc];
             bool ok = true;
@@ -500,10 +513,34 @@ bool Regex::exec(const uint32_t *e, size_t begin, size_t end, int32_t pc0, size_
                     ok = false;
                 }
                 break;
-            case SPLIT:
-                stack.emplace_back(in.y, pos);
-                pc = in.x;
+            case STAR: {
+                const CharClass &cc = classes_[(size_t)in.x];
+                size_t p = pos;
+                while (p < end && cc.test(e[p])) ++p;
+                size_t lo = pos + (size_t)in.y;
+                if (p < lo) {
+                    ok = false;
+                    break;
+                }
+                if (p > lo) stack.push_back({pc + 1, p, lo});
+                pos = p;
+                ++pc;
                 break;
+            }
+            case SPLIT: {
+                /* Skip a branch whose first instruction already fails here. */
+                const Inst &a = prog_[(size_t)in.x], &b = prog_[(size_t)in.y];
+                bool a_dead = a.op == CHAR && !(pos < end && classes_[(size_t)a.x].test(e[pos]));
+                bool b_dead = b.op == CHAR && !(pos < end && classes_[(size_t)b.x].test(e[pos]));
+                if (a_dead) {
+                    if (b_dead) ok = false;
+                    else pc = in.y;
+                } else {
+                    if (!b_dead) stack.push_back({in.y, pos, kNone});
+                    pc = in.x;
+                }
+                break;
+            }
             case JMP: pc = in.x; break;
             case MATCH:
                 if (not_null && pos == pos0) {
@@ -537,7 +574,7 @@ bool Regex::exec(const uint32_t *e, size_t begin, size_t end, int32_t pc0, size_
 }
 
 bool Regex::search(const uint32_t *e, size_t begin, size_t end, size_t from, size_t *match_begin, size_t *match_end) const {
-    thread_local std::vector<std::pair<int32_t, size_t>> stack;
+    thread_local std::vector<Choice> stack;
     stack.clear();
     for (size_t s = from; s < end; ++s) {
         if (!nullable_ && !first_.test(e[s])) continue;
@@ -554,7 +591,7 @@ bool Regex::search(const uint32_t *e, size_t begin, size_t end, size_t from, siz
 }
 
 bool Regex::match_at(const uint32_t *e, size_t begin, size_t end, size_t pos, bool not_null, size_t *match_end) const {
-    thread_local std::vector<std::pair<int32_t, size_t>> stack;
+    thread_local std::vector<Choice> stack;
     stack.clear();
     return exec(e, begin, end, 0, pos, not_null, match_end, stack);
 }

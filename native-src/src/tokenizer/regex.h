@@ -44,16 +44,22 @@ private:
         void add_range(uint32_t a, uint32_t b);
         bool test(uint32_t c) const;
     };
-    enum Op : uint8_t { CHAR, SPLIT, JMP, MATCH, BEGIN, END, LOOK_POS, LOOK_NEG };
+    enum Op : uint8_t { CHAR, STAR, SPLIT, JMP, MATCH, BEGIN, END, LOOK_POS, LOOK_NEG };
     struct Inst {
         Op op;
-        int32_t x; /* CHAR: class; SPLIT/JMP: target; LOOK: pc after the sub-program */
-        int32_t y; /* SPLIT: second target */
+        int32_t x; /* CHAR/STAR: class; SPLIT/JMP: target; LOOK: pc after the sub-program */
+        int32_t y; /* SPLIT: second target; STAR: minimum count */
     };
     struct Node;
 
+    /* A backtracking point: resume at pc from pos; for a greedy class loop (lo != npos) give
+     * back one more character each time, down to lo. */
+    struct Choice {
+        int32_t pc;
+        size_t pos, lo;
+    };
     bool exec(const uint32_t *e, size_t begin, size_t end, int32_t pc, size_t pos, bool not_null, size_t *out_end,
-              std::vector<std::pair<int32_t, size_t>> &stack) const;
+              std::vector<Choice> &stack) const;
     void compute_first_set();
 
     bool collapsed_ = false;

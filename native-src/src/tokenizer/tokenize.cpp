@@ -10,7 +10,6 @@
 #include <new>
 #include <queue>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 namespace ffl_tok {
@@ -83,6 +82,72 @@ void partition(const ffl_vocab &v, const char *text, size_t len, bool parse_spec
     }
 }
 
+/* Per-call memo of the tokens of repeated words (or SentencePiece runs): text is repetitive. */
+class WordCache {
+public:
+    WordCache() : slots_(1024) {}
+    /* Tokens of a word seen before, or nullptr; *n receives their count. */
+    const int32_t *find(const char *s, size_t len, size_t *n) const {
+        uint64_t h = hash_bytes(s, len);
+        for (size_t i = h & (slots_.size() - 1);; i = (i + 1) & (slots_.size() - 1)) {
+            const Slot &sl = slots_[i];
+            if (sl.key_len == kEmpty) return nullptr;
+            if (sl.hash == h && sl.key_len == len && memcmp(keys_.data() + sl.key_off, s, len) == 0) {
+                *n = sl.tok_len;
+                return tokens_.data() + sl.tok_off;
+            }
+        }
+    }
+    void insert(const char *s, size_t len, const int32_t *toks, size_t n) {
+        if ((used_ + 1) * 2 > slots_.size()) grow();
+        uint64_t h = hash_bytes(s, len);
+        Slot sl{h, (uint32_t)keys_.size(), (uint32_t)len, (uint32_t)tokens_.size(), (uint32_t)n};
+        keys_.insert(keys_.end(), s, s + len);
+        tokens_.insert(tokens_.end(), toks, toks + n);
+        place(sl);
+        ++used_;
+    }
+    bool full() const { return keys_.size() > (64u << 20) || tokens_.size() > (16u << 20); }
+
+private:
+    static constexpr uint32_t kEmpty = 0xFFFFFFFFu;
+    struct Slot {
+        uint64_t hash = 0;
+        uint32_t key_off = 0, key_len = kEmpty, tok_off = 0, tok_len = 0;
+    };
+    void place(const Slot &sl) {
+        for (size_t i = sl.hash & (slots_.size() - 1);; i = (i + 1) & (slots_.size() - 1))
+            if (slots_[i].key_len == kEmpty) {
+                slots_[i] = sl;
+                return;
+            }
+    }
+    void grow() {
+        std::vector<Slot> old(slots_.size() * 2);
+        old.swap(slots_);
+        for (const Slot &sl : old)
+            if (sl.key_len != kEmpty) place(sl);
+    }
+    std::vector<Slot> slots_;
+    std::vector<char> keys_;
+    std::vector<int32_t> tokens_;
+    size_t used_ = 0;
+};
+
+/* Appends the tokens of a word through the cache; compute(out) tokenizes it when it is new. */
+template <typename F> void cached(WordCache &cache, const char *s, size_t len, std::vector<int32_t> &out, F compute) {
+    size_t n;
+    if (len <= 64) {
+        if (const int32_t *hit = cache.find(s, len, &n)) {
+            out.insert(out.end(), hit, hit + n);
+            return;
+        }
+    }
+    size_t before = out.size();
+    compute(out);
+    if (len <= 64 && !cache.full()) cache.insert(s, len, out.data() + before, out.size() - before);
+}
+
 /* ---- SentencePiece BPE: merge the best-scoring adjacent pair that forms a token, repeatedly ---- */
 
 struct Symbol {
@@ -153,10 +218,8 @@ void spm_merge(const ffl_vocab &v, const char *s, size_t len, std::vector<int32_
     }
 }
 
-using SegmentCache = std::unordered_map<std::string, std::pair<uint32_t, uint32_t>>; /* text -> span of a pool */
-
-void tokenize_spm(const ffl_vocab &v, const char *frag, size_t len, bool space_prefix, SegmentCache &cache,
-                  std::vector<int32_t> &pool, std::vector<int32_t> &out) {
+void tokenize_spm(const ffl_vocab &v, const char *frag, size_t len, bool space_prefix, WordCache &cache,
+                  std::vector<int32_t> &out) {
     static const char kSpace[] = "\xe2\x96\x81";
     std::string s;
     s.reserve(len + len / 2 + 3);
@@ -176,18 +239,9 @@ void tokenize_spm(const ffl_vocab &v, const char *frag, size_t len, bool space_p
     size_t seg = 0, off = 0;
     auto flush = [&](size_t end) {
         if (end == seg) return;
-        if (end - seg > 64) {
-            spm_merge(v, s.data() + seg, end - seg, out);
-        } else {
-            std::string key(s, seg, end - seg);
-            auto it = cache.find(key);
-            if (it == cache.end()) {
-                uint32_t start = (uint32_t)pool.size();
-                spm_merge(v, key.data(), key.size(), pool);
-                it = cache.emplace(std::move(key), std::make_pair(start, (uint32_t)pool.size() - start)).first;
-            }
-            out.insert(out.end(), pool.begin() + it->second.first, pool.begin() + it->second.first + it->second.second);
-        }
+        const char *run = s.data() + seg;
+        size_t n = end - seg;
+        cached(cache, run, n, out, [&](std::vector<int32_t> &o) { spm_merge(v, run, n, o); });
         seg = end;
     };
     while (off < s.size()) {
@@ -267,35 +321,46 @@ void bpe_word(const ffl_vocab &v, const std::string &w, std::vector<int32_t> &ou
     }
 }
 
-struct BpeCache {
-    std::unordered_map<std::string, std::pair<uint32_t, uint32_t>> words; /* encoded word -> span of pool */
-    std::vector<int32_t> pool;
-};
-
-void tokenize_bpe(const ffl_vocab &v, const char *frag, size_t len, BpeCache &cache, std::vector<int32_t> &out) {
+void tokenize_bpe(const ffl_vocab &v, const char *frag, size_t len, WordCache &cache, std::vector<int32_t> &out) {
     thread_local std::vector<uint32_t> cps, lengths;
+    thread_local std::string w;
     utf8_decode(frag, len, cps);
     v.pre->split(cps, lengths);
-    std::string utf8, w;
+    const ByteUnicode *map = byte_unicode_table();
     size_t pos = 0;
     for (uint32_t n : lengths) {
         /* The word's UTF-8 (invalid input already became U+FFFD), each byte as its GPT-2 codepoint. */
-        utf8.clear();
-        for (size_t k = pos; k < pos + n; ++k) utf8_append(utf8, cps[k]);
-        pos += n;
         w.clear();
-        for (char c : utf8) w += byte_to_unicode((uint8_t)c);
-        if (w.size() > 256) {
-            bpe_word(v, w, out);
-            continue;
+        for (size_t k = pos; k < pos + n; ++k) {
+            char buf[4];
+            uint32_t cp = cps[k];
+            size_t m;
+            if (cp < 0x80) {
+                buf[0] = (char)cp;
+                m = 1;
+            } else if (cp < 0x800) {
+                buf[0] = (char)(0xC0 | (cp >> 6));
+                buf[1] = (char)(0x80 | (cp & 0x3F));
+                m = 2;
+            } else if (cp < 0x10000) {
+                buf[0] = (char)(0xE0 | (cp >> 12));
+                buf[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+                buf[2] = (char)(0x80 | (cp & 0x3F));
+                m = 3;
+            } else {
+                buf[0] = (char)(0xF0 | (cp >> 18));
+                buf[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+                buf[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+                buf[3] = (char)(0x80 | (cp & 0x3F));
+                m = 4;
+            }
+            for (size_t b = 0; b < m; ++b) {
+                const ByteUnicode &u = map[(uint8_t)buf[b]];
+                w.append(u.bytes, u.len);
+            }
         }
-        auto it = cache.words.find(w);
-        if (it == cache.words.end()) {
-            uint32_t start = (uint32_t)cache.pool.size();
-            bpe_word(v, w, cache.pool);
-            it = cache.words.emplace(w, std::make_pair(start, (uint32_t)cache.pool.size() - start)).first;
-        }
-        out.insert(out.end(), cache.pool.begin() + it->second.first, cache.pool.begin() + it->second.first + it->second.second);
+        pos += n;
+        cached(cache, w.data(), w.size(), out, [&](std::vector<int32_t> &o) { bpe_word(v, w, o); });
     }
 }
 
@@ -364,8 +429,7 @@ void tokenize(const ffl_vocab &v, const char *text, size_t len, bool add_special
 
     switch (v.type) {
     case FFL_VOCAB_SPM: {
-        SegmentCache cache;
-        std::vector<int32_t> pool;
+        WordCache cache;
         bool prev_special = true; /* SentencePiece puts a space in front of text that starts the input or follows a special token */
         if (add_special && v.add_bos) out.push_back(v.bos);
         for (const Fragment &f : frags) {
@@ -373,7 +437,7 @@ void tokenize(const ffl_vocab &v, const char *text, size_t len, bool add_special
                 out.push_back(f.token);
                 prev_special = true;
             } else {
-                tokenize_spm(v, text + f.offset, f.length, v.add_space_prefix && prev_special, cache, pool, out);
+                tokenize_spm(v, text + f.offset, f.length, v.add_space_prefix && prev_special, cache, out);
                 prev_special = false;
             }
         }
@@ -381,7 +445,7 @@ void tokenize(const ffl_vocab &v, const char *text, size_t len, bool add_special
         break;
     }
     case FFL_VOCAB_BPE: {
-        BpeCache cache;
+        WordCache cache;
         if (add_special && v.add_bos) out.push_back(v.bos);
         for (const Fragment &f : frags) {
             if (f.token >= 0) out.push_back(f.token);

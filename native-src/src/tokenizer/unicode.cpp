@@ -97,6 +97,7 @@ namespace {
 struct ByteMap {
     std::string to_unicode[256];
     uint32_t cp_of[256];
+    ByteUnicode table[256];
     ByteMap() {
         /* Printable Latin-1 bytes map to themselves; the rest take codepoints 256, 257, ... in byte order. */
         int next = 256;
@@ -104,6 +105,8 @@ struct ByteMap {
             bool printable = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
             cp_of[b] = printable ? (uint32_t)b : (uint32_t)next++;
             utf8_append(to_unicode[b], cp_of[b]);
+            table[b].len = (uint8_t)to_unicode[b].size();
+            for (size_t k = 0; k < to_unicode[b].size(); ++k) table[b].bytes[k] = to_unicode[b][k];
         }
     }
 };
@@ -114,6 +117,8 @@ const ByteMap &byte_map() {
 } // namespace
 
 const std::string &byte_to_unicode(uint8_t byte) { return byte_map().to_unicode[byte]; }
+
+const ByteUnicode *byte_unicode_table() { return byte_map().table; }
 
 int unicode_to_byte(uint32_t cp) {
     if (cp < 256) {

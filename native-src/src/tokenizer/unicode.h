@@ -43,6 +43,12 @@ void utf8_append(std::string &out, uint32_t cp);
 
 /* GPT-2 byte-level BPE: every byte maps to one printable codepoint, stored as UTF-8. */
 const std::string &byte_to_unicode(uint8_t byte);
+/* The same map as a table of (UTF-8 bytes, length <= 2) for hot loops. */
+struct ByteUnicode {
+    char bytes[2];
+    uint8_t len;
+};
+const ByteUnicode *byte_unicode_table();
 /* Inverse map: returns the byte for a codepoint of the map, or -1. */
 int unicode_to_byte(uint32_t cp);
 

@@ -103,6 +103,7 @@ static void test_bytes() {
     CHECK(decode(V("gpt-2"), encode(V("gpt-2"), bad, 0), 0) ==
           "ok \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD end \xEF\xBF\xBD\xEF\xBF\xBD");
     CHECK(decode(V("bert-bge"), encode(V("bert-bge"), bad, 0), 0) == " ok end");
+    CHECK(decode(V("bert-bge"), encode(V("bert-bge"), bad, 0), FFL_DETOKENIZE_REMOVE_LEADING_SPACE) == "ok end");
     /* SentencePiece cuts characters by their lead byte like llama.cpp, so a bad lead byte swallows the
      * next bytes; they all come back through byte fallback... */
     const std::string bad2 = "ok \xff" "abc\xfe\xc3xyz end \xe2\x82";

@@ -5,18 +5,25 @@
 #include "gguf/gguf_internal.h"
 #include "tokenizer/vocab.h"
 
-#include <regex>
 #include <unistd.h>
 
+/* The text of a JSON key's value: the [...] list or "..." string after "key": (the reference files are flat). */
+static std::string json_value(const std::string &json, const char *key) {
+    size_t k = json.find(std::string("\"") + key + "\"");
+    if (k == std::string::npos) return "";
+    size_t colon = json.find(':', k);
+    size_t open = json.find_first_of("[\"", colon + 1);
+    if (colon == std::string::npos || open == std::string::npos) return "";
+    size_t close = json.find(json[open] == '[' ? ']' : '"', open + 1);
+    return close == std::string::npos ? "" : json.substr(open + 1, close - open - 1);
+}
+
 static std::vector<int32_t> reference_ids(const std::string &json_path, const char *key) {
-    std::string json = read_file(json_path);
-    std::smatch m;
-    std::vector<int32_t> ids;
-    if (!std::regex_search(json, m, std::regex(std::string("\"") + key + "\"\\s*:\\s*\\[([^\\]]*)\\]"))) return ids;
-    std::string list = m[1];
+    std::string list = json_value(read_file(json_path), key);
     for (char &c : list)
         if (c == ',') c = ' ';
     std::istringstream ws(list);
+    std::vector<int32_t> ids;
     long id;
     while (ws >> id) ids.push_back((int32_t)id);
     return ids;
@@ -64,13 +71,8 @@ int main() {
     CHECK(v && encode(v, "Once upon a time there was a", FFL_TOKENIZE_ADD_SPECIAL) == expected);
     /* The generated continuation of the reference decodes to its bytes. */
     std::vector<int32_t> gen = reference_ids(refs + "stories260K-f32.ref.json", "generated_tokens");
-    std::string hex = read_file(refs + "stories260K-f32.ref.json");
-    std::smatch m;
-    std::string bytes;
-    if (std::regex_search(hex, m, std::regex("\"generated_bytes_hex\"\\s*:\\s*\"([0-9a-f]*)\""))) {
-        std::string h = m[1];
-        for (size_t i = 0; i + 1 < h.size(); i += 2) bytes.push_back((char)std::stoi(h.substr(i, 2), nullptr, 16));
-    }
+    std::string hex = json_value(read_file(refs + "stories260K-f32.ref.json"), "generated_bytes_hex"), bytes;
+    for (size_t i = 0; i + 1 < hex.size(); i += 2) bytes.push_back((char)std::stoi(hex.substr(i, 2), nullptr, 16));
     CHECK(gen.size() == 32 && bytes.size() > 32);
     CHECK(decode(v, gen, 0) == bytes);
     ffl_vocab_free(v);

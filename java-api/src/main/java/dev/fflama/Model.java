@@ -153,6 +153,11 @@ public final class Model implements AutoCloseable {
         return withHandle(() -> fflama_h.ffl_model_n_params(handle));
     }
 
+    /** The model's tokenizer (valid while the model is open). */
+    public Tokenizer tokenizer() {
+        return Tokenizer.of(this);
+    }
+
     /** The model file's metadata and tensor table (a view; valid while the model is open). */
     public GgufFile gguf() {
         return withHandle(() -> gguf);

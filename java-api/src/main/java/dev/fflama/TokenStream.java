@@ -43,6 +43,10 @@ public final class TokenStream implements Iterator<Token>, AutoCloseable {
     private FinishReason finish;
     private boolean closed;
     private long promptNanos, generationNanos;
+    private final StringBuilder emitted = new StringBuilder();
+    private int[] decoded = new int[64];
+    private int decodedCount;
+    private java.util.function.Consumer<TokenStream> onFinish;
 
     TokenStream(Session session, int[] prompt, Generation generation) {
         this.session = session;
@@ -89,7 +93,13 @@ public final class TokenStream implements Iterator<Token>, AutoCloseable {
         if (next != null) return true;
         if (finish != null || closed) return false;
         next = step();
+        if (next != null) emitted.append(next.text());
         if (next != null && generation.onToken() != null) generation.onToken().accept(next);
+        if (finish != null && onFinish != null) {
+            var f = onFinish;
+            onFinish = null;
+            f.accept(this);
+        }
         return next != null;
     }
 
@@ -146,6 +156,8 @@ public final class TokenStream implements Iterator<Token>, AutoCloseable {
                 generationNanos += System.nanoTime() - t0;
                 return failed(st);
             }
+            if (decodedCount == decoded.length) decoded = java.util.Arrays.copyOf(decoded, decodedCount * 2);
+            decoded[decodedCount++] = one[0];
         }
         if (generated >= generation.maxTokens()) return end(FinishReason.LENGTH);
         Native.check(fflama_h.ffl_sampler_sample(chain.handle, session.lastLogitsAddress(), vocabSize, outToken, outLogprob));
@@ -217,5 +229,29 @@ public final class TokenStream implements Iterator<Token>, AutoCloseable {
         if (finish == null) finish = FinishReason.CANCELLED;
         next = null;
         release();
+        if (onFinish != null) {
+            var f = onFinish;
+            onFinish = null;
+            f.accept(this);
+        }
+    }
+
+    /** The text emitted so far. */
+    String emittedText() {
+        return emitted.toString();
+    }
+
+    /** Generated tokens that were evaluated into the cache (the last sampled one may not be). */
+    int[] decodedTokens() {
+        return java.util.Arrays.copyOf(decoded, decodedCount);
+    }
+
+    /** Whether the prompt made it into the cache. */
+    boolean promptEvaluated() {
+        return promptDone && promptNanos > 0;
+    }
+
+    void onFinish(java.util.function.Consumer<TokenStream> callback) {
+        this.onFinish = callback;
     }
 }

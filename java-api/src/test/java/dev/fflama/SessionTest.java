@@ -67,25 +67,25 @@ class SessionTest {
     void parallelSessionsOnOneModelAgreeWithOneAlone() throws Exception {
         Reference ref = Reference.load(TestData.reference("llama-dense-q8_0.ref.json"));
         try (Model model = Model.load(TestData.model(ref.model()))) {
+            SessionOptions one = SessionOptions.builder().contextSize(256).kvType(KvType.F32).threads(1).build();
             float[] alone;
-            try (Session s = model.newSession(F32_KV)) {
-                s.evaluate(ref.allTokens());
+            try (Session s = model.newSession(one)) {
+                for (int tok : ref.allTokens()) s.evaluate(tok);
                 alone = s.logitsArray();
             }
             try (ExecutorService pool = Executors.newFixedThreadPool(4)) {
                 List<Future<float[]>> results = new ArrayList<>();
                 for (int t = 0; t < 4; t++) {
                     results.add(pool.submit(() -> {
-                        try (Session s = model.newSession(SessionOptions.builder().contextSize(256).kvType(KvType.F32)
-                                .threads(1).build())) {
-                            for (int tok : ref.allTokens()) s.evaluate(tok); // one at a time, another path
+                        try (Session s = model.newSession(one)) {
+                            for (int tok : ref.allTokens()) s.evaluate(tok);
                             return s.logitsArray();
                         }
                     }));
                 }
                 for (Future<float[]> f : results) {
                     float[] got = f.get();
-                    assertTrue(Reference.nmse(got, alone) < 1e-10, "parallel session differs");
+                    assertArrayEquals(alone, got, "a session running beside others must compute exactly what it computes alone");
                 }
             }
         }
@@ -188,6 +188,8 @@ class SessionTest {
             assertEquals(4, model.expertCount());
             assertTrue(model.parameterCount() > 0);
             assertEquals("llama", model.gguf().architecture());
+            assertArrayEquals(new int[] {1, 403, 407, 261, 378, 383, 286, 261},
+                    model.tokenizer().encode("Once upon a time there was a", true, false));
         }
         List<Double> progress = new ArrayList<>();
         try (Model model = Model.load(TestData.model("qwen2-q4_k_m.gguf"), ModelOptions.builder().progress(progress::add).build())) {

@@ -12,7 +12,11 @@ import picocli.CommandLine.Command;
             InspectCommand.class,
             LogitsCommand.class,
             RunCommand.class,
+            ChatCommand.class,
             QuantizeCommand.class,
+            TokenizeCommand.class,
+            SynthCommand.class,
+            BenchCommand.class,
         })
 public final class Main implements Runnable {
     /** Exit status for bad input (bad file, bad arguments). */

@@ -1,0 +1,273 @@
+/* Machine measurements for fflama bench: streaming read bandwidth and peak arithmetic throughput
+ * of the kernel level in use, so benchmark results can be stated as fractions of the machine's limits. */
+#include "common/ffl_internal.h"
+#include "cpu/cpu_features.h"
+#include "cpu/membench_internal.h"
+#include "cpu/threadpool.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define DEFAULT_READ_BYTES (1ull << 30)
+/* Each timed read run covers at least this much, so small buffers still give a stable rate. */
+#define MIN_BYTES_PER_RUN (256ull << 20)
+#define READ_RUNS 5
+#define PEAK_RUNS 5
+#define PEAK_RUN_SECONDS 0.05
+#define MAX_THREADS 512
+/* Per-thread result slots one cache line apart, so the threads do not share lines. */
+#define SINK_STRIDE 8
+
+#if defined(__x86_64__) || defined(__i386__)
+#define OPAQUE_INT(x) __asm__ volatile("" : "+r"(x))
+#define OPAQUE_FLOAT(x) __asm__ volatile("" : "+x"(x))
+#elif defined(__aarch64__)
+#define OPAQUE_INT(x) __asm__ volatile("" : "+r"(x))
+#define OPAQUE_FLOAT(x) __asm__ volatile("" : "+w"(x))
+#else
+#define OPAQUE_INT(x) __asm__ volatile("" : "+m"(x))
+#define OPAQUE_FLOAT(x) __asm__ volatile("" : "+m"(x))
+#endif
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ---- portable kernels (whatever the compiler makes of plain C for the baseline ISA) ---- */
+
+static uint64_t read_sum_scalar(const void *p, size_t n) {
+    const uint64_t *w = (const uint64_t *)p;
+    uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (size_t i = 0, count = n / 8; i < count; i += 4) {
+        a0 += w[i + 0];
+        a1 += w[i + 1];
+        a2 += w[i + 2];
+        a3 += w[i + 3];
+    }
+    return a0 + a1 + a2 + a3;
+}
+
+static uint64_t peak_fma_scalar(int64_t iters) {
+    float a = 0.999f, b = 0.001f;
+#define INIT(i) float acc##i = (float)(i);
+#define STEP(i) acc##i = acc##i * a + b;
+#define SUM(i) s += acc##i;
+    FFL_REP12(INIT)
+    for (int64_t i = 0; i < iters; i++) {
+        OPAQUE_FLOAT(a);
+        OPAQUE_FLOAT(b);
+        FFL_REP12(STEP)
+    }
+    float s = 0;
+    FFL_REP12(SUM)
+#undef INIT
+#undef STEP
+#undef SUM
+    return (uint64_t)s;
+}
+
+static uint64_t peak_dot_scalar(int64_t iters) {
+    int32_t u = 3, s = -2;
+#define INIT(i) uint32_t acc##i = (uint32_t)(i);
+#define STEP(i)     \
+    OPAQUE_INT(u);  \
+    acc##i += (uint32_t)(u * s);
+#define SUM(i) t += acc##i;
+    FFL_REP8(INIT)
+    for (int64_t i = 0; i < iters; i++) {
+        FFL_REP8(STEP)
+    }
+    uint32_t t = 0;
+    FFL_REP8(SUM)
+#undef INIT
+#undef STEP
+#undef SUM
+    return t;
+}
+
+/* ---- kernel choice for the level in use ---- */
+
+static ffl_read_kernel_fn read_kernel(void) {
+#if defined(__x86_64__)
+    switch (ffl_cpu_level()) {
+    case FFL_CPU_AVX512: return ffl_read_sum_avx512;
+    case FFL_CPU_AVX2: return ffl_read_sum_avx2;
+    default: break;
+    }
+#endif
+    return read_sum_scalar;
+}
+
+static int peak_kernel(int32_t kind, ffl_peak_kernel *out) {
+    if (kind != FFL_PEAK_F32_FMA && kind != FFL_PEAK_INT8_DOT) return 0;
+    const int fma = kind == FFL_PEAK_F32_FMA;
+    const double chains = FFL_PEAK_CHAINS, dot_chains = FFL_PEAK_DOT_CHAINS;
+#if defined(__x86_64__)
+    switch (ffl_cpu_level()) {
+    case FFL_CPU_AVX512:
+        if (fma) *out = (ffl_peak_kernel){ffl_peak_fma_avx512, chains * 16 * 2, "vfmadd231ps zmm"};
+        else if (ffl_cpu_info_get()->avx512vnni)
+            *out = (ffl_peak_kernel){ffl_peak_vnni_avx512, chains * 64 * 2, "vpdpbusd zmm"};
+        else *out = (ffl_peak_kernel){ffl_peak_dot_avx512, dot_chains * 64 * 2, "vpmaddubsw+vpmaddwd zmm"};
+        return 1;
+    case FFL_CPU_AVX2:
+        if (fma) *out = (ffl_peak_kernel){ffl_peak_fma_avx2, chains * 8 * 2, "vfmadd231ps ymm"};
+        else *out = (ffl_peak_kernel){ffl_peak_dot_avx2, dot_chains * 32 * 2, "vpmaddubsw+vpmaddwd ymm"};
+        return 1;
+    default: break;
+    }
+#endif
+    if (fma) *out = (ffl_peak_kernel){peak_fma_scalar, chains * 2, "scalar f32 mul+add"};
+    else *out = (ffl_peak_kernel){peak_dot_scalar, dot_chains * 2, "scalar int32 mul+add"};
+    return 1;
+}
+
+static int32_t resolve_threads(int32_t n_threads, int32_t *out) {
+    if (n_threads <= 0) n_threads = ffl_cpu_physical_cores();
+    if (n_threads <= 0) n_threads = 1;
+    if (n_threads > MAX_THREADS)
+        return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "thread count %d out of range [1, %d]", n_threads, MAX_THREADS);
+    *out = n_threads;
+    return FFL_OK;
+}
+
+/* ---- read bandwidth ---- */
+
+typedef struct {
+    uint8_t *buf;
+    uint64_t blocks;
+    ffl_read_kernel_fn fn;
+    uint64_t passes;
+    int fill;
+    uint64_t *sink;
+} read_ctx;
+
+static void read_task(void *p, int ith, int nth) {
+    read_ctx *ctx = (read_ctx *)p;
+    int64_t b, e;
+    ffl_split_range((int64_t)ctx->blocks, ith, nth, &b, &e);
+    uint8_t *start = ctx->buf + (uint64_t)b * FFL_MEMBENCH_BLOCK;
+    size_t n = (size_t)(e - b) * FFL_MEMBENCH_BLOCK;
+    if (ctx->fill) {
+        /* first touch on the thread that reads it later (NUMA placement), with non-zero data */
+        memset(start, ith + 1, n);
+        return;
+    }
+    uint64_t s = 0;
+    for (uint64_t pass = 0; pass < ctx->passes; pass++) s += ctx->fn(start, n);
+    ctx->sink[(size_t)ith * SINK_STRIDE] += s;
+}
+
+int32_t ffl_measure_read_bandwidth(int32_t n_threads, uint64_t bytes, double *out_bytes_per_second) {
+    if (!out_bytes_per_second) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "out_bytes_per_second is NULL");
+    *out_bytes_per_second = 0;
+    int32_t nth = 1;
+    int32_t st = resolve_threads(n_threads, &nth);
+    if (st != FFL_OK) return st;
+    if (bytes == 0) bytes = DEFAULT_READ_BYTES;
+    uint64_t blocks = bytes / FFL_MEMBENCH_BLOCK;
+    if (blocks < (uint64_t)nth)
+        return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "buffer of %llu bytes is too small for %d threads (need %llu)",
+                        (unsigned long long)bytes, nth, (unsigned long long)nth * FFL_MEMBENCH_BLOCK);
+    if (blocks > (SIZE_MAX / 2) / FFL_MEMBENCH_BLOCK)
+        return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "buffer of %llu bytes is too large", (unsigned long long)bytes);
+    bytes = blocks * FFL_MEMBENCH_BLOCK;
+
+    void *buf = NULL;
+    if (posix_memalign(&buf, 4096, (size_t)bytes) != 0 || !buf)
+        return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "cannot allocate %llu bytes for the read benchmark",
+                        (unsigned long long)bytes);
+    uint64_t *sink = calloc((size_t)nth * SINK_STRIDE, sizeof *sink);
+    ffl_threadpool *tp = sink ? ffl_threadpool_new(nth) : NULL;
+    if (!tp) {
+        free(sink);
+        free(buf);
+        return sink ? ffl_last_status() : ffl_fail(FFL_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    read_ctx ctx = {buf, blocks, read_kernel(), (MIN_BYTES_PER_RUN + bytes - 1) / bytes, 1, sink};
+    ffl_threadpool_run(tp, read_task, &ctx);
+    ctx.fill = 0;
+    double best = 0;
+    for (int run = 0; run < READ_RUNS; run++) {
+        double t0 = now_seconds();
+        ffl_threadpool_run(tp, read_task, &ctx);
+        double dt = now_seconds() - t0;
+        double rate = dt > 0 ? (double)bytes * (double)ctx.passes / dt : 0;
+        if (rate > best) best = rate;
+    }
+    uint64_t total = 0;
+    for (int i = 0; i < nth; i++) total += sink[(size_t)i * SINK_STRIDE];
+    FFL_LOGD("read bandwidth: %d threads, %llu bytes x %llu passes: %.2f GB/s (checksum %llx)", nth,
+             (unsigned long long)bytes, (unsigned long long)ctx.passes, best / 1e9, (unsigned long long)total);
+    ffl_threadpool_free(tp);
+    free(sink);
+    free(buf);
+    if (!(best > 0) || !isfinite(best)) return ffl_fail(FFL_ERR_INTERNAL, "read benchmark measured no time");
+    *out_bytes_per_second = best;
+    return FFL_OK;
+}
+
+/* ---- peak arithmetic ---- */
+
+typedef struct {
+    ffl_peak_kernel_fn fn;
+    int64_t iters;
+    uint64_t *sink;
+} peak_ctx;
+
+static void peak_task(void *p, int ith, int nth) {
+    (void)nth;
+    peak_ctx *ctx = (peak_ctx *)p;
+    ctx->sink[(size_t)ith * SINK_STRIDE] += ctx->fn(ctx->iters);
+}
+
+static double timed_peak_run(ffl_threadpool *tp, peak_ctx *ctx) {
+    double t0 = now_seconds();
+    ffl_threadpool_run(tp, peak_task, ctx);
+    return now_seconds() - t0;
+}
+
+int32_t ffl_measure_peak_flops(int32_t n_threads, int32_t kind, double *out_ops_per_second) {
+    if (!out_ops_per_second) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "out_ops_per_second is NULL");
+    *out_ops_per_second = 0;
+    ffl_peak_kernel k;
+    if (!peak_kernel(kind, &k)) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "unknown peak kind %d", kind);
+    int32_t nth = 1;
+    int32_t st = resolve_threads(n_threads, &nth);
+    if (st != FFL_OK) return st;
+    uint64_t *sink = calloc((size_t)nth * SINK_STRIDE, sizeof *sink);
+    ffl_threadpool *tp = sink ? ffl_threadpool_new(nth) : NULL;
+    if (!tp) {
+        free(sink);
+        return sink ? ffl_last_status() : ffl_fail(FFL_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    /* grow the iteration count until one run lasts long enough to time, then scale to the target */
+    peak_ctx ctx = {k.fn, 1024, sink};
+    double dt = timed_peak_run(tp, &ctx);
+    while (dt < PEAK_RUN_SECONDS / 10 && ctx.iters < (INT64_C(1) << 40)) {
+        ctx.iters *= 4;
+        dt = timed_peak_run(tp, &ctx);
+    }
+    if (dt > 0 && dt < PEAK_RUN_SECONDS) ctx.iters = (int64_t)((double)ctx.iters * (PEAK_RUN_SECONDS / dt));
+    double best = 0;
+    for (int run = 0; run < PEAK_RUNS; run++) {
+        dt = timed_peak_run(tp, &ctx);
+        double rate = dt > 0 ? (double)nth * (double)ctx.iters * k.ops_per_iter / dt : 0;
+        if (rate > best) best = rate;
+    }
+    FFL_LOGD("peak %s: %d threads, %lld iterations: %.1f Gop/s", k.name, nth, (long long)ctx.iters, best / 1e9);
+    ffl_threadpool_free(tp);
+    free(sink);
+    if (!(best > 0) || !isfinite(best)) return ffl_fail(FFL_ERR_INTERNAL, "peak benchmark measured no time");
+    *out_ops_per_second = best;
+    return FFL_OK;
+}
+
+const char *ffl_measure_peak_kernel_name(int32_t kind) {
+    ffl_peak_kernel k;
+    return peak_kernel(kind, &k) ? k.name : NULL;
+}

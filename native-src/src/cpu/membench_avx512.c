@@ -1,0 +1,81 @@
+/* AVX-512 read and peak kernels for ffl_measure_* (compiled with the AVX-512 -m flags, chosen at run time). */
+#include "cpu/membench_internal.h"
+
+#include <immintrin.h>
+
+/* See membench_avx2.c: hides a register's value from the optimizer, emits no instruction. */
+#define OPAQUE(x) __asm__ volatile("" : "+v"(x))
+
+uint64_t ffl_read_sum_avx512(const void *p, size_t n) {
+    const __m512i *v = (const __m512i *)p;
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+    for (size_t i = 0, count = n / 64; i < count; i += 4) {
+        a0 = _mm512_add_epi64(a0, _mm512_load_si512(v + i + 0));
+        a1 = _mm512_add_epi64(a1, _mm512_load_si512(v + i + 1));
+        a2 = _mm512_add_epi64(a2, _mm512_load_si512(v + i + 2));
+        a3 = _mm512_add_epi64(a3, _mm512_load_si512(v + i + 3));
+    }
+    return (uint64_t)_mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(a0, a1), _mm512_add_epi64(a2, a3)));
+}
+
+uint64_t ffl_peak_fma_avx512(int64_t iters) {
+    __m512 a = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(0.001f);
+#define INIT(i) __m512 acc##i = _mm512_set1_ps((float)(i));
+#define STEP(i) acc##i = _mm512_fmadd_ps(acc##i, a, b);
+#define SUM(i) s = _mm512_add_ps(s, acc##i);
+    FFL_REP12(INIT)
+    for (int64_t i = 0; i < iters; i++) {
+        OPAQUE(a);
+        OPAQUE(b);
+        FFL_REP12(STEP)
+    }
+    __m512 s = _mm512_setzero_ps();
+    FFL_REP12(SUM)
+#undef INIT
+#undef STEP
+#undef SUM
+    return (uint64_t)_mm512_reduce_add_ps(s);
+}
+
+/* Without VNNI: the same three-instruction sequence as AVX2, on 64 bytes. */
+uint64_t ffl_peak_dot_avx512(int64_t iters) {
+    __m512i u = _mm512_set1_epi8(3), s = _mm512_set1_epi8(-2), ones = _mm512_set1_epi16(1), tmp;
+#define INIT(i) __m512i acc##i = _mm512_set1_epi32(i);
+/* in asm: GCC shuffles these registers through moves and spills when it schedules them itself */
+#define STEP(i)                                                                              \
+    __asm__("vpmaddubsw %[s], %[u], %[t]\n\tvpmaddwd %[ones], %[t], %[t]\n\tvpaddd %[t], %[a], %[a]" \
+            : [a] "+v"(acc##i), [t] "=&v"(tmp)                                               \
+            : [u] "v"(u), [s] "v"(s), [ones] "v"(ones));
+#define SUM(i) t = _mm512_add_epi32(t, acc##i);
+    FFL_REP8(INIT)
+    for (int64_t i = 0; i < iters; i++) {
+        FFL_REP8(STEP)
+    }
+    __m512i t = _mm512_setzero_si512();
+    FFL_REP8(SUM)
+#undef INIT
+#undef STEP
+#undef SUM
+    return (uint64_t)(uint32_t)_mm512_reduce_add_epi32(t);
+}
+
+/* vpdpbusd: 64 unsigned x signed byte products summed into 16 lanes in one instruction. */
+uint64_t ffl_peak_vnni_avx512(int64_t iters) {
+    __m512i u = _mm512_set1_epi8(3), s = _mm512_set1_epi8(-2);
+#define INIT(i) __m512i acc##i = _mm512_set1_epi32(i);
+/* in asm so that each accumulator stays in its register (GCC copies around the intrinsic) */
+#define STEP(i) __asm__("vpdpbusd %[s], %[u], %[a]" : [a] "+v"(acc##i) : [u] "v"(u), [s] "v"(s));
+#define SUM(i) t = _mm512_add_epi32(t, acc##i);
+    FFL_REP12(INIT)
+    for (int64_t i = 0; i < iters; i++) {
+        OPAQUE(u);
+        OPAQUE(s);
+        FFL_REP12(STEP)
+    }
+    __m512i t = _mm512_setzero_si512();
+    FFL_REP12(SUM)
+#undef INIT
+#undef STEP
+#undef SUM
+    return (uint64_t)(uint32_t)_mm512_reduce_add_epi32(t);
+}

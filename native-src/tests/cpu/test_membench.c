@@ -1,0 +1,42 @@
+/* Machine measurements: valid results at every kernel level, errors for bad arguments. Never asserts speed. */
+#include "fflama.h"
+#include "test_util.h"
+
+#include <math.h>
+
+static int sane(double v) { return v > 0 && isfinite(v); }
+
+int main(void) {
+    double v = -1;
+    /* small buffers keep the test fast; the rate is then a cache rate, still a rate */
+    CHECK(ffl_measure_read_bandwidth(1, 8u << 20, &v) == FFL_OK && sane(v));
+    CHECK(ffl_measure_read_bandwidth(2, (8u << 20) + 100, &v) == FFL_OK && sane(v));
+    CHECK(ffl_measure_read_bandwidth(0, 4u << 20, &v) == FFL_OK && sane(v));
+    CHECK(ffl_measure_read_bandwidth(3, 3 * 256, &v) == FFL_OK && sane(v)); /* one block per thread */
+
+    CHECK(ffl_measure_read_bandwidth(1, 1u << 20, NULL) == FFL_ERR_INVALID_ARGUMENT);
+    CHECK(ffl_measure_read_bandwidth(4, 3 * 256, &v) == FFL_ERR_INVALID_ARGUMENT && v == 0);
+    CHECK(ffl_measure_read_bandwidth(100000, 1u << 20, &v) == FFL_ERR_INVALID_ARGUMENT);
+    CHECK(ffl_measure_read_bandwidth(1, UINT64_MAX, &v) == FFL_ERR_OUT_OF_MEMORY);
+    CHECK(ffl_measure_peak_flops(1, 2, &v) == FFL_ERR_INVALID_ARGUMENT);
+    CHECK(ffl_measure_peak_flops(1, -1, &v) == FFL_ERR_INVALID_ARGUMENT);
+    CHECK(ffl_measure_peak_flops(1, FFL_PEAK_F32_FMA, NULL) == FFL_ERR_INVALID_ARGUMENT);
+    CHECK(ffl_measure_peak_kernel_name(7) == NULL);
+
+    const int32_t saved = ffl_cpu_level();
+    for (int32_t level = 0; level <= ffl_cpu_max_level(); level++) {
+        if (ffl_cpu_set_level(level) != FFL_OK) continue;
+        for (int32_t kind = FFL_PEAK_F32_FMA; kind <= FFL_PEAK_INT8_DOT; kind++) {
+            const char *name = ffl_measure_peak_kernel_name(kind);
+            CHECK(name != NULL && name[0] != 0);
+            double ops = 0;
+            int32_t st = ffl_measure_peak_flops(level == 0 ? 2 : 1, kind, &ops);
+            CHECK_MSG(st == FFL_OK && sane(ops), "level %s kind %d: %s", ffl_cpu_level_name(level), kind, ffl_last_error());
+            printf("%-7s %-28s %8.1f Gop/s\n", ffl_cpu_level_name(level), name ? name : "?", ops / 1e9);
+        }
+        double bw = 0;
+        CHECK(ffl_measure_read_bandwidth(1, 8u << 20, &bw) == FFL_OK && sane(bw));
+    }
+    ffl_cpu_set_level(saved);
+    return test_finish("test_membench");
+}
