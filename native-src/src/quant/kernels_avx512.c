@@ -840,16 +840,43 @@ AI int is_ktype(int type) {
            type == FFL_TYPE_Q6_K || type == FFL_TYPE_IQ4_XS;
 }
 
+/* 16 rows of 8 dwords -> 8 vectors of 16 dwords (vector k = dword k of every row), 64 bytes apart. */
+AI void transpose_16x8(const __m256i r[16], uint8_t *dst, __m512i flip) {
+    __m512i a[8], b[8], c[8];
+    for (int t = 0; t < 8; t++) a[t] = _mm512_inserti64x4(_mm512_castsi256_si512(r[t]), r[t + 8], 1);
+    for (int i = 0; i < 4; i++) {
+        b[2 * i] = _mm512_unpacklo_epi32(a[2 * i], a[2 * i + 1]);
+        b[2 * i + 1] = _mm512_unpackhi_epi32(a[2 * i], a[2 * i + 1]);
+    }
+    for (int h = 0; h < 2; h++) {
+        c[4 * h + 0] = _mm512_unpacklo_epi64(b[4 * h + 0], b[4 * h + 2]);
+        c[4 * h + 1] = _mm512_unpackhi_epi64(b[4 * h + 0], b[4 * h + 2]);
+        c[4 * h + 2] = _mm512_unpacklo_epi64(b[4 * h + 1], b[4 * h + 3]);
+        c[4 * h + 3] = _mm512_unpackhi_epi64(b[4 * h + 1], b[4 * h + 3]);
+    }
+    const __m512i lane0 = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13), lane1 = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+    for (int j = 0; j < 4; j++) {
+        _mm512_store_si512(dst + 64 * j, _mm512_xor_si512(_mm512_permutex2var_epi64(c[j], lane0, c[4 + j]), flip));
+        _mm512_store_si512(dst + 64 * (4 + j), _mm512_xor_si512(_mm512_permutex2var_epi64(c[j], lane1, c[4 + j]), flip));
+    }
+}
+
 /* Packs tokens [t0, t0 + nt), nt <= 16, into one activation panel (missing tokens are zero). */
 static void pack_act_panel(int type, const uint8_t *xq, size_t xrb, int64_t t0, int nt, int64_t n, uint8_t *dst) {
     const int64_t ng = n / 32;
     const int sub16 = gemm_sub16(type);
-    memset(dst, 0, (size_t)ng * APANEL_GROUP_BYTES);
-    for (int t = 0; t < nt; t++) {
-        const uint8_t *xr = xq + (size_t)(t0 + t) * xrb;
-        for (int64_t g = 0; g < ng; g++) {
-            uint8_t *o = dst + g * APANEL_GROUP_BYTES;
-            float *da = (float *)(o + 512), *ds0 = da + 16, *ds1 = da + 32;
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    for (int64_t g = 0; g < ng; g++) {
+        uint8_t *o = dst + g * APANEL_GROUP_BYTES;
+        float *da = (float *)(o + 512), *ds0 = da + 16, *ds1 = da + 32;
+        __m256i rows[16];
+        for (int t = 0; t < 16; t++) {
+            if (t >= nt) {
+                rows[t] = _mm256_set1_epi8((char)0x80); /* zero after the flip */
+                da[t] = ds0[t] = ds1[t] = 0.0f;
+                continue;
+            }
+            const uint8_t *xr = xq + (size_t)(t0 + t) * xrb;
             const uint8_t *qs;
             if (is_ktype(type)) {
                 const block_q8_K *b = (const block_q8_K *)xr + g / 8;
@@ -861,22 +888,23 @@ static void pack_act_panel(int type, const uint8_t *xq, size_t xrb, int64_t t0, 
                     ds1[t] = b->d * (float)b->bsums[2 * j + 1];
                 } else {
                     ds0[t] = b->d * (float)(b->bsums[2 * j] + b->bsums[2 * j + 1]);
+                    ds1[t] = 0.0f;
                 }
             } else if (has_min32(type)) {
                 const block_q8_1 *b = (const block_q8_1 *)xr + g;
                 qs = (const uint8_t *)b->qs;
                 da[t] = h2f(b->d);
                 ds0[t] = h2f(b->s);
+                ds1[t] = 0.0f;
             } else {
                 const block_q8_0 *b = (const block_q8_0 *)xr + g;
                 qs = (const uint8_t *)b->qs;
                 da[t] = h2f(b->d);
+                ds0[t] = ds1[t] = 0.0f;
             }
-            for (int k = 0; k < 8; k++) {
-                uint32_t v = ld32(qs + 4 * k) ^ 0x80808080u;
-                memcpy(o + 64 * k + 4 * t, &v, 4);
-            }
+            rows[t] = _mm256_loadu_si256((const __m256i *)qs);
         }
+        transpose_16x8(rows, o, flip);
     }
 }
 
@@ -1084,20 +1112,27 @@ AI void gemm_int8(int type, const void *w, size_t wrb, const void *xq, size_t xr
 
 /* Packs tokens [t0, t0 + nt) of float rows into a panel of n_pad columns (zero padded). */
 static void pack_float_panel(int bf16, const void *x, size_t xrb, int64_t t0, int nt, int64_t n, int64_t n_pad, void *dst) {
-    if (!bf16) {
-        float *o = dst;
-        memset(o, 0, sizeof(float) * 16 * (size_t)n_pad);
-        for (int t = 0; t < nt; t++) {
-            const float *xr = (const float *)((const char *)x + (size_t)(t0 + t) * xrb);
-            for (int64_t k = 0; k < n; k++) o[16 * k + t] = xr[k];
+    /* 8 dwords per token at a time: 8 floats, or 8 pairs of bf16 */
+    const int64_t nd = bf16 ? (n + 1) / 2 : n, nd_pad = bf16 ? n_pad / 2 : n_pad;
+    for (int64_t k = 0; k < nd_pad; k += 8) {
+        __m256i rows[16];
+        for (int t = 0; t < 16; t++) {
+            if (t >= nt || k >= nd) {
+                rows[t] = _mm256_setzero_si256();
+                continue;
+            }
+            const uint8_t *xr = (const uint8_t *)x + (size_t)(t0 + t) * xrb;
+            if (bf16) {
+                const int64_t left = n - 2 * k; /* bf16 elements left in this row */
+                const __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+                rows[t] = _mm256_maskz_loadu_epi16(m, xr + 4 * k);
+            } else {
+                const int64_t left = n - k;
+                const __mmask8 m = left >= 8 ? 0xFF : (__mmask8)((1u << left) - 1);
+                rows[t] = _mm256_maskz_loadu_epi32(m, xr + 4 * k);
+            }
         }
-    } else {
-        uint16_t *o = dst;
-        memset(o, 0, sizeof(uint16_t) * 16 * (size_t)n_pad);
-        for (int t = 0; t < nt; t++) {
-            const uint16_t *xr = (const uint16_t *)((const char *)x + (size_t)(t0 + t) * xrb);
-            for (int64_t k = 0; k < n; k++) o[32 * (k / 2) + 2 * t + (k & 1)] = xr[k];
-        }
+        transpose_16x8(rows, (uint8_t *)dst + 64 * k, _mm512_setzero_si512());
     }
 }
 
@@ -1134,7 +1169,7 @@ AI void fgemm_tile(int bf16, int nr, const void *panel, int64_t n_pad, const uin
 AI void gemm_float(int type, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t T, float *y,
                    int64_t ldy, int64_t r0, int64_t r1) {
     const int bf16 = type == FFL_TYPE_BF16;
-    const int64_t n_pad = (n + 3) & ~(int64_t)3; /* whole steps of the kernel loop */
+    const int64_t n_pad = (n + 15) & ~(int64_t)15; /* whole steps of the packing and kernel loops */
     const int64_t ntg = (T + 15) / 16;
     const size_t panel_bytes = (size_t)n_pad * 16 * (bf16 ? 2 : 4);
     /* F32 rows are used in place unless their length needs padding; F16 rows are converted; BF16 rows
