@@ -59,26 +59,53 @@ AI __m512 load_wf(int type, const void *p, int64_t i, __mmask16 m) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); /* BF16 */
 }
 
-/* Float weights against up to 4 tokens with double-precision accumulation: matrix x vector is
- * memory-bound, so the exact products and sums are free, and they keep results independent of the
- * summation order (F16/BF16 models round activations afterwards, which amplifies order effects). */
-AI void float_row(int type, int nt, const void *w, const void *const *x, int64_t n, float *out) {
-    __m512d acc[4][2];
-    for (int t = 0; t < 4; t++) acc[t][0] = acc[t][1] = _mm512_setzero_pd();
-    for (int64_t i = 0; i < n; i += 16) {
-        __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
-        __m512 wv = load_wf(type, w, i, m);
-        __m512d wl = _mm512_cvtps_pd(_mm512_castps512_ps256(wv)), wh = _mm512_cvtps_pd(_mm512_extractf32x8_ps(wv, 1));
-        for (int t = 0; t < nt; t++) {
-            __m512 xv = load_wf(type == FFL_TYPE_BF16 ? FFL_TYPE_BF16 : FFL_TYPE_F32, x[t], i, m);
-            acc[t][0] = _mm512_fmadd_pd(wl, _mm512_cvtps_pd(_mm512_castps512_ps256(xv)), acc[t][0]);
-            acc[t][1] = _mm512_fmadd_pd(wh, _mm512_cvtps_pd(_mm512_extractf32x8_ps(xv, 1)), acc[t][1]);
-        }
-    }
-    for (int t = 0; t < nt; t++) out[t] = (float)_mm512_reduce_add_pd(_mm512_add_pd(acc[t][0], acc[t][1]));
+/* Float weights against up to 4 tokens. Sums of up to 256 products are formed in float and then
+ * added in double: close to exact at the cost of a few conversions, so results hardly depend on
+ * summation order (F16/BF16 models round activations afterwards, which would amplify order effects).
+ * BF16 x BF16 uses vdpbf16ps when present (exact products). */
+AI __m512d fold_pd(__m512d acc, __m512 s) {
+    return _mm512_add_pd(acc, _mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(s)), _mm512_cvtps_pd(_mm512_extractf32x8_ps(s, 1))));
 }
 
-static void float_direct(int type, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t nt_all,
+AI void float_row(int type, int dpbf, int nt, const void *w, const void *const *x, int64_t n, float *out) {
+    const int xtype = type == FFL_TYPE_BF16 ? FFL_TYPE_BF16 : FFL_TYPE_F32;
+    __m512d acc[4];
+    for (int t = 0; t < 4; t++) acc[t] = _mm512_setzero_pd();
+    int64_t i = 0;
+    while (i + 64 <= n) {
+        const int64_t end = n - i >= 256 ? i + 256 : i + ((n - i) & ~(int64_t)63);
+        __m512 s[4][2];
+        for (int t = 0; t < 4; t++) s[t][0] = s[t][1] = _mm512_setzero_ps();
+        for (; i < end; i += 64) {
+            if (dpbf) {
+                const __m512bh w0 = (__m512bh)_mm512_loadu_si512((const uint16_t *)w + i);
+                const __m512bh w1 = (__m512bh)_mm512_loadu_si512((const uint16_t *)w + i + 32);
+                for (int t = 0; t < nt; t++) {
+                    s[t][0] = _mm512_dpbf16_ps(s[t][0], w0, (__m512bh)_mm512_loadu_si512((const uint16_t *)x[t] + i));
+                    s[t][1] = _mm512_dpbf16_ps(s[t][1], w1, (__m512bh)_mm512_loadu_si512((const uint16_t *)x[t] + i + 32));
+                }
+            } else {
+                const __m512 w0 = load_wf(type, w, i, 0xFFFF), w1 = load_wf(type, w, i + 16, 0xFFFF);
+                const __m512 w2 = load_wf(type, w, i + 32, 0xFFFF), w3 = load_wf(type, w, i + 48, 0xFFFF);
+                for (int t = 0; t < nt; t++) {
+                    s[t][0] = _mm512_fmadd_ps(w0, load_wf(xtype, x[t], i, 0xFFFF), s[t][0]);
+                    s[t][1] = _mm512_fmadd_ps(w1, load_wf(xtype, x[t], i + 16, 0xFFFF), s[t][1]);
+                    s[t][0] = _mm512_fmadd_ps(w2, load_wf(xtype, x[t], i + 32, 0xFFFF), s[t][0]);
+                    s[t][1] = _mm512_fmadd_ps(w3, load_wf(xtype, x[t], i + 48, 0xFFFF), s[t][1]);
+                }
+            }
+        }
+        for (int t = 0; t < nt; t++) acc[t] = fold_pd(acc[t], _mm512_add_ps(s[t][0], s[t][1]));
+    }
+    for (; i < n; i += 16) {
+        const __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __m512 wv = load_wf(type, w, i, m);
+        for (int t = 0; t < nt; t++) acc[t] = fold_pd(acc[t], _mm512_mul_ps(wv, load_wf(xtype, x[t], i, m)));
+    }
+    for (int t = 0; t < nt; t++) out[t] = (float)_mm512_reduce_add_pd(acc[t]);
+}
+
+AI void float_direct(int type, int dpbf, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t nt_all,
                          float *y, int64_t ldy, int64_t r0, int64_t r1) {
     for (int64_t t0 = 0; t0 < nt_all; t0 += 4) {
         int nt = (int)(nt_all - t0 < 4 ? nt_all - t0 : 4);
@@ -88,10 +115,10 @@ static void float_direct(int type, const void *w, size_t wrb, const void *xq, si
             const void *wr = (const char *)w + (size_t)r * wrb;
             float out[4];
             switch (nt) {
-            case 1: float_row(type, 1, wr, x, n, out); break;
-            case 2: float_row(type, 2, wr, x, n, out); break;
-            case 3: float_row(type, 3, wr, x, n, out); break;
-            default: float_row(type, 4, wr, x, n, out); break;
+            case 1: float_row(type, dpbf, 1, wr, x, n, out); break;
+            case 2: float_row(type, dpbf, 2, wr, x, n, out); break;
+            case 3: float_row(type, dpbf, 3, wr, x, n, out); break;
+            default: float_row(type, dpbf, 4, wr, x, n, out); break;
             }
             for (int t = 0; t < nt; t++) y[(t0 + t) * ldy + r] = out[t];
         }
@@ -104,13 +131,14 @@ static void float_direct(int type, const void *w, size_t wrb, const void *xq, si
  * register holds the first 16 weights of four blocks (one 128-bit lane each), another the last 16
  * (that is how the nibbles of Q4/Q5 blocks come apart), so each 32-bit lane sums 8 products of one
  * block and four blocks share one convert and one FMA. The activation bytes are stored in that
- * order, followed by the integer start value of the accumulator (-offset * block sum). */
+ * order (128 bytes per 4 blocks); the offset correction -offset * sum(block) is applied in float
+ * with the block scales, which keeps the per-block data the kernel loads small. */
 typedef struct {
-    const int8_t *qs;     /* raw qs of block 0 (tail blocks); blocks are `astride` bytes apart */
-    const uint8_t *pairs; /* 192 bytes per 4 blocks, see ffl_avx512_prep32 */
-    const float *da;
-    const int32_t *corr;
-    const float *s; /* Q8_1: d * sum(qs) of each block (for the weight minimum) */
+    const int8_t *qs;      /* raw qs of block 0 (tail blocks); blocks are `astride` bytes apart */
+    const uint8_t *quads;  /* 128 bytes per 4 blocks */
+    const float *da;       /* block scales */
+    const float *corr;     /* -offset * sum(qs) of each block */
+    const float *s;        /* Q8_1: d * sum(qs) of each block (for the weight minimum) */
 } tok32;
 
 AI int wstride32(int type) {
@@ -196,7 +224,9 @@ AI void decode_quad(int type, const uint8_t *p, __m512i *lo, __m512i *hi, __m128
     }
     const __m512i m4b = _mm512_set1_epi8(0x0F);
     __m512i z0 = _mm512_loadu_si512(p);
-    __m512i z1 = _mm512_maskz_loadu_epi8((__mmask64)((1ull << (4 * s - 64)) - 1), p + 64);
+    /* the 4 blocks end 8..32 bytes past the first 64: a short masked load (no read past the end) */
+    __m512i z1 = 4 * s - 64 <= 16 ? _mm512_zextsi128_si512(_mm_maskz_loadu_epi8((__mmask16)((1u << (4 * s - 64)) - 1), p + 64))
+                                  : _mm512_zextsi256_si512(_mm256_maskz_loadu_epi8((__mmask32)((1ull << (4 * s - 64)) - 1), p + 64));
     __m512i q = _mm512_permutex2var_epi8(z0, _mm512_load_si512(quad_qs_idx[slot]), z1);
     __m512i l = _mm512_and_si512(q, m4b), h = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4b);
     if (type == FFL_TYPE_IQ4_NL) {
@@ -219,30 +249,42 @@ AI void decode_quad(int type, const uint8_t *p, __m512i *lo, __m512i *hi, __m128
         *m4 = _mm_cvtph_ps(_mm512_castsi512_si128(_mm512_permutex2var_epi16(z0, _mm512_load_si512(quad_m_idx[slot]), z1)));
 }
 
-AI void row32(int type, int nt, const uint8_t *w, int64_t nb, const tok32 *tk, int astride, float *out) {
-    const int ws = wstride32(type);
+/* nr weight rows (wrb bytes apart) against nt tokens; nr * nt <= 4. Rows share the activation
+ * loads, tokens share the weight decode. */
+AI void row32(int type, int nr, int nt, const uint8_t *w, size_t wrb, int64_t nb, const tok32 *tk, int astride,
+              float out[4][4]) {
+    const int ws = wstride32(type), off = ffl_avx512_offset32(type);
     const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-    __m512 acc[4][2];
-    __m128 macc[4];
-    for (int t = 0; t < 4; t++) {
-        acc[t][0] = acc[t][1] = _mm512_setzero_ps();
-        macc[t] = _mm_setzero_ps();
-    }
+    __m512 acc[4][4][2];
+    __m128 macc[4][4];
+    for (int r = 0; r < 4; r++)
+        for (int t = 0; t < 4; t++) {
+            acc[r][t][0] = acc[r][t][1] = _mm512_setzero_ps();
+            macc[r][t] = _mm_setzero_ps();
+        }
     int64_t b = 0;
     /* two groups of 4 blocks per step, each with its own accumulator (no loop-carried index) */
 #define QUAD_STEP(K)                                                                                                   \
     do {                                                                                                               \
-        __m512i lo, hi;                                                                                                \
-        __m128 d4, m4 = _mm_setzero_ps();                                                                              \
-        decode_quad(type, w + (b + 4 * (K)) * ws, &lo, &hi, &d4, &m4);                                                 \
+        __m512i lo[4], hi[4];                                                                                          \
+        __m128 d4[4], m4[4];                                                                                           \
+        for (int r = 0; r < nr; r++) {                                                                                 \
+            m4[r] = _mm_setzero_ps();                                                                                  \
+            decode_quad(type, w + r * wrb + (b + 4 * (K)) * ws, &lo[r], &hi[r], &d4[r], &m4[r]);                       \
+        }                                                                                                              \
         for (int t = 0; t < nt; t++) {                                                                                 \
-            const uint8_t *pa = tk[t].pairs + (size_t)(b / 4 + (K)) * 192;                                             \
-            __m512i s = _mm512_dpbusd_epi32(_mm512_load_si512(pa + 128), lo, _mm512_load_si512(pa));                  \
-            s = _mm512_dpbusd_epi32(s, hi, _mm512_load_si512(pa + 64));                                                \
-            __m512 sc = _mm512_permutexvar_ps(spread,                                                                  \
-                                              _mm512_castps128_ps512(_mm_mul_ps(d4, _mm_loadu_ps(tk[t].da + b + 4 * (K))))); \
-            acc[t][K] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), sc, acc[t][K]);                                         \
-            if (has_min32(type)) macc[t] = _mm_fmadd_ps(m4, _mm_loadu_ps(tk[t].s + b + 4 * (K)), macc[t]);            \
+            const uint8_t *pa = tk[t].quads + (size_t)(b / 4 + (K)) * 128;                                             \
+            const __m512i alo = _mm512_load_si512(pa), ahi = _mm512_load_si512(pa + 64);                              \
+            const __m128 da4 = _mm_loadu_ps(tk[t].da + b + 4 * (K));                                                   \
+            for (int r = 0; r < nr; r++) {                                                                             \
+                __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo[r], alo);                                   \
+                s = _mm512_dpbusd_epi32(s, hi[r], ahi);                                                                \
+                const __m128 sc4 = _mm_mul_ps(d4[r], da4);                                                             \
+                acc[r][t][K] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(sc4)), \
+                                               acc[r][t][K]);                                                          \
+                if (off) macc[r][t] = _mm_fmadd_ps(sc4, _mm_loadu_ps(tk[t].corr + b + 4 * (K)), macc[r][t]);          \
+                if (has_min32(type)) macc[r][t] = _mm_fmadd_ps(m4[r], _mm_loadu_ps(tk[t].s + b + 4 * (K)), macc[r][t]); \
+            }                                                                                                          \
         }                                                                                                              \
     } while (0)
     for (; b + 8 <= nb; b += 8) {
@@ -254,31 +296,32 @@ AI void row32(int type, int nt, const uint8_t *w, int64_t nb, const tok32 *tk, i
         b += 4;
     }
 #undef QUAD_STEP
-    float tail[4] = {0, 0, 0, 0};
+    float tail[4][4] = {{0}};
     for (; b < nb; b++) {
-        const uint8_t *wb = w + b * ws;
-        __m256i wv = decode32(type, wb);
-        float dw = h2f(ld16(wb));
-        for (int t = 0; t < nt; t++) {
-            const __m256i av = _mm256_loadu_si256((const __m256i *)(tk[t].qs + b * astride));
-            __m256i s = _mm256_dpbusd_epi32(_mm256_zextsi128_si256(_mm_cvtsi32_si128(tk[t].corr[b])), wv, av);
-            tail[t] += hsum256(_mm256_cvtepi32_ps(s)) * (dw * tk[t].da[b]);
-            if (has_min32(type)) tail[t] += h2f(ld16(wb + 2)) * tk[t].s[b];
+        for (int r = 0; r < nr; r++) {
+            const uint8_t *wb = w + r * wrb + b * ws;
+            __m256i wv = decode32(type, wb);
+            float dw = h2f(ld16(wb));
+            for (int t = 0; t < nt; t++) {
+                const __m256i av = _mm256_loadu_si256((const __m256i *)(tk[t].qs + b * astride));
+                __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), wv, av);
+                tail[r][t] += (hsum256(_mm256_cvtepi32_ps(s)) + tk[t].corr[b]) * (dw * tk[t].da[b]);
+                if (has_min32(type)) tail[r][t] += h2f(ld16(wb + 2)) * tk[t].s[b];
+            }
         }
     }
-    for (int t = 0; t < nt; t++) {
-        __m128 m = macc[t];
-        m = _mm_add_ps(m, _mm_movehl_ps(m, m));
-        m = _mm_add_ss(m, _mm_movehdup_ps(m));
-        out[t] = hsum512(_mm512_add_ps(acc[t][0], acc[t][1])) + _mm_cvtss_f32(m) + tail[t];
-    }
+    for (int r = 0; r < nr; r++)
+        for (int t = 0; t < nt; t++) {
+            __m128 m = macc[r][t];
+            m = _mm_add_ps(m, _mm_movehl_ps(m, m));
+            m = _mm_add_ss(m, _mm_movehdup_ps(m));
+            out[r][t] = hsum512(_mm512_add_ps(acc[r][t][0], acc[r][t][1])) + _mm_cvtss_f32(m) + tail[r][t];
+        }
 }
 
 /* Prepares one token row of Q8_0 (or Q8_1) blocks: float scales, corrections and, per 4 blocks
- * (192 bytes, 64-byte aligned), the first 16 activations of each block, the last 16 of each, and
- * the accumulator start values (-offset * block sum in lanes 0, 4, 8, 12). */
-void ffl_avx512_prep32(int q81, int offset, const void *xrow, int64_t nb, float *da, int32_t *corr, float *s,
-                       uint8_t *quads) {
+ * (128 bytes, 64-byte aligned), the first 16 activations of each block, then the last 16 of each. */
+void ffl_avx512_prep32(int q81, int offset, const void *xrow, int64_t nb, float *da, float *corr, float *s, uint8_t *quads) {
     const int astride = q81 ? (int)sizeof(block_q8_1) : (int)sizeof(block_q8_0);
     const int qo = q81 ? 4 : 2;
     const uint8_t *p = xrow;
@@ -292,29 +335,26 @@ void ffl_avx512_prep32(int q81, int offset, const void *xrow, int64_t nb, float 
             __m256i sad = _mm256_sad_epu8(v, _mm256_setzero_si256());
             __m128i s2 = _mm_add_epi64(_mm256_castsi256_si128(sad), _mm256_extracti128_si256(sad, 1));
             int sum = (int)(_mm_cvtsi128_si64(s2) + _mm_extract_epi64(s2, 1)) - 32 * 128;
-            corr[b] = -offset * sum;
+            corr[b] = (float)(-offset * sum);
         }
     }
     const uint8_t *x = xrow;
     for (int64_t q = 0; q < nb / 4; q++) {
-        uint8_t *o = quads + q * 192;
-        int32_t init[16] = {0};
+        uint8_t *o = quads + q * 128;
         for (int i = 0; i < 4; i++) {
             const uint8_t *a = x + (4 * q + i) * astride + qo;
-            memcpy(o + 16 * i, a, 16);
-            memcpy(o + 64 + 16 * i, a + 16, 16);
-            init[4 * i] = corr[4 * q + i];
+            _mm_store_si128((__m128i *)(o + 16 * i), _mm_loadu_si128((const __m128i *)a));
+            _mm_store_si128((__m128i *)(o + 64 + 16 * i), _mm_loadu_si128((const __m128i *)(a + 16)));
         }
-        memcpy(o + 128, init, 64);
     }
 }
 
-static void direct32(int type, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t nt_all, float *y,
-                     int64_t ldy, int64_t r0, int64_t r1) {
+AI void direct32(int type, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t nt_all, float *y,
+                 int64_t ldy, int64_t r0, int64_t r1) {
     const int64_t nb = n / 32;
     const int q81 = has_min32(type);
     const int astride = q81 ? (int)sizeof(block_q8_1) : (int)sizeof(block_q8_0);
-    const size_t per_tok = ((size_t)nb * 12 + (size_t)(nb / 4) * 192 + 127) & ~(size_t)63;
+    const size_t per_tok = ((size_t)nb * 12 + (size_t)(nb / 4) * 128 + 127) & ~(size_t)63;
     for (int64_t t0 = 0; t0 < nt_all; t0 += 4) {
         int nt = (int)(nt_all - t0 < 4 ? nt_all - t0 : 4);
         char *scr = ffl_kernel_scratch(per_tok * 4);
@@ -327,25 +367,28 @@ static void direct32(int type, const void *w, size_t wrb, const void *xq, size_t
         }
         tok32 tk[4];
         for (int t = 0; t < nt; t++) {
-            uint8_t *pairs = (uint8_t *)scr + per_tok * t;
-            float *da = (float *)(pairs + (size_t)(nb / 4) * 192);
-            int32_t *corr = (int32_t *)(da + nb);
-            float *s = (float *)(corr + nb);
+            uint8_t *quads = (uint8_t *)scr + per_tok * t;
+            float *da = (float *)(quads + (size_t)(nb / 4) * 128);
+            float *corr = da + nb, *s = corr + nb;
             const char *xr = (const char *)xq + (size_t)(t0 + t) * xrb;
-            ffl_avx512_prep32(q81, ffl_avx512_offset32(type), xr, nb, da, corr, s, pairs);
-            tk[t] = (tok32){(const int8_t *)(xr + (q81 ? 4 : 2)), pairs, da, corr, s};
+            ffl_avx512_prep32(q81, ffl_avx512_offset32(type), xr, nb, da, corr, s, quads);
+            tk[t] = (tok32){(const int8_t *)(xr + (q81 ? 4 : 2)), quads, da, corr, s};
         }
-        for (int64_t r = r0; r < r1; r++) {
+        /* one token: two rows at a time share the activation loads */
+        const int nr = nt == 1 ? 2 : 1;
+        for (int64_t r = r0; r < r1; r += nr) {
             const uint8_t *wr = (const uint8_t *)w + (size_t)r * wrb;
-            float out[4];
-#define ROW32_CASE(T)                                                          \
-    case T:                                                                    \
-        switch (nt) {                                                          \
-        case 1: row32(T, 1, wr, nb, tk, astride, out); break;                  \
-        case 2: row32(T, 2, wr, nb, tk, astride, out); break;                  \
-        case 3: row32(T, 3, wr, nb, tk, astride, out); break;                  \
-        default: row32(T, 4, wr, nb, tk, astride, out); break;                 \
-        }                                                                      \
+            float out[4][4] = {{0}};
+            const int rows = r + nr <= r1 ? nr : 1;
+#define ROW32_CASE(T)                                                                                              \
+    case T:                                                                                                        \
+        if (rows == 2) row32(T, 2, 1, wr, wrb, nb, tk, astride, out);                                              \
+        else switch (nt) {                                                                                         \
+            case 1: row32(T, 1, 1, wr, wrb, nb, tk, astride, out); break;                                          \
+            case 2: row32(T, 1, 2, wr, wrb, nb, tk, astride, out); break;                                          \
+            case 3: row32(T, 1, 3, wr, wrb, nb, tk, astride, out); break;                                          \
+            default: row32(T, 1, 4, wr, wrb, nb, tk, astride, out); break;                                         \
+            }                                                                                                      \
         break;
             switch (type) {
                 ROW32_CASE(FFL_TYPE_Q4_0)
@@ -357,7 +400,8 @@ static void direct32(int type, const void *w, size_t wrb, const void *xq, size_t
             default: break;
             }
 #undef ROW32_CASE
-            for (int t = 0; t < nt; t++) y[(t0 + t) * ldy + r] = out[t];
+            for (int i = 0; i < rows; i++)
+                for (int t = 0; t < nt; t++) y[(t0 + t) * ldy + r + i] = out[i][t];
         }
     }
 }
@@ -523,16 +567,25 @@ AI void decode_k(int type, const uint8_t *p, kblock *kb) {
 /* Integer dot of a decoded super-block with one Q8_K block; returns the per-lane int32 sums
  * (scaled by the sub-block scales, minus the offset term) and, for types with mins, the min term. */
 AI __m512i dot_k(int type, const kblock *kb, const block_q8_K *a, __m256i *mins) {
-    __m512i acc = _mm512_setzero_si512();
+    /* two independent chains: the 4 accumulations would otherwise wait on each other */
+    __m512i acc0 = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
     if (type == FFL_TYPE_IQ4_XS) {
-        for (int k = 0; k < 4; k++) {
-            __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), kb->w[k], _mm512_loadu_si512(a->qs + 64 * k));
-            acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(s, kb->sc[k]));
+#pragma GCC unroll 2
+        for (int k = 0; k < 4; k += 2) {
+            __m512i s0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), kb->w[k], _mm512_loadu_si512(a->qs + 64 * k));
+            __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), kb->w[k + 1], _mm512_loadu_si512(a->qs + 64 * k + 64));
+            acc0 = _mm512_add_epi32(acc0, _mm512_mullo_epi32(s0, kb->sc[k]));
+            acc1 = _mm512_add_epi32(acc1, _mm512_mullo_epi32(s1, kb->sc[k + 1]));
         }
     } else {
-        for (int k = 0; k < 4; k++)
-            acc = _mm512_dpwssd_epi32(acc, _mm512_maddubs_epi16(kb->w[k], _mm512_loadu_si512(a->qs + 64 * k)), kb->sc[k]);
+#pragma GCC unroll 2
+        for (int k = 0; k < 4; k += 2) {
+            acc0 = _mm512_dpwssd_epi32(acc0, _mm512_maddubs_epi16(kb->w[k], _mm512_loadu_si512(a->qs + 64 * k)), kb->sc[k]);
+            acc1 = _mm512_dpwssd_epi32(acc1, _mm512_maddubs_epi16(kb->w[k + 1], _mm512_loadu_si512(a->qs + 64 * k + 64)),
+                                       kb->sc[k + 1]);
+        }
     }
+    __m512i acc = _mm512_add_epi32(acc0, acc1);
     __m256i bs = _mm256_loadu_si256((const __m256i *)a->bsums);
     __m256i t = _mm256_madd_epi16(kb->bsc, bs);
     if (type == FFL_TYPE_Q2_K || type == FFL_TYPE_Q4_K || type == FFL_TYPE_Q5_K) {
@@ -574,13 +627,151 @@ AI void row_k(int type, int nt, const uint8_t *w, int64_t nb, const block_q8_K *
     for (int t = 0; t < nt; t++) out[t] = hsum512(acc[t]) - hsum256(macc[t]);
 }
 
-static void direct_k(int type, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t nt_all, float *y,
+/* ---- Q4_K / Q5_K / IQ4_XS against prepared activations.
+ * Loading 64 bytes of nibbles at once splits them into two 256-bit halves that are not adjacent
+ * sub-blocks (Q4_K: lanes hold sub-blocks 0|2 and 1|3); the activations are permuted once per call
+ * to that order instead of shuffling every weight block. Per super-block the prepared row holds the
+ * 256 permuted bytes, the 8 sums of 32 activations (for the minimums / the IQ4_XS offset) and d. */
+
+#define K4_PREP_BYTES 320
+
+AI void prep_k4(int type, const block_q8_K *x, int64_t nb, uint8_t *dst) {
+    for (int64_t b = 0; b < nb; b++) {
+        uint8_t *o = dst + b * K4_PREP_BYTES;
+        const int8_t *q = x[b].qs;
+        if (type == FFL_TYPE_IQ4_XS) {
+            /* per 64 bytes: the first 16 of each of 4 sub-blocks, then the last 16 of each */
+            for (int k = 0; k < 2; k++)
+                for (int j = 0; j < 4; j++) {
+                    memcpy(o + 128 * k + 16 * j, q + 128 * k + 32 * j, 16);
+                    memcpy(o + 128 * k + 64 + 16 * j, q + 128 * k + 32 * j + 16, 16);
+                }
+        } else {
+            /* sub-blocks in the order 0 2 1 3 4 6 5 7 */
+            static const int order[8] = {0, 2, 1, 3, 4, 6, 5, 7};
+            for (int j = 0; j < 8; j++) memcpy(o + 32 * j, q + 32 * order[j], 32);
+        }
+        int16_t bs[8];
+        for (int j = 0; j < 8; j++) bs[j] = (int16_t)(x[b].bsums[2 * j] + x[b].bsums[2 * j + 1]);
+        memcpy(o + 256, bs, 16);
+        memcpy(o + 272, &x[b].d, 4);
+    }
+}
+
+AI void row_k4(int type, int nt, const uint8_t *w, int64_t nb, const uint8_t *const *px, float *out) {
+    const int ws = kstride(type);
+    __m512 acc[4];
+    __m128 macc[4];
+    for (int t = 0; t < 4; t++) acc[t] = _mm512_setzero_ps(), macc[t] = _mm_setzero_ps();
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *p = w + b * ws;
+        __m512i wv[4], sc[4];
+        __m128i mn16, corr16 = _mm_setzero_si128();
+        float d, dmin = 0;
+        if (type == FFL_TYPE_IQ4_XS) {
+            const block_iq4_xs *x = (const block_iq4_xs *)p;
+            const __m512i lut = _mm512_broadcast_i32x4(_mm_setr_epi8(1, 24, 45, 63, 79, 93, 106, 118, (char)129, (char)141,
+                                                                     (char)153, (char)166, (char)181, (char)197, (char)217,
+                                                                     (char)241));
+            for (int k = 0; k < 2; k++) {
+                __m512i q = _mm512_loadu_si512(x->qs + 64 * k);
+                wv[2 * k] = _mm512_shuffle_epi8(lut, _mm512_and_si512(q, m4));
+                wv[2 * k + 1] = _mm512_shuffle_epi8(lut, _mm512_and_si512(_mm512_srli_epi16(q, 4), m4));
+            }
+            /* scales: 4 bits from scales_l, 2 from scales_h, minus 32; int32 lanes, 4 per sub-block */
+            uint32_t sl = ld32(x->scales_l);
+            uint32_t h = x->scales_h;
+            int32_t ls[8];
+            for (int j = 0; j < 8; j++) ls[j] = (int32_t)((((sl >> (4 * j)) & 0xF) | (((h >> (2 * j)) & 3) << 4))) - 32;
+            const __m512i l8 = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)ls));
+            const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+            sc[0] = _mm512_permutexvar_epi32(spread, l8);
+            sc[1] = _mm512_permutexvar_epi32(_mm512_add_epi32(spread, _mm512_set1_epi32(4)), l8);
+            /* offset 128 of the lookup values: 128 * ls_j per pair sum */
+            corr16 = _mm_slli_epi16(_mm_packs_epi32(_mm256_castsi256_si128(_mm256_loadu_si256((const __m256i *)ls)),
+                                                    _mm256_extracti128_si256(_mm256_loadu_si256((const __m256i *)ls), 1)),
+                                    7);
+            mn16 = _mm_setzero_si128();
+            d = h2f(x->d);
+        } else {
+            const uint8_t *qs = p + (type == FFL_TYPE_Q4_K ? 16 : 48), *scales = p + 4;
+            uint64_t s8, m8;
+            k4_scales(scales, &s8, &m8);
+            for (int k = 0; k < 2; k++) {
+                __m512i q = _mm512_loadu_si512(qs + 64 * k);
+                wv[2 * k] = _mm512_and_si512(q, m4);
+                wv[2 * k + 1] = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+            }
+            if (type == FFL_TYPE_Q5_K) {
+                __m256i qh = _mm256_loadu_si256((const __m256i *)((const block_q5_K *)p)->qh);
+                __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
+                const __m512i b4 = _mm512_set1_epi8(0x10);
+                wv[0] = _mm512_or_si512(wv[0], _mm512_and_si512(_mm512_slli_epi16(z, 4), b4)); /* bits 0 | 2 */
+                wv[1] = _mm512_or_si512(wv[1], _mm512_and_si512(_mm512_slli_epi16(z, 3), b4)); /* bits 1 | 3 */
+                wv[2] = _mm512_or_si512(wv[2], _mm512_and_si512(z, b4));                       /* bits 4 | 6 */
+                wv[3] = _mm512_or_si512(wv[3], _mm512_and_si512(_mm512_srli_epi16(z, 1), b4)); /* bits 5 | 7 */
+            }
+            /* int16 scale words: vector v covers sub-blocks (0,2) (1,3) (4,6) (5,7) */
+            const __m512i s16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)s8)));
+            static const uint16_t pick[4][32] = {
+                {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2},
+                {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3},
+                {4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6},
+                {5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7}};
+            for (int k = 0; k < 4; k++) sc[k] = _mm512_permutexvar_epi16(_mm512_loadu_si512(pick[k]), s16);
+            mn16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)m8));
+            d = h2f(ld16(p));
+            dmin = h2f(ld16(p + 2));
+        }
+        for (int t = 0; t < nt; t++) {
+            const uint8_t *a = px[t] + b * K4_PREP_BYTES;
+            const __m128i bs = _mm_loadu_si128((const __m128i *)(a + 256));
+            float da;
+            memcpy(&da, a + 272, 4);
+            __m512i s0, s1;
+            if (type == FFL_TYPE_IQ4_XS) {
+                s0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv[0], _mm512_load_si512(a));
+                s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv[2], _mm512_load_si512(a + 128));
+                s0 = _mm512_dpbusd_epi32(s0, wv[1], _mm512_load_si512(a + 64));
+                s1 = _mm512_dpbusd_epi32(s1, wv[3], _mm512_load_si512(a + 192));
+                s0 = _mm512_add_epi32(_mm512_mullo_epi32(s0, sc[0]), _mm512_mullo_epi32(s1, sc[1]));
+                s0 = _mm512_sub_epi32(s0, _mm512_zextsi128_si512(_mm_madd_epi16(corr16, bs)));
+            } else {
+                s0 = _mm512_dpwssd_epi32(_mm512_setzero_si512(), _mm512_maddubs_epi16(wv[0], _mm512_load_si512(a)), sc[0]);
+                s1 = _mm512_dpwssd_epi32(_mm512_setzero_si512(), _mm512_maddubs_epi16(wv[1], _mm512_load_si512(a + 64)), sc[1]);
+                s0 = _mm512_dpwssd_epi32(s0, _mm512_maddubs_epi16(wv[2], _mm512_load_si512(a + 128)), sc[2]);
+                s1 = _mm512_dpwssd_epi32(s1, _mm512_maddubs_epi16(wv[3], _mm512_load_si512(a + 192)), sc[3]);
+                s0 = _mm512_add_epi32(s0, s1);
+                macc[t] = _mm_fmadd_ps(_mm_cvtepi32_ps(_mm_madd_epi16(mn16, bs)), _mm_set1_ps(dmin * da), macc[t]);
+            }
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_set1_ps(d * da), acc[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++) {
+        __m128 m = macc[t];
+        m = _mm_add_ps(m, _mm_movehl_ps(m, m));
+        m = _mm_add_ss(m, _mm_movehdup_ps(m));
+        out[t] = hsum512(acc[t]) - _mm_cvtss_f32(m);
+    }
+}
+
+AI void direct_k(int type, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t nt_all, float *y,
                      int64_t ldy, int64_t r0, int64_t r1) {
     const int64_t nb = n / QK_K;
+    const int k4 = type == FFL_TYPE_Q4_K || type == FFL_TYPE_Q5_K || type == FFL_TYPE_IQ4_XS;
+    uint8_t *prep = k4 ? ffl_kernel_scratch((size_t)nb * K4_PREP_BYTES * 4 + 64) : NULL;
     for (int64_t t0 = 0; t0 < nt_all; t0 += 4) {
         int nt = (int)(nt_all - t0 < 4 ? nt_all - t0 : 4);
         const block_q8_K *x[4];
-        for (int t = 0; t < nt; t++) x[t] = (const block_q8_K *)((const char *)xq + (size_t)(t0 + t) * xrb);
+        const uint8_t *px[4];
+        for (int t = 0; t < nt; t++) {
+            x[t] = (const block_q8_K *)((const char *)xq + (size_t)(t0 + t) * xrb);
+            if (prep) {
+                prep_k4(type, x[t], nb, prep + (size_t)t * nb * K4_PREP_BYTES);
+                px[t] = prep + (size_t)t * nb * K4_PREP_BYTES;
+            }
+        }
         for (int64_t r = r0; r < r1; r++) {
             const uint8_t *wr = (const uint8_t *)w + (size_t)r * wrb;
             float out[4];
@@ -593,16 +784,33 @@ static void direct_k(int type, const void *w, size_t wrb, const void *xq, size_t
         default: row_k(T, 4, wr, nb, x, out); break;          \
         }                                                     \
         break;
+#define ROWK4_CASE(T)                                         \
+    case T:                                                   \
+        if (!prep) {                                          \
+            switch (nt) {                                     \
+            case 1: row_k(T, 1, wr, nb, x, out); break;       \
+            default: row_k(T, 4, wr, nb, x, out); break;      \
+            }                                                 \
+            break;                                            \
+        }                                                     \
+        switch (nt) {                                         \
+        case 1: row_k4(T, 1, wr, nb, px, out); break;         \
+        case 2: row_k4(T, 2, wr, nb, px, out); break;         \
+        case 3: row_k4(T, 3, wr, nb, px, out); break;         \
+        default: row_k4(T, 4, wr, nb, px, out); break;        \
+        }                                                     \
+        break;
             switch (type) {
                 ROWK_CASE(FFL_TYPE_Q2_K)
                 ROWK_CASE(FFL_TYPE_Q3_K)
-                ROWK_CASE(FFL_TYPE_Q4_K)
-                ROWK_CASE(FFL_TYPE_Q5_K)
+                ROWK4_CASE(FFL_TYPE_Q4_K)
+                ROWK4_CASE(FFL_TYPE_Q5_K)
                 ROWK_CASE(FFL_TYPE_Q6_K)
-                ROWK_CASE(FFL_TYPE_IQ4_XS)
+                ROWK4_CASE(FFL_TYPE_IQ4_XS)
             default: break;
             }
 #undef ROWK_CASE
+#undef ROWK4_CASE
             for (int t = 0; t < nt; t++) y[(t0 + t) * ldy + r] = out[t];
         }
     }
@@ -936,7 +1144,7 @@ AI void gemm_float(int type, const void *w, size_t wrb, const void *xq, size_t x
     const size_t need = panel_bytes * (size_t)ntg + (convert ? rstride * FGEMM_ROW_BLOCK : 0) + 64;
     uint8_t *scr = ffl_kernel_scratch(need);
     if (!scr) {
-        float_direct(type, w, wrb, xq, xrb, n, T, y, ldy, r0, r1);
+        float_direct(type, 0, w, wrb, xq, xrb, n, T, y, ldy, r0, r1);
         return;
     }
     uint8_t *panels = scr, *conv = scr + panel_bytes * (size_t)ntg;
@@ -995,6 +1203,100 @@ AI void gemm_float(int type, const void *w, size_t wrb, const void *xq, size_t x
     }
 }
 
+/* ================================================================ activation quantizers
+ * Bit-identical to the scalar reference (kernels.c): same float operations in the same order. */
+
+/* roundf: round half away from zero. */
+AI __m512 round_away(__m512 v) {
+    __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __m512 frac = _mm512_sub_ps(v, t); /* exact */
+    __mmask16 up = _mm512_cmp_ps_mask(_mm512_abs_ps(frac), _mm512_set1_ps(0.5f), _CMP_GE_OQ);
+    __m512 one = _mm512_or_ps(_mm512_set1_ps(1.0f), _mm512_and_ps(v, _mm512_set1_ps(-0.0f)));
+    return _mm512_mask_add_ps(t, up, t, one);
+}
+
+AI void quant_q8_0_block(const float *x, int8_t *qs, uint16_t *dh, int *sum) {
+    __m512 a = _mm512_loadu_ps(x), b = _mm512_loadu_ps(x + 16);
+    float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(b)));
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    *dh = ffl_float_to_half(d);
+    __m512i qa = _mm512_cvttps_epi32(round_away(_mm512_mul_ps(a, _mm512_set1_ps(id))));
+    __m512i qb = _mm512_cvttps_epi32(round_away(_mm512_mul_ps(b, _mm512_set1_ps(id))));
+    _mm_storeu_si128((__m128i *)qs, _mm512_cvtepi32_epi8(qa));
+    _mm_storeu_si128((__m128i *)(qs + 16), _mm512_cvtepi32_epi8(qb));
+    if (sum) *sum = _mm512_reduce_add_epi32(_mm512_add_epi32(qa, qb));
+}
+
+static void quantize_q8_0_avx512(const float *x, void *xq, int64_t n) {
+    block_q8_0 *y = xq;
+    for (int64_t i = 0; i < n / QK8_0; i++) {
+        uint16_t d;
+        quant_q8_0_block(x + 32 * i, y[i].qs, &d, NULL);
+        y[i].d = d;
+    }
+}
+
+static void quantize_q8_1_avx512(const float *x, void *xq, int64_t n) {
+    block_q8_1 *y = xq;
+    for (int64_t i = 0; i < n / QK8_1; i++) {
+        uint16_t d;
+        int sum;
+        quant_q8_0_block(x + 32 * i, y[i].qs, &d, &sum);
+        y[i].d = d;
+        /* s = fp16(sum * d) with d the unrounded float scale, as the reference */
+        __m512 a = _mm512_loadu_ps(x + 32 * i), b = _mm512_loadu_ps(x + 32 * i + 16);
+        float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(b)));
+        y[i].s = ffl_float_to_half((float)sum * (amax / 127.0f));
+    }
+}
+
+static void quantize_q8_K_avx512(const float *x, void *xq, int64_t n) {
+    block_q8_K *y = xq;
+    for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
+        __m512 m = _mm512_setzero_ps();
+        for (int j = 0; j < QK_K; j += 16) m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(x + j)));
+        const float amax = _mm512_reduce_max_ps(m);
+        if (amax == 0.0f) {
+            memset(&y[i], 0, sizeof y[i]);
+            continue;
+        }
+        /* the signed value of the first element with the largest magnitude */
+        float max = 0.0f;
+        for (int j = 0; j < QK_K; j += 16) {
+            __mmask16 hit = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(x + j)), _mm512_set1_ps(amax), _CMP_EQ_OQ);
+            if (hit) {
+                max = x[j + __builtin_ctz(hit)];
+                break;
+            }
+        }
+        const float iscale = -127.0f / max;
+        const __m512 is = _mm512_set1_ps(iscale);
+        for (int g = 0; g < QK_K / 16; g++) {
+            __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(is, _mm512_loadu_ps(x + 16 * g))); /* nearest, ties to even */
+            v = _mm512_min_epi32(v, _mm512_set1_epi32(127));
+            _mm_storeu_si128((__m128i *)(y[i].qs + 16 * g), _mm512_cvtepi32_epi8(v));
+            y[i].bsums[g] = (int16_t)_mm512_reduce_add_epi32(v);
+        }
+        y[i].d = 1.0f / iscale;
+    }
+}
+
+static void quantize_bf16_avx512(const float *x, void *xq, int64_t n) {
+    uint16_t *y = xq;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512i u = _mm512_castps_si512(_mm512_loadu_ps(x + i));
+        __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1))));
+        r = _mm512_srli_epi32(r, 16);
+        /* NaN: keep the top half, force quiet */
+        __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
+        r = _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(u, 16), _mm512_set1_epi32(64));
+        _mm256_storeu_si256((__m256i *)(y + i), _mm512_cvtepi32_epi16(r));
+    }
+    for (; i < n; i++) y[i] = ffl_float_to_bf16(x[i]);
+}
+
 /* ================================================================ entry points */
 
 #define MM_ENTRY(name, body)                                                                                       \
@@ -1005,7 +1307,7 @@ AI void gemm_float(int type, const void *w, size_t wrb, const void *xq, size_t x
 
 #define FLOAT_ENTRY(name, T)                                                                                       \
     MM_ENTRY(name, if (nt >= GEMM_MIN_TOKENS) gemm_float(T, w, wrb, xq, xrb, n, nt, y, ldy, r0, r1);               \
-             else float_direct(T, w, wrb, xq, xrb, n, nt, y, ldy, r0, r1))
+             else float_direct(T, T == FFL_TYPE_BF16, w, wrb, xq, xrb, n, nt, y, ldy, r0, r1))
 FLOAT_ENTRY(mm_f32, FFL_TYPE_F32)
 FLOAT_ENTRY(mm_f16, FFL_TYPE_F16)
 FLOAT_ENTRY(mm_bf16, FFL_TYPE_BF16)
@@ -1029,9 +1331,13 @@ void ffl_kernels_fill_avx512(ffl_kernel_table *t) {
     const ffl_cpu_info *ci = ffl_cpu_info_get();
     if (!ci->avx512vnni || !ci->avx512vbmi) return; /* without VNNI/VBMI the AVX2 kernels stay */
     init_quad_tables();
+    t->quantize[FFL_ACT_Q8_0] = quantize_q8_0_avx512;
+    t->quantize[FFL_ACT_Q8_1] = quantize_q8_1_avx512;
+    t->quantize[FFL_ACT_Q8_K] = quantize_q8_K_avx512;
+    t->quantize[FFL_ACT_BF16] = quantize_bf16_avx512;
     t->matmul[FFL_TYPE_F32] = mm_f32;
     t->matmul[FFL_TYPE_F16] = mm_f16;
-    t->matmul[FFL_TYPE_BF16] = mm_bf16;
+    if (ci->avx512bf16) t->matmul[FFL_TYPE_BF16] = mm_bf16; /* the tiled path uses vdpbf16ps */
     t->matmul[FFL_TYPE_Q4_0] = mm_q4_0;
     t->matmul[FFL_TYPE_Q4_1] = mm_q4_1;
     t->matmul[FFL_TYPE_Q5_0] = mm_q5_0;

@@ -203,6 +203,7 @@ static void test_activation_quantizers(int32_t level) {
             for (int64_t i = 0; i < n * rows; i++) x[i] = rndf(-3, 3) * ((i % 97 == 0) ? 10.0f : 1.0f);
             /* exact halves after scaling hit the rounding rule */
             x[5] = 0.0f;
+            x[7] = -40.0f, x[9] = 40.0f; /* tie in magnitude: Q8_K takes the first one's sign */
             for (int64_t i = n; i < n + 32; i++) x[i] = (float)(i - n - 16) * 0.5f;
             memset(x + 2 * n, 0, sizeof(float) * 256); /* an all-zero block */
             size_t rb = ffl_activation_row_bytes(wt, n);
@@ -221,13 +222,13 @@ static void test_activation_quantizers(int32_t level) {
 }
 
 /* Q8_0 activations round like ggml's reference: roundf (half away from zero) of x / (amax / 127). */
-static void test_q8_0_rounding(void) {
+static void test_q8_0_rounding(int32_t level) {
     float x[32];
     for (int j = 0; j < 32; j++) x[j] = (float)(j - 16) * 0.5f + 0.25f; /* amax 7.75 */
     x[0] = 127.0f; /* d = 1: then x / d keeps the exact halves */
     x[1] = 2.5f, x[2] = -2.5f, x[3] = 0.5f, x[4] = -0.5f, x[5] = 1.5f;
     block_q8_0 q;
-    ffl_cpu_set_level(FFL_CPU_SCALAR);
+    ffl_cpu_set_level(level);
     ffl_quantize_activations(FFL_TYPE_Q8_0, x, 32, &q, 32, 0, 1);
     CHECK(q.qs[0] == 127);
     CHECK(q.qs[1] == 3 && q.qs[2] == -3 && q.qs[3] == 1 && q.qs[4] == -1 && q.qs[5] == 2);
@@ -355,7 +356,6 @@ int main(void) {
     CHECK(ffl_vec_dot_type(FFL_TYPE_BF16) == FFL_TYPE_BF16);
     CHECK(ffl_matmul_supported(FFL_TYPE_Q6_K) && !ffl_matmul_supported(FFL_TYPE_IQ2_XXS));
     CHECK(ffl_activation_row_bytes(FFL_TYPE_Q4_K, 512) == 2 * sizeof(block_q8_K));
-    test_q8_0_rounding();
     int32_t levels[8];
     int nl = 0;
     levels[nl++] = FFL_CPU_SCALAR;
@@ -368,6 +368,7 @@ int main(void) {
 #endif
     for (int i = 0; i < nl; i++) {
         printf("level %s\n", ffl_cpu_level_name(levels[i]));
+        test_q8_0_rounding(levels[i]);
         if (levels[i] != FFL_CPU_SCALAR) test_activation_quantizers(levels[i]);
         test_accuracy(levels[i]);
         test_matmul_shapes(levels[i]);
