@@ -52,11 +52,19 @@ symbolizer="$(command -v llvm-symbolizer || ls /usr/bin/llvm-symbolizer-* /usr/l
 
 # The whole library is instrumented for coverage and sanitizers, not just the target file.
 san="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g"
-if [ -f "$build/CMakeCache.txt" ] && ! grep -q '^CMAKE_C_COMPILER:.*clang' "$build/CMakeCache.txt"; then
-  rm -rf "$build"
+# clang warns about things gcc does not; the plain gcc build is the -Werror gate, so here warnings
+# stay visible but do not stop the fuzzing: wrappers append -Wno-error after the project's -Werror.
+toolchain="$build/toolchain"
+if [ -f "$build/CMakeCache.txt" ] && ! grep -q "^CMAKE_C_COMPILER:.*$toolchain/clang\$" "$build/CMakeCache.txt"; then
+  rm -rf "$build" # configured with another compiler: start afresh
 fi
+mkdir -p "$toolchain"
+for cc in clang clang++; do
+  printf '#!/bin/sh\nexec %s "$@" -Wno-error\n' "$(command -v "$cc")" >"$toolchain/$cc"
+  chmod +x "$toolchain/$cc"
+done
 cmake -S "$root" -B "$build" \
-  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+  -DCMAKE_C_COMPILER="$toolchain/clang" -DCMAKE_CXX_COMPILER="$toolchain/clang++" \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DFFLAMA_FUZZ=ON -DFFLAMA_TESTS=OFF -DFFLAMA_SANITIZE=OFF \
   -DCMAKE_C_FLAGS="$san" -DCMAKE_CXX_FLAGS="$san" >/dev/null

@@ -367,6 +367,10 @@ FFL_API int32_t ffl_session_seq_pos_max(const ffl_session *session, int32_t seq_
 FFL_API int32_t ffl_session_seq_rm(ffl_session *session, int32_t seq_id, int32_t p0, int32_t p1);
 /* Makes dst share src's cached tokens in [p0, p1) (no copy of K/V data). */
 FFL_API int32_t ffl_session_seq_cp(ffl_session *session, int32_t src_seq, int32_t dst_seq, int32_t p0, int32_t p1);
+/* Context shift: moves the sequence's cached tokens in [p0, p1) by delta positions (keys are
+ * re-rotated; cells shared with other sequences move for them too). Tokens moved below 0 are removed.
+ * Typical use: seq_rm(s, 0, keep, keep + n_discard) then seq_add(s, 0, keep + n_discard, -1, -n_discard). */
+FFL_API int32_t ffl_session_seq_add(ffl_session *session, int32_t seq_id, int32_t p0, int32_t p1, int32_t delta);
 /* Removes every sequence except seq_id. */
 FFL_API int32_t ffl_session_seq_keep(ffl_session *session, int32_t seq_id);
 /* Empties the KV cache and the outputs. */
@@ -504,6 +508,84 @@ FFL_API int32_t ffl_utf8_stream_flush(ffl_utf8_stream *stream, const char **out,
 FFL_API int32_t ffl_utf8_stream_pending(const ffl_utf8_stream *stream);
 
 /* ==== sample: samplers and grammars ==== */
+
+/* A sampler chain: samplers run in the order they were added, over the candidate tokens
+ * (at first every token with its logit); the last one must select a token (greedy, dist or
+ * mirostat_v2). Semantics follow llama.cpp's samplers. Sampling is single-threaded and
+ * deterministic: the same seed, chain and inputs give the same tokens on any machine. A chain
+ * is used by one thread at a time; clone it for another thread. Random samplers (dist, xtc,
+ * mirostat_v2) draw from generators derived from the chain seed and their position. */
+typedef struct ffl_sampler ffl_sampler;
+
+FFL_API int32_t ffl_sampler_chain_new(uint64_t seed, ffl_sampler **out);
+FFL_API void ffl_sampler_free(ffl_sampler *chain);
+/* Deep copy, state included (histories, grammar position, generator state). */
+FFL_API int32_t ffl_sampler_clone(const ffl_sampler *chain, ffl_sampler **out);
+/* Back to the state after construction: histories cleared, grammar at its start, generators re-seeded. */
+FFL_API int32_t ffl_sampler_reset(ffl_sampler *chain);
+/* Re-seeds every random sampler of the chain (and restarts its sequence). */
+FFL_API int32_t ffl_sampler_set_seed(ffl_sampler *chain, uint64_t seed);
+/* Number of samplers in the chain. */
+FFL_API int32_t ffl_sampler_chain_length(const ffl_sampler *chain);
+/* Name of sampler i ("top-k", "grammar", ...), or NULL when out of range. */
+FFL_API const char *ffl_sampler_chain_name(const ffl_sampler *chain, int32_t index);
+
+/* Selects the most likely candidate. */
+FFL_API int32_t ffl_sampler_chain_add_greedy(ffl_sampler *chain);
+/* Draws from softmax of the candidates. */
+FFL_API int32_t ffl_sampler_chain_add_dist(ffl_sampler *chain);
+/* Divides logits by temp; temp <= 0 keeps only the most likely candidate. */
+FFL_API int32_t ffl_sampler_chain_add_temp(ffl_sampler *chain, float temp);
+/* Dynamic temperature in [temp - delta, temp + delta] from the normalised entropy^exponent; delta <= 0 is plain temp. */
+FFL_API int32_t ffl_sampler_chain_add_temp_ext(ffl_sampler *chain, float temp, float delta, float exponent);
+/* Keeps the k most likely (k <= 0: no-op). */
+FFL_API int32_t ffl_sampler_chain_add_top_k(ffl_sampler *chain, int32_t k);
+/* Keeps the smallest most-likely set whose probability reaches p (at least min_keep). p >= 1: no-op. */
+FFL_API int32_t ffl_sampler_chain_add_top_p(ffl_sampler *chain, float p, int32_t min_keep);
+/* Keeps candidates with probability >= p * the top probability (at least min_keep). p <= 0: no-op. */
+FFL_API int32_t ffl_sampler_chain_add_min_p(ffl_sampler *chain, float p, int32_t min_keep);
+/* Locally typical sampling with mass p (at least min_keep). p >= 1: no-op. */
+FFL_API int32_t ffl_sampler_chain_add_typical(ffl_sampler *chain, float p, int32_t min_keep);
+/* Over the last last_n accepted tokens: repeat divides positive / multiplies negative logits (1 = off),
+ * frequency subtracts count * frequency, presence subtracts presence once (0 = off). last_n = 0: off. */
+FFL_API int32_t ffl_sampler_chain_add_penalties(ffl_sampler *chain, int32_t last_n, float repeat, float frequency, float presence);
+/* Adds biases[i] to the logit of tokens[i] (-INFINITY bans a token). */
+FFL_API int32_t ffl_sampler_chain_add_logit_bias(ffl_sampler *chain, int32_t n_biases, const int32_t *tokens, const float *biases);
+/* Mirostat 2.0: target surprise tau, learning rate eta; selects a token. mu moves when the token is accepted. */
+FFL_API int32_t ffl_sampler_chain_add_mirostat_v2(ffl_sampler *chain, float tau, float eta);
+/* Exclude top choices: with the given probability, removes every candidate with p >= threshold except the least likely of them. */
+FFL_API int32_t ffl_sampler_chain_add_xtc(ffl_sampler *chain, float probability, float threshold, int32_t min_keep);
+
+/* DRY ("don't repeat yourself"): penalises a token that would extend a repeat of length >= allowed_length
+ * found in the last last_n accepted tokens (-1: context_size) by multiplier * base^(length - allowed_length).
+ * breakers (e.g. "\n", ":", "\"", "*") end repeats; they are matched through the vocabulary's tokens, so
+ * vocab is required when n_breakers > 0. multiplier 0 turns it off. */
+FFL_API int32_t ffl_sampler_chain_add_dry(ffl_sampler *chain, const ffl_vocab *vocab, int32_t context_size, float multiplier, float base, int32_t allowed_length, int32_t last_n, const char **breakers, int32_t n_breakers);
+/* Constrains output to a GBNF grammar (llama.cpp's format) starting at rule root (NULL: "root"):
+ * candidates the grammar cannot continue with get -inf, end-of-generation tokens are allowed only
+ * where the grammar may end, tokens may end inside a UTF-8 character. Add it first in the chain for
+ * exact constrained sampling. The vocabulary is read once here and not kept.
+ * Syntax errors: FFL_ERR_INVALID_ARGUMENT with "grammar: line:column: reason" in ffl_last_error(). */
+FFL_API int32_t ffl_sampler_chain_add_grammar(ffl_sampler *chain, const ffl_vocab *vocab, const char *grammar, const char *root);
+
+/* Runs the chain over n_vocab logits; *out_token is the chosen token. out_logprob (may be NULL)
+ * receives its log-probability under the final candidate distribution. Does not accept the token. */
+FFL_API int32_t ffl_sampler_sample(ffl_sampler *chain, const float *logits, int32_t n_vocab, int32_t *out_token, float *out_logprob);
+/* Records the token appended to the sequence: penalty and DRY histories, grammar position,
+ * mirostat's mu. A token the grammar does not allow fails with FFL_ERR_INVALID_ARGUMENT and changes nothing. */
+FFL_API int32_t ffl_sampler_accept(ffl_sampler *chain, int32_t token);
+/* Feeds prompt tokens to the penalty and DRY histories only (grammar state is unaffected). */
+FFL_API int32_t ffl_sampler_accept_prompt(ffl_sampler *chain, const int32_t *tokens, int32_t n_tokens);
+
+/* Checks GBNF text (llama.cpp's grammar format) with the given root rule (NULL: "root").
+ * Syntax errors: FFL_ERR_INVALID_ARGUMENT, ffl_last_error() says "grammar: line:column: reason". */
+FFL_API int32_t ffl_grammar_validate(const char *grammar, const char *root);
+/* Converts a JSON Schema to GBNF (root rule "root"). Writes a NUL-terminated grammar when it
+ * fits in capacity bytes; *out_length (may be NULL) always receives its length without the NUL,
+ * so a first call with out = NULL, capacity = 0 sizes the buffer (that call returns FFL_ERR_OUT_OF_RANGE).
+ * The schema "{}" gives a grammar for any JSON value. Invalid JSON or schema: FFL_ERR_INVALID_ARGUMENT;
+ * keywords the converter cannot enforce (pattern, not, if, ...): FFL_ERR_UNSUPPORTED. */
+FFL_API int32_t ffl_json_schema_to_grammar(const char *schema_json, char *out, int64_t capacity, int64_t *out_length);
 
 #ifdef __cplusplus
 }

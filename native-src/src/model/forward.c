@@ -41,6 +41,24 @@ static int plan_slot(act_plan *p, int32_t wtype) {
     return p->n++;
 }
 
+/* x rounded to the nearest F16 value (ties to even). Normal halves take a bit trick on the F32
+ * pattern (keep 10 mantissa bits); subnormals, overflow and NaN go through the exact conversion. */
+static inline float round_to_half(float x) {
+    uint32_t u = ffl_f32_bits(x), a = u & 0x7fffffffu;
+    if (a - 0x38800000u < 0x477fe000u - 0x38800000u) { /* [2^-14, 65504) */
+        a += 0xfffu + ((a >> 13) & 1u);
+        return ffl_bits_f32((a & ~0x1fffu) | (u & 0x80000000u));
+    }
+    return ffl_half_to_float(ffl_float_to_half(x));
+}
+
+static inline float round_to_bf16(float x) {
+    uint32_t u = ffl_f32_bits(x);
+    if ((u & 0x7fffffffu) >= 0x7f800000u) return ffl_bf16_to_float(ffl_float_to_bf16(x)); /* inf, NaN */
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return ffl_bits_f32(u & 0xffff0000u);
+}
+
 /* Encodes rows [r0, r1) of x for a product with weights of wtype. ggml multiplies F16 and BF16
  * weights with activations rounded to F16 / BF16 (their vec_dot_type); when the kernels take F32
  * activations for these types, the rounding is applied here so results match llama.cpp's. */
@@ -50,9 +68,9 @@ static void encode_rows(int32_t wtype, const float *x, int64_t ldx, void *xq, in
     float *y = (float *)xq + r0 * n_cols;
     const int64_t n = (r1 - r0) * n_cols;
     if (wtype == FFL_TYPE_F16)
-        for (int64_t i = 0; i < n; i++) y[i] = ffl_half_to_float(ffl_float_to_half(y[i]));
+        for (int64_t i = 0; i < n; i++) y[i] = round_to_half(y[i]);
     else
-        for (int64_t i = 0; i < n; i++) y[i] = ffl_bf16_to_float(ffl_float_to_bf16(y[i]));
+        for (int64_t i = 0; i < n; i++) y[i] = round_to_bf16(y[i]);
 }
 
 static void encode_row(ffl_session *s, const act_plan *p, const float *x, int64_t ldx, int64_t n_cols, int64_t t) {
@@ -141,7 +159,8 @@ static void yarn_corr_dims(const ffl_hparams *hp, float dims[2]) {
 
 /* cos/sin of every rotated pair for one position: cs[2i] = cos, cs[2i+1] = sin. Theta advances by
  * repeated multiplication in float, as ggml does, so angles match it bit for bit. */
-static void rope_angles(const ffl_hparams *hp, const float *freq_factors, int32_t pos, float *cs) {
+static void rope_angles_scaled(const ffl_hparams *hp, const float *freq_factors, int32_t pos, int magnitude,
+                               float *cs) {
     const float theta_scale = powf(hp->rope_freq_base, -2.0f / (float)hp->n_rot);
     float corr[2] = {0, 0};
     if (hp->yarn_ext_factor != 0.0f) yarn_corr_dims(hp, corr);
@@ -150,17 +169,21 @@ static void rope_angles(const ffl_hparams *hp, const float *freq_factors, int32_
         const float ff = freq_factors ? freq_factors[i0 / 2] : 1.0f;
         const float extrap = theta / ff;
         const float interp = hp->rope_freq_scale * extrap;
-        float th = interp, mscale = hp->yarn_attn_factor;
+        float th = interp, mscale = magnitude ? hp->yarn_attn_factor : 1.0f;
         if (hp->yarn_ext_factor != 0.0f) {
             float y = ((float)(i0 / 2) - corr[0]) / fmaxf(0.001f, corr[1] - corr[0]);
             float ramp = (1.0f - fminf(1.0f, fmaxf(0.0f, y))) * hp->yarn_ext_factor;
             th = interp * (1 - ramp) + extrap * ramp;
-            mscale *= 1.0f + 0.1f * logf(1.0f / hp->rope_freq_scale);
+            if (magnitude) mscale *= 1.0f + 0.1f * logf(1.0f / hp->rope_freq_scale);
         }
         cs[i0] = cosf(th) * mscale;
         cs[i0 + 1] = sinf(th) * mscale;
         theta *= theta_scale;
     }
+}
+
+static void rope_angles(const ffl_hparams *hp, const float *freq_factors, int32_t pos, float *cs) {
+    rope_angles_scaled(hp, freq_factors, pos, 1, cs);
 }
 
 static void rope_apply(const ffl_hparams *hp, const float *cs, float *x, int32_t n_heads, int32_t head_dim) {
@@ -311,17 +334,42 @@ typedef struct {
     ffl_session *s;
     const ffl_ubatch *ub;
     int32_t il;
-    int32_t n_kv; /* cells [0, n_kv) may be visible */
+    int32_t n_kv;          /* cells [0, n_kv) may be visible */
+    const int32_t *blk_lo; /* per query block: the cells any of its tokens sees lie in [lo, hi) */
+    const int32_t *blk_hi;
 } att_ctx;
 
-/* Per (head, block of query tokens): scores = K q over the cells, masked softmax, out = V^T p.
- * The products go through the matmul kernels with the cache's type, like ggml's mul_mat on the cache. */
+static int cell_visible(const ffl_kv_cell *cell, int32_t pos, uint64_t seq_bit) {
+    return cell->pos >= 0 && cell->pos <= pos && (cell->seq & seq_bit);
+}
+
+/* The visible cell range of every query block; the same for all layers of a step. With one
+ * sequence filled in order this is the causal triangle's bounding box, halving prompt attention. */
+static void block_ranges(const ffl_kv_cache *kv, const ffl_ubatch *ub, int32_t n_kv, int32_t *lo, int32_t *hi) {
+    for (int32_t t0 = 0, blk = 0; t0 < ub->n; t0 += FFL_ATT_BLOCK, blk++) {
+        const int32_t nt = ub->n - t0 < FFL_ATT_BLOCK ? ub->n - t0 : FFL_ATT_BLOCK;
+        int32_t l = n_kv, h = 0;
+        for (int32_t j = 0; j < n_kv; j++)
+            for (int32_t i = 0; i < nt; i++)
+                if (cell_visible(&kv->cells[j], ub->pos[t0 + i], 1ull << ub->seq[t0 + i])) {
+                    if (j < l) l = j;
+                    h = j + 1;
+                    break;
+                }
+        lo[blk] = l < h ? l : 0;
+        hi[blk] = h;
+    }
+}
+
+/* Per (head, block of query tokens): scores = K q over the block's cells, masked softmax,
+ * out = V^T p. The products go through the matmul kernels with the cache's type, like ggml's
+ * mul_mat on the cache. */
 static void phase_attention(void *ctx, int ith, int nth) {
     att_ctx *c = ctx;
     ffl_session *s = c->s;
     const ffl_hparams *hp = &s->model->hp;
     const ffl_kv_cache *kv = &s->kv;
-    const int32_t n = c->ub->n, n_kv = c->n_kv, hdk = hp->head_dim_k, hdv = hp->head_dim_v;
+    const int32_t n = c->ub->n, hdk = hp->head_dim_k, hdv = hp->head_dim_v;
     const int32_t group = hp->n_head / hp->n_head_kv;
     const int64_t NQ = (int64_t)hp->n_head * hdk, NO = (int64_t)hp->n_head * hdv;
     const int32_t n_blocks = (n + FFL_ATT_BLOCK - 1) / FFL_ATT_BLOCK;
@@ -338,19 +386,24 @@ static void phase_attention(void *ctx, int ith, int nth) {
         const int32_t h = (int32_t)(item / n_blocks), blk = (int32_t)(item % n_blocks);
         const int32_t kvh = h / group;
         const int32_t t0 = blk * FFL_ATT_BLOCK, nt = n - t0 < FFL_ATT_BLOCK ? n - t0 : FFL_ATT_BLOCK;
+        const int32_t lo = c->blk_lo[blk], w = c->blk_hi[blk] - lo;
+        float *out = s->att + (int64_t)t0 * NO + (int64_t)h * hdv;
+        if (w <= 0) { /* nothing visible (cannot happen for tokens stored in the cache) */
+            for (int32_t i = 0; i < nt; i++) memset(out + (int64_t)i * NO, 0, (size_t)hdv * sizeof(float));
+            continue;
+        }
 
         encode_rows(kvt, s->q + (int64_t)t0 * NQ + (int64_t)h * hdk, NQ, qbuf, hdk, 0, nt);
-        ffl_matmul_rows(kvt, ffl_kv_k_row(kv, c->il, 0) + (size_t)kvh * hdk * kv->elt, (size_t)kv->n_embd_k * kv->elt,
-                        qbuf, hdk, nt, scores, n_kv, 0, n_kv);
+        ffl_matmul_rows(kvt, ffl_kv_k_row(kv, c->il, lo) + (size_t)kvh * hdk * kv->elt, (size_t)kv->n_embd_k * kv->elt,
+                        qbuf, hdk, nt, scores, w, 0, w);
 
         for (int32_t i = 0; i < nt; i++) {
             const int32_t pos = c->ub->pos[t0 + i];
             const uint64_t bit = 1ull << c->ub->seq[t0 + i];
-            float *row = scores + (size_t)i * n_kv;
+            float *row = scores + (size_t)i * w;
             float mx = -INFINITY;
-            for (int32_t j = 0; j < n_kv; j++) {
-                const ffl_kv_cell *cell = &kv->cells[j];
-                if (cell->pos >= 0 && cell->pos <= pos && (cell->seq & bit)) {
+            for (int32_t j = 0; j < w; j++) {
+                if (cell_visible(&kv->cells[lo + j], pos, bit)) {
                     row[j] *= hp->attn_scale;
                     if (row[j] > mx) mx = row[j];
                 } else {
@@ -358,18 +411,18 @@ static void phase_attention(void *ctx, int ith, int nth) {
                 }
             }
             double sum = 0;
-            for (int32_t j = 0; j < n_kv; j++) {
+            for (int32_t j = 0; j < w; j++) {
                 float p = row[j] == -INFINITY ? 0.0f : expf(row[j] - mx);
                 row[j] = p;
                 sum += (double)p;
             }
             const float inv = sum > 0 ? (float)(1.0 / sum) : 0.0f;
-            for (int32_t j = 0; j < n_kv; j++) row[j] *= inv;
+            for (int32_t j = 0; j < w; j++) row[j] *= inv;
         }
 
-        encode_rows(kvt, scores, n_kv, pbuf, n_kv, 0, nt);
-        ffl_matmul_rows(kvt, ffl_kv_v_row(kv, c->il, (int64_t)kvh * hdv), (size_t)kv->n_cells * kv->elt, pbuf, n_kv,
-                        nt, s->att + (int64_t)t0 * NO + (int64_t)h * hdv, NO, 0, hdv);
+        encode_rows(kvt, scores, w, pbuf, w, 0, nt);
+        ffl_matmul_rows(kvt, ffl_kv_v_row(kv, c->il, (int64_t)kvh * hdv) + (size_t)lo * kv->elt,
+                        (size_t)kv->n_cells * kv->elt, pbuf, w, nt, out, NO, 0, hdv);
     }
 }
 
@@ -563,7 +616,8 @@ int32_t ffl_forward(ffl_session *s, const ffl_ubatch *ub) {
     s->pending_delta = 0;
     run(s, phase_embed, &c, (double)n * E * 2);
 
-    att_ctx ac = {.s = s, .ub = ub, .n_kv = ffl_kv_n_active(&s->kv)};
+    att_ctx ac = {.s = s, .ub = ub, .n_kv = ffl_kv_n_active(&s->kv), .blk_lo = s->blk_lo, .blk_hi = s->blk_hi};
+    block_ranges(&s->kv, ub, ac.n_kv, s->blk_lo, s->blk_hi);
     for (int32_t il = 0; il < hp->n_layer; il++) {
         if (aborted(s)) return ffl_fail(FFL_ERR_ABORTED, "decode aborted by the abort callback");
         const ffl_layer *L = &m->layers[il];
@@ -703,7 +757,9 @@ int32_t ffl_forward_alloc(ffl_session *s) {
     s->gate = falloc(n, F, &ok);
     s->up = falloc(n, F, &ok);
     s->out_tok = malloc((size_t)n * sizeof(int32_t));
-    if (!s->out_tok) ok = 0;
+    s->blk_lo = malloc((size_t)(n / FFL_ATT_BLOCK + 1) * sizeof(int32_t));
+    s->blk_hi = malloc((size_t)(n / FFL_ATT_BLOCK + 1) * sizeof(int32_t));
+    if (!s->out_tok || !s->blk_lo || !s->blk_hi) ok = 0;
     s->act_bytes = ALIGN64(max_act_row(s->model) * (size_t)n);
     for (int i = 0; i < FFL_ACT_SLOTS; i++) {
         s->act[i] = aligned_alloc(64, s->act_bytes);
@@ -740,9 +796,49 @@ void ffl_forward_free(ffl_session *s) {
     free(s->sel);
     free(s->ex_rows);
     free(s->out_tok);
+    free(s->blk_lo);
+    free(s->blk_hi);
     s->out_tok = NULL;
+    s->blk_lo = NULL;
+    s->blk_hi = NULL;
     free(s->thread_scratch);
     s->sel = NULL;
     s->ex_rows = NULL;
     s->thread_scratch = NULL;
+}
+
+/* ---- context shift ---------------------------------------------------------------------- */
+
+/* Every angle is linear in the position, so moving a cached key from p to p + delta is one more
+ * rotation by the angles of delta (without the YaRN magnitude, which the key already carries). */
+int32_t ffl_forward_shift_keys(ffl_session *s, const int32_t *cells, int32_t n_cells, int32_t delta) {
+    if (n_cells == 0 || delta == 0) return FFL_OK;
+    const ffl_model *m = s->model;
+    const ffl_hparams *hp = &m->hp;
+    ffl_kv_cache *kv = &s->kv;
+    const int64_t NK = kv->n_embd_k;
+    const float *freq_factors = m->global[FFL_T_ROPE_FREQS].data ? (const float *)m->global[FFL_T_ROPE_FREQS].data : NULL;
+    float *cs = malloc((size_t)(hp->n_rot + NK) * sizeof(float));
+    if (!cs) return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "out of memory for the context shift");
+    float *k = cs + hp->n_rot;
+    rope_angles_scaled(hp, freq_factors, delta, 0, cs);
+    for (int32_t il = 0; il < kv->n_layer; il++)
+        for (int32_t i = 0; i < n_cells; i++) {
+            uint8_t *row = ffl_kv_k_row(kv, il, cells[i]);
+            if (kv->type == FFL_TYPE_F16) {
+                const uint16_t *h = (const uint16_t *)row;
+                for (int64_t j = 0; j < NK; j++) k[j] = ffl_half_to_float(h[j]);
+            } else {
+                memcpy(k, row, (size_t)NK * sizeof(float));
+            }
+            rope_apply(hp, cs, k, hp->n_head_kv, hp->head_dim_k);
+            if (kv->type == FFL_TYPE_F16) {
+                uint16_t *h = (uint16_t *)row;
+                for (int64_t j = 0; j < NK; j++) h[j] = ffl_float_to_half(k[j]);
+            } else {
+                memcpy(row, k, (size_t)NK * sizeof(float));
+            }
+        }
+    free(cs);
+    return FFL_OK;
 }

@@ -322,6 +322,41 @@ int32_t ffl_session_seq_cp(ffl_session *s, int32_t src, int32_t dst, int32_t p0,
     return FFL_OK;
 }
 
+int32_t ffl_session_seq_add(ffl_session *s, int32_t seq, int32_t p0, int32_t p1, int32_t delta) {
+    int32_t st = check_seq(s, seq, "ffl_session_seq_add");
+    if (st != FFL_OK) return st;
+    if (delta == 0) return FFL_OK;
+    ffl_kv_cache *kv = &s->kv;
+    int32_t *cells = malloc((size_t)kv->n_cells * sizeof(int32_t));
+    if (!cells) return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "out of memory for the context shift");
+    /* Positions are checked first so a shift that would overflow changes nothing. */
+    int32_t n = 0;
+    const uint64_t bit = 1ull << seq;
+    for (int32_t i = 0; i < kv->n_cells; i++) {
+        const ffl_kv_cell *c = &kv->cells[i];
+        if (c->pos < 0 || !(c->seq & bit) || c->pos < (p0 < 0 ? 0 : p0) || (p1 >= 0 && c->pos >= p1)) continue;
+        if ((int64_t)c->pos + delta >= INT32_MAX) {
+            free(cells);
+            return ffl_fail(FFL_ERR_OUT_OF_RANGE, "ffl_session_seq_add: position %d + %d overflows", c->pos, delta);
+        }
+        cells[n++] = i;
+    }
+    /* Cells moved below position 0 leave the cache, as in llama.cpp; the rest are re-rotated. */
+    int32_t kept = 0;
+    for (int32_t i = 0; i < n; i++) {
+        ffl_kv_cell *c = &kv->cells[cells[i]];
+        if ((int64_t)c->pos + delta < 0) {
+            ffl_kv_free_cell(kv, cells[i]);
+        } else {
+            c->pos += delta;
+            cells[kept++] = cells[i];
+        }
+    }
+    st = ffl_forward_shift_keys(s, cells, kept, delta);
+    free(cells);
+    return st;
+}
+
 int32_t ffl_session_seq_keep(ffl_session *s, int32_t seq) {
     int32_t st = check_seq(s, seq, "ffl_session_seq_keep");
     if (st != FFL_OK) return st;

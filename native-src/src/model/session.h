@@ -50,6 +50,8 @@ struct ffl_session {
     size_t act_bytes;
     int pending_delta; /* delta holds a block output not yet added to x */
     int32_t *out_tok;  /* [n_ub] step token index of each output row */
+    int32_t *blk_lo;   /* per attention query block: visible cell range */
+    int32_t *blk_hi;
 
     /* Mixture of experts. */
     float *router;    /* [n_ub][n_expert] */
@@ -89,6 +91,8 @@ int32_t ffl_forward(ffl_session *s, const ffl_ubatch *ub);
 /* Allocates the step scratch buffers for the session's n_batch and thread count. */
 int32_t ffl_forward_alloc(ffl_session *s);
 void ffl_forward_free(ffl_session *s);
+/* Re-rotates the cached keys of the given cells as if their positions moved by delta. */
+int32_t ffl_forward_shift_keys(ffl_session *s, const int32_t *cells, int32_t n_cells, int32_t delta);
 int32_t ffl_forward_alloc_thread_scratch(ffl_session *s, int32_t n_threads);
 
 #ifdef __cplusplus

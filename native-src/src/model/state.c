@@ -32,6 +32,11 @@ typedef struct {
 
 #define CELL_BYTES 12 /* int32 pos + uint64 sequence set */
 
+/* memcpy that accepts NULL pointers for empty copies (outputs of a session that never decoded). */
+static void copy_bytes(void *dst, const void *src, size_t n) {
+    if (n) memcpy(dst, src, n);
+}
+
 /* 64-bit FNV-1a style hash over 8-byte words, then the tail bytes. */
 static uint64_t checksum(const uint8_t *p, uint64_t n) {
     uint64_t h = 0xcbf29ce484222325ull;
@@ -103,9 +108,9 @@ int32_t ffl_session_state_save(const ffl_session *s, void *buf, uint64_t buf_siz
         memcpy(p + 4, &kv->cells[i].seq, 8);
         p += CELL_BYTES;
     }
-    memcpy(p, s->out_index, (size_t)s->n_last * 4);
+    copy_bytes(p, s->out_index, (size_t)s->n_last * 4);
     p += (size_t)s->n_last * 4;
-    memcpy(p, s->logits, (size_t)s->n_outputs * (size_t)hp->n_vocab * 4);
+    copy_bytes(p, s->logits, (size_t)s->n_outputs * (size_t)hp->n_vocab * 4);
     p += (size_t)s->n_outputs * (size_t)hp->n_vocab * 4;
     if (has_embd) {
         memcpy(p, s->embd, (size_t)s->n_outputs * (size_t)hp->n_embd * 4);
@@ -196,9 +201,9 @@ int32_t ffl_session_state_load(ffl_session *s, const void *buf, uint64_t size) {
     kv->used = (int32_t)h.n_cells;
     kv->head = (int32_t)h.n_cells < kv->n_cells ? (int32_t)h.n_cells : 0;
     p = out_map;
-    memcpy(s->out_index, p, (size_t)h.n_last * 4);
+    copy_bytes(s->out_index, p, (size_t)h.n_last * 4);
     p += (size_t)h.n_last * 4;
-    memcpy(s->logits, p, (size_t)h.n_outputs * (size_t)hp->n_vocab * 4);
+    copy_bytes(s->logits, p, (size_t)h.n_outputs * (size_t)hp->n_vocab * 4);
     p += (size_t)h.n_outputs * (size_t)hp->n_vocab * 4;
     s->embd_valid = 0;
     if (h.has_embd) {
@@ -217,7 +222,7 @@ int32_t ffl_session_state_load(ffl_session *s, const void *buf, uint64_t size) {
     for (int32_t il = 0; il < kv->n_layer; il++)
         for (int64_t c = 0; c < kv->n_embd_v; c++) {
             uint8_t *vrow = ffl_kv_v_row(kv, il, c);
-            memcpy(vrow, p, (size_t)h.n_cells * kv->elt);
+            copy_bytes(vrow, p, (size_t)h.n_cells * kv->elt);
             p += (size_t)h.n_cells * kv->elt;
         }
     s->n_last = (int32_t)h.n_last;

@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/ffl_internal.h"
@@ -18,8 +19,8 @@
 int ffl_act_format(int32_t wtype) {
     switch (wtype) {
     case FFL_TYPE_F32:
-    case FFL_TYPE_F16:
-    case FFL_TYPE_BF16: return FFL_ACT_F32;
+    case FFL_TYPE_F16: return FFL_ACT_F32;
+    case FFL_TYPE_BF16: return FFL_ACT_BF16; /* as ggml: bf16 x bf16 products are exact */
     case FFL_TYPE_Q4_0:
     case FFL_TYPE_Q5_0:
     case FFL_TYPE_Q8_0:
@@ -42,6 +43,7 @@ int32_t ffl_vec_dot_type(int32_t wtype) {
     case FFL_ACT_Q8_0: return FFL_TYPE_Q8_0;
     case FFL_ACT_Q8_1: return FFL_TYPE_Q8_1;
     case FFL_ACT_Q8_K: return FFL_TYPE_Q8_K;
+    case FFL_ACT_BF16: return FFL_TYPE_BF16;
     default: return -1;
     }
 }
@@ -54,6 +56,7 @@ size_t ffl_activation_row_bytes(int32_t wtype, int64_t n_cols) {
     case FFL_ACT_Q8_0: return (size_t)(n_cols / QK8_0) * sizeof(block_q8_0);
     case FFL_ACT_Q8_1: return (size_t)(n_cols / QK8_1) * sizeof(block_q8_1);
     case FFL_ACT_Q8_K: return (size_t)(n_cols / QK_K) * sizeof(block_q8_K);
+    case FFL_ACT_BF16: return (size_t)n_cols * sizeof(uint16_t);
     default: return 0;
     }
 }
@@ -61,6 +64,11 @@ size_t ffl_activation_row_bytes(int32_t wtype, int64_t n_cols) {
 /* ---------------------------------------------------------------- activation quantizers */
 
 static void quantize_f32_copy(const float *x, void *xq, int64_t n) { memcpy(xq, x, (size_t)n * sizeof(float)); }
+
+void ffl_quantize_bf16_scalar(const float *x, void *xq, int64_t n) {
+    uint16_t *y = xq;
+    for (int64_t i = 0; i < n; i++) y[i] = ffl_float_to_bf16(x[i]);
+}
 
 void ffl_quantize_q8_0_scalar(const float *x, void *xq, int64_t n) {
     block_q8_0 *y = xq;
@@ -125,36 +133,28 @@ void ffl_quantize_q8_K_scalar(const float *x, void *xq, int64_t n) {
 
 /* ---------------------------------------------------------------- scalar dot products */
 
+/* Float weights: exact products summed in double (memory-bound, so this costs nothing), which keeps
+ * results independent of summation order across kernel levels. */
 static float dot_f32(int64_t n, const void *w, const void *x) {
     const float *a = w, *b = x;
-    float s[8] = {0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) s[k] += a[i + k] * b[i + k];
-    for (; i < n; i++) s[0] += a[i] * b[i];
-    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return (float)s;
 }
 
 static float dot_f16(int64_t n, const void *w, const void *x) {
     const uint16_t *a = w;
     const float *b = x;
-    float s[8] = {0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) s[k] += ffl_half_to_float(a[i + k]) * b[i + k];
-    for (; i < n; i++) s[0] += ffl_half_to_float(a[i]) * b[i];
-    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += (double)ffl_half_to_float(a[i]) * b[i];
+    return (float)s;
 }
 
 static float dot_bf16(int64_t n, const void *w, const void *x) {
-    const uint16_t *a = w;
-    const float *b = x;
-    float s[8] = {0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) s[k] += ffl_bf16_to_float(a[i + k]) * b[i + k];
-    for (; i < n; i++) s[0] += ffl_bf16_to_float(a[i]) * b[i];
-    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+    const uint16_t *a = w, *b = x;
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += (double)(ffl_bf16_to_float(a[i]) * ffl_bf16_to_float(b[i]));
+    return (float)s;
 }
 
 static float dot_q8_0(int64_t n, const void *w, const void *x) {
@@ -439,6 +439,7 @@ void ffl_kernels_fill_scalar(ffl_kernel_table *t) {
     t->quantize[FFL_ACT_Q8_0] = ffl_quantize_q8_0_scalar;
     t->quantize[FFL_ACT_Q8_1] = ffl_quantize_q8_1_scalar;
     t->quantize[FFL_ACT_Q8_K] = ffl_quantize_q8_K_scalar;
+    t->quantize[FFL_ACT_BF16] = ffl_quantize_bf16_scalar;
     t->matmul[FFL_TYPE_F32] = mm_f32;
     t->matmul[FFL_TYPE_F16] = mm_f16;
     t->matmul[FFL_TYPE_BF16] = mm_bf16;
@@ -454,6 +455,30 @@ void ffl_kernels_fill_scalar(ffl_kernel_table *t) {
     t->matmul[FFL_TYPE_Q5_K] = mm_q5_K;
     t->matmul[FFL_TYPE_Q6_K] = mm_q6_K;
     t->matmul[FFL_TYPE_IQ4_XS] = mm_iq4_xs;
+}
+
+/* ---------------------------------------------------------------- scratch */
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static _Thread_local void *scratch_ptr;
+static _Thread_local size_t scratch_size;
+
+static void scratch_free(void *p) { free(p); }
+static void scratch_key_init(void) { pthread_key_create(&scratch_key, scratch_free); }
+
+void *ffl_kernel_scratch(size_t bytes) {
+    if (bytes <= scratch_size) return scratch_ptr;
+    pthread_once(&scratch_once, scratch_key_init);
+    size_t want = bytes + bytes / 4 + 4096;
+    want = (want + 63) & ~(size_t)63;
+    void *p = NULL;
+    if (posix_memalign(&p, 64, want) != 0) return NULL;
+    free(scratch_ptr);
+    scratch_ptr = p;
+    scratch_size = want;
+    pthread_setspecific(scratch_key, p); /* frees the buffer when the thread exits */
+    return p;
 }
 
 /* ---------------------------------------------------------------- dispatch */

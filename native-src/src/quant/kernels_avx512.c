@@ -1,4 +1,1051 @@
-/* avx512 kernels (compiled with the matching -m flags only). */
+/* AVX-512 kernels (F, BW, VL, DQ, VNNI; compiled with those -m flags only, chosen at run time).
+ *
+ * Two paths per weight type:
+ *  - direct: one weight row at a time against up to 4 tokens, weights decoded in registers straight
+ *    from the memory map (matrix x vector is bound by memory bandwidth, so the decode must be lean);
+ *  - tiled (kernels_avx512_gemm.c): for many tokens, 16 weight rows are unpacked once into an int8
+ *    panel and multiplied against all tokens with vpdpbusd, one weight row per 32-bit lane.
+ *
+ * Integer dot products: weights are decoded to unsigned bytes (offset added where the format is
+ * signed) and multiplied with the signed activation bytes; the offset times the activation block sum
+ * is subtracted exactly in integers. K-quant sub-block scales are applied in integers too
+ * (vpmaddubsw then vpdpwssd with the scales), so only one float multiply per super-block remains. */
+/* VBMI (byte permutes) and BF16 are checked at run time next to VNNI; the build flags of this file
+ * cover F/BW/VL/DQ/VNNI only, so enable the two extensions here. */
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512vbmi,avx512bf16"))), apply_to = function)
+#else
+#pragma GCC target("avx512vbmi,avx512bf16")
+#endif
+
+#include <immintrin.h>
+#include <string.h>
+
+#include "common/fp16.h"
+#include "cpu/cpu_features.h"
 #include "quant/kernels_internal.h"
 
-void ffl_kernels_fill_avx512(ffl_kernel_table *t) { (void)t; }
+#define AI static inline __attribute__((always_inline))
+
+AI float h2f(uint16_t h) { return _cvtsh_ss(h); }
+AI uint16_t ld16(const void *p) {
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+AI uint32_t ld32(const void *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+AI float hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+AI float hsum512(__m512 v) {
+    return hsum256(_mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1)));
+}
+
+/* ================================================================ float weights */
+
+/* 16 weights of row p starting at element i as floats (masked lanes are zero). */
+AI __m512 load_wf(int type, const void *p, int64_t i, __mmask16 m) {
+    if (type == FFL_TYPE_F32) return _mm512_maskz_loadu_ps(m, (const float *)p + i);
+    __m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)p + i);
+    if (type == FFL_TYPE_F16) return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); /* BF16 */
+}
+
+/* Float weights against up to 4 tokens with double-precision accumulation: matrix x vector is
+ * memory-bound, so the exact products and sums are free, and they keep results independent of the
+ * summation order (F16/BF16 models round activations afterwards, which amplifies order effects). */
+AI void float_row(int type, int nt, const void *w, const void *const *x, int64_t n, float *out) {
+    __m512d acc[4][2];
+    for (int t = 0; t < 4; t++) acc[t][0] = acc[t][1] = _mm512_setzero_pd();
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __m512 wv = load_wf(type, w, i, m);
+        __m512d wl = _mm512_cvtps_pd(_mm512_castps512_ps256(wv)), wh = _mm512_cvtps_pd(_mm512_extractf32x8_ps(wv, 1));
+        for (int t = 0; t < nt; t++) {
+            __m512 xv = load_wf(type == FFL_TYPE_BF16 ? FFL_TYPE_BF16 : FFL_TYPE_F32, x[t], i, m);
+            acc[t][0] = _mm512_fmadd_pd(wl, _mm512_cvtps_pd(_mm512_castps512_ps256(xv)), acc[t][0]);
+            acc[t][1] = _mm512_fmadd_pd(wh, _mm512_cvtps_pd(_mm512_extractf32x8_ps(xv, 1)), acc[t][1]);
+        }
+    }
+    for (int t = 0; t < nt; t++) out[t] = (float)_mm512_reduce_add_pd(_mm512_add_pd(acc[t][0], acc[t][1]));
+}
+
+static void float_direct(int type, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t nt_all,
+                         float *y, int64_t ldy, int64_t r0, int64_t r1) {
+    for (int64_t t0 = 0; t0 < nt_all; t0 += 4) {
+        int nt = (int)(nt_all - t0 < 4 ? nt_all - t0 : 4);
+        const void *x[4];
+        for (int t = 0; t < nt; t++) x[t] = (const char *)xq + (size_t)(t0 + t) * xrb;
+        for (int64_t r = r0; r < r1; r++) {
+            const void *wr = (const char *)w + (size_t)r * wrb;
+            float out[4];
+            switch (nt) {
+            case 1: float_row(type, 1, wr, x, n, out); break;
+            case 2: float_row(type, 2, wr, x, n, out); break;
+            case 3: float_row(type, 3, wr, x, n, out); break;
+            default: float_row(type, 4, wr, x, n, out); break;
+            }
+            for (int t = 0; t < nt; t++) y[(t0 + t) * ldy + r] = out[t];
+        }
+    }
+}
+
+/* ================================================================ 32-element blocks (Q8_0 / Q8_1 activations) */
+
+/* Activations of one token, prepared once per call. Blocks are handled in fours: one 512-bit
+ * register holds the first 16 weights of four blocks (one 128-bit lane each), another the last 16
+ * (that is how the nibbles of Q4/Q5 blocks come apart), so each 32-bit lane sums 8 products of one
+ * block and four blocks share one convert and one FMA. The activation bytes are stored in that
+ * order, followed by the integer start value of the accumulator (-offset * block sum). */
+typedef struct {
+    const int8_t *qs;     /* raw qs of block 0 (tail blocks); blocks are `astride` bytes apart */
+    const uint8_t *pairs; /* 192 bytes per 4 blocks, see ffl_avx512_prep32 */
+    const float *da;
+    const int32_t *corr;
+    const float *s; /* Q8_1: d * sum(qs) of each block (for the weight minimum) */
+} tok32;
+
+AI int wstride32(int type) {
+    switch (type) {
+    case FFL_TYPE_Q4_0: return sizeof(block_q4_0);
+    case FFL_TYPE_Q4_1: return sizeof(block_q4_1);
+    case FFL_TYPE_Q5_0: return sizeof(block_q5_0);
+    case FFL_TYPE_Q5_1: return sizeof(block_q5_1);
+    case FFL_TYPE_Q8_0: return sizeof(block_q8_0);
+    default: return sizeof(block_iq4_nl);
+    }
+}
+AI int has_min32(int type) { return type == FFL_TYPE_Q4_1 || type == FFL_TYPE_Q5_1; }
+int ffl_avx512_offset32(int type) {
+    switch (type) {
+    case FFL_TYPE_Q4_0: return 8;
+    case FFL_TYPE_Q5_0: return 16;
+    case FFL_TYPE_Q8_0:
+    case FFL_TYPE_IQ4_NL: return 128;
+    default: return 0;
+    }
+}
+AI int qs_offset32(int type) {
+    switch (type) {
+    case FFL_TYPE_Q4_1: return 4;
+    case FFL_TYPE_Q5_0: return 6;
+    case FFL_TYPE_Q5_1: return 8;
+    default: return 2;
+    }
+}
+
+AI __m256i iq4_lut256(void) {
+    return _mm256_setr_epi8(1, 24, 45, 63, 79, 93, 106, 118, (char)129, (char)141, (char)153, (char)166, (char)181,
+                            (char)197, (char)217, (char)241, 1, 24, 45, 63, 79, 93, 106, 118, (char)129, (char)141,
+                            (char)153, (char)166, (char)181, (char)197, (char)217, (char)241);
+}
+
+/* The 32 weights of block p as unsigned bytes in natural order (tail blocks). */
+AI __m256i decode32(int type, const uint8_t *p) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    if (type == FFL_TYPE_Q8_0)
+        return _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(p + 2)), _mm256_set1_epi8((char)0x80));
+    __m128i q = _mm_loadu_si128((const __m128i *)(p + qs_offset32(type)));
+    __m256i v = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), m4);
+    if (type == FFL_TYPE_IQ4_NL) return _mm256_shuffle_epi8(iq4_lut256(), v);
+    if (type == FFL_TYPE_Q5_0 || type == FFL_TYPE_Q5_1)
+        v = _mm256_or_si256(v, _mm256_maskz_mov_epi8((__mmask32)ld32(p + qs_offset32(type) - 4), _mm256_set1_epi8(0x10)));
+    return v;
+}
+
+/* Byte and word permutation indices that gather 4 consecutive blocks from a 128-byte window,
+ * filled once by ffl_kernels_fill_avx512 (slot = block size in bytes / 2 - 9). */
+static uint8_t quad_qs_idx[9][64] __attribute__((aligned(64))), q8_hi_idx[64] __attribute__((aligned(64)));
+static uint16_t quad_d_idx[9][32] __attribute__((aligned(64))), quad_m_idx[9][32] __attribute__((aligned(64)));
+
+static void init_quad_tables(void) {
+    for (int slot = 0; slot < 9; slot++) {
+        const int s = 2 * (slot + 9);
+        const int o = s == 18 ? 2 : s == 20 ? 4 : s == 22 ? 6 : s == 24 ? 8 : 2; /* Q4_0/IQ4_NL, Q4_1, Q5_0, Q5_1, Q8_0 */
+        for (int i = 0; i < 4; i++) {
+            for (int j = 0; j < 16; j++) quad_qs_idx[slot][16 * i + j] = (uint8_t)(s * i + o + j);
+            quad_d_idx[slot][i] = (uint16_t)(s * i / 2);
+            quad_m_idx[slot][i] = (uint16_t)(s * i / 2 + 1);
+        }
+    }
+    /* Q8_0 second halves come from the window starting 8 bytes in */
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 16; j++) q8_hi_idx[16 * i + j] = (uint8_t)(34 * i + 18 + j - 8);
+}
+
+/* Blocks p .. p + 3 * stride: lo = the first 16 weights of each block (one 128-bit lane per block),
+ * hi = the last 16; d and m (Q4_1/Q5_1) of the 4 blocks as floats. Never reads past the 4 blocks. */
+AI void decode_quad(int type, const uint8_t *p, __m512i *lo, __m512i *hi, __m128 *d4, __m128 *m4) {
+    const int s = wstride32(type), slot = s / 2 - 9;
+    if (type == FFL_TYPE_Q8_0) {
+        const __m512i x80 = _mm512_set1_epi8((char)0x80);
+        __m512i z0 = _mm512_loadu_si512(p), z1 = _mm512_loadu_si512(p + 64);
+        __m512i z2 = _mm512_loadu_si512(p + 8), z3 = _mm512_loadu_si512(p + 72);
+        *lo = _mm512_xor_si512(_mm512_permutex2var_epi8(z0, _mm512_load_si512(quad_qs_idx[slot]), z1), x80);
+        *hi = _mm512_xor_si512(_mm512_permutex2var_epi8(z2, _mm512_load_si512(q8_hi_idx), z3), x80);
+        *d4 = _mm_cvtph_ps(_mm512_castsi512_si128(_mm512_permutex2var_epi16(z0, _mm512_load_si512(quad_d_idx[slot]), z1)));
+        return;
+    }
+    const __m512i m4b = _mm512_set1_epi8(0x0F);
+    __m512i z0 = _mm512_loadu_si512(p);
+    __m512i z1 = _mm512_maskz_loadu_epi8((__mmask64)((1ull << (4 * s - 64)) - 1), p + 64);
+    __m512i q = _mm512_permutex2var_epi8(z0, _mm512_load_si512(quad_qs_idx[slot]), z1);
+    __m512i l = _mm512_and_si512(q, m4b), h = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4b);
+    if (type == FFL_TYPE_IQ4_NL) {
+        const __m512i lut = _mm512_broadcast_i32x4(_mm256_castsi256_si128(iq4_lut256()));
+        l = _mm512_shuffle_epi8(lut, l);
+        h = _mm512_shuffle_epi8(lut, h);
+    } else if (type == FFL_TYPE_Q5_0 || type == FFL_TYPE_Q5_1) {
+        const int o = qs_offset32(type) - 4;
+        uint64_t q0 = ld32(p + o), q1 = ld32(p + s + o), q2 = ld32(p + 2 * s + o), q3 = ld32(p + 3 * s + o);
+        uint64_t ml = (q0 & 0xFFFF) | (q1 & 0xFFFF) << 16 | (q2 & 0xFFFF) << 32 | (q3 & 0xFFFF) << 48;
+        uint64_t mh = (q0 >> 16) | (q1 >> 16) << 16 | (q2 >> 16) << 32 | (q3 >> 16) << 48;
+        const __m512i b4 = _mm512_set1_epi8(0x10);
+        l = _mm512_or_si512(l, _mm512_maskz_mov_epi8(ml, b4));
+        h = _mm512_or_si512(h, _mm512_maskz_mov_epi8(mh, b4));
+    }
+    *lo = l;
+    *hi = h;
+    *d4 = _mm_cvtph_ps(_mm512_castsi512_si128(_mm512_permutex2var_epi16(z0, _mm512_load_si512(quad_d_idx[slot]), z1)));
+    if (has_min32(type))
+        *m4 = _mm_cvtph_ps(_mm512_castsi512_si128(_mm512_permutex2var_epi16(z0, _mm512_load_si512(quad_m_idx[slot]), z1)));
+}
+
+AI void row32(int type, int nt, const uint8_t *w, int64_t nb, const tok32 *tk, int astride, float *out) {
+    const int ws = wstride32(type);
+    const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    __m512 acc[4][2];
+    __m128 macc[4];
+    for (int t = 0; t < 4; t++) {
+        acc[t][0] = acc[t][1] = _mm512_setzero_ps();
+        macc[t] = _mm_setzero_ps();
+    }
+    int64_t b = 0;
+    /* two groups of 4 blocks per step, each with its own accumulator (no loop-carried index) */
+#define QUAD_STEP(K)                                                                                                   \
+    do {                                                                                                               \
+        __m512i lo, hi;                                                                                                \
+        __m128 d4, m4 = _mm_setzero_ps();                                                                              \
+        decode_quad(type, w + (b + 4 * (K)) * ws, &lo, &hi, &d4, &m4);                                                 \
+        for (int t = 0; t < nt; t++) {                                                                                 \
+            const uint8_t *pa = tk[t].pairs + (size_t)(b / 4 + (K)) * 192;                                             \
+            __m512i s = _mm512_dpbusd_epi32(_mm512_load_si512(pa + 128), lo, _mm512_load_si512(pa));                  \
+            s = _mm512_dpbusd_epi32(s, hi, _mm512_load_si512(pa + 64));                                                \
+            __m512 sc = _mm512_permutexvar_ps(spread,                                                                  \
+                                              _mm512_castps128_ps512(_mm_mul_ps(d4, _mm_loadu_ps(tk[t].da + b + 4 * (K))))); \
+            acc[t][K] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), sc, acc[t][K]);                                         \
+            if (has_min32(type)) macc[t] = _mm_fmadd_ps(m4, _mm_loadu_ps(tk[t].s + b + 4 * (K)), macc[t]);            \
+        }                                                                                                              \
+    } while (0)
+    for (; b + 8 <= nb; b += 8) {
+        QUAD_STEP(0);
+        QUAD_STEP(1);
+    }
+    if (b + 4 <= nb) {
+        QUAD_STEP(0);
+        b += 4;
+    }
+#undef QUAD_STEP
+    float tail[4] = {0, 0, 0, 0};
+    for (; b < nb; b++) {
+        const uint8_t *wb = w + b * ws;
+        __m256i wv = decode32(type, wb);
+        float dw = h2f(ld16(wb));
+        for (int t = 0; t < nt; t++) {
+            const __m256i av = _mm256_loadu_si256((const __m256i *)(tk[t].qs + b * astride));
+            __m256i s = _mm256_dpbusd_epi32(_mm256_zextsi128_si256(_mm_cvtsi32_si128(tk[t].corr[b])), wv, av);
+            tail[t] += hsum256(_mm256_cvtepi32_ps(s)) * (dw * tk[t].da[b]);
+            if (has_min32(type)) tail[t] += h2f(ld16(wb + 2)) * tk[t].s[b];
+        }
+    }
+    for (int t = 0; t < nt; t++) {
+        __m128 m = macc[t];
+        m = _mm_add_ps(m, _mm_movehl_ps(m, m));
+        m = _mm_add_ss(m, _mm_movehdup_ps(m));
+        out[t] = hsum512(_mm512_add_ps(acc[t][0], acc[t][1])) + _mm_cvtss_f32(m) + tail[t];
+    }
+}
+
+/* Prepares one token row of Q8_0 (or Q8_1) blocks: float scales, corrections and, per 4 blocks
+ * (192 bytes, 64-byte aligned), the first 16 activations of each block, the last 16 of each, and
+ * the accumulator start values (-offset * block sum in lanes 0, 4, 8, 12). */
+void ffl_avx512_prep32(int q81, int offset, const void *xrow, int64_t nb, float *da, int32_t *corr, float *s,
+                       uint8_t *quads) {
+    const int astride = q81 ? (int)sizeof(block_q8_1) : (int)sizeof(block_q8_0);
+    const int qo = q81 ? 4 : 2;
+    const uint8_t *p = xrow;
+    for (int64_t b = 0; b < nb; b++, p += astride) {
+        da[b] = h2f(ld16(p));
+        if (q81) s[b] = h2f(ld16(p + 2));
+        corr[b] = 0;
+        if (offset) {
+            /* sum of signed bytes = sum of (byte ^ 0x80) - 32 * 128 */
+            __m256i v = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(p + qo)), _mm256_set1_epi8((char)0x80));
+            __m256i sad = _mm256_sad_epu8(v, _mm256_setzero_si256());
+            __m128i s2 = _mm_add_epi64(_mm256_castsi256_si128(sad), _mm256_extracti128_si256(sad, 1));
+            int sum = (int)(_mm_cvtsi128_si64(s2) + _mm_extract_epi64(s2, 1)) - 32 * 128;
+            corr[b] = -offset * sum;
+        }
+    }
+    const uint8_t *x = xrow;
+    for (int64_t q = 0; q < nb / 4; q++) {
+        uint8_t *o = quads + q * 192;
+        int32_t init[16] = {0};
+        for (int i = 0; i < 4; i++) {
+            const uint8_t *a = x + (4 * q + i) * astride + qo;
+            memcpy(o + 16 * i, a, 16);
+            memcpy(o + 64 + 16 * i, a + 16, 16);
+            init[4 * i] = corr[4 * q + i];
+        }
+        memcpy(o + 128, init, 64);
+    }
+}
+
+static void direct32(int type, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t nt_all, float *y,
+                     int64_t ldy, int64_t r0, int64_t r1) {
+    const int64_t nb = n / 32;
+    const int q81 = has_min32(type);
+    const int astride = q81 ? (int)sizeof(block_q8_1) : (int)sizeof(block_q8_0);
+    const size_t per_tok = ((size_t)nb * 12 + (size_t)(nb / 4) * 192 + 127) & ~(size_t)63;
+    for (int64_t t0 = 0; t0 < nt_all; t0 += 4) {
+        int nt = (int)(nt_all - t0 < 4 ? nt_all - t0 : 4);
+        char *scr = ffl_kernel_scratch(per_tok * 4);
+        if (!scr) { /* no memory for the prepared activations: scalar path */
+            for (int64_t r = r0; r < r1; r++)
+                for (int t = 0; t < nt; t++)
+                    y[(t0 + t) * ldy + r] = ffl_dot_scalar(type, n, (const char *)w + (size_t)r * wrb,
+                                                           (const char *)xq + (size_t)(t0 + t) * xrb);
+            continue;
+        }
+        tok32 tk[4];
+        for (int t = 0; t < nt; t++) {
+            uint8_t *pairs = (uint8_t *)scr + per_tok * t;
+            float *da = (float *)(pairs + (size_t)(nb / 4) * 192);
+            int32_t *corr = (int32_t *)(da + nb);
+            float *s = (float *)(corr + nb);
+            const char *xr = (const char *)xq + (size_t)(t0 + t) * xrb;
+            ffl_avx512_prep32(q81, ffl_avx512_offset32(type), xr, nb, da, corr, s, pairs);
+            tk[t] = (tok32){(const int8_t *)(xr + (q81 ? 4 : 2)), pairs, da, corr, s};
+        }
+        for (int64_t r = r0; r < r1; r++) {
+            const uint8_t *wr = (const uint8_t *)w + (size_t)r * wrb;
+            float out[4];
+#define ROW32_CASE(T)                                                          \
+    case T:                                                                    \
+        switch (nt) {                                                          \
+        case 1: row32(T, 1, wr, nb, tk, astride, out); break;                  \
+        case 2: row32(T, 2, wr, nb, tk, astride, out); break;                  \
+        case 3: row32(T, 3, wr, nb, tk, astride, out); break;                  \
+        default: row32(T, 4, wr, nb, tk, astride, out); break;                 \
+        }                                                                      \
+        break;
+            switch (type) {
+                ROW32_CASE(FFL_TYPE_Q4_0)
+                ROW32_CASE(FFL_TYPE_Q4_1)
+                ROW32_CASE(FFL_TYPE_Q5_0)
+                ROW32_CASE(FFL_TYPE_Q5_1)
+                ROW32_CASE(FFL_TYPE_Q8_0)
+                ROW32_CASE(FFL_TYPE_IQ4_NL)
+            default: break;
+            }
+#undef ROW32_CASE
+            for (int t = 0; t < nt; t++) y[(t0 + t) * ldy + r] = out[t];
+        }
+    }
+}
+
+/* ================================================================ K-quants (Q8_K activations) */
+
+/* Index vectors for vpermw: replicate word j of a 16-word scale vector into the lanes of its
+ * sub-block. For 16-element sub-blocks a 64-byte weight vector k covers sub-blocks 4k..4k+3 (8 words
+ * of pair sums each); for 32-element sub-blocks it covers 2k, 2k+1 (16 words each). */
+AI __m512i scale_idx16(int k) {
+    static const uint16_t quarter[32] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                         2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3};
+    return _mm512_add_epi16(_mm512_loadu_si512(quarter), _mm512_set1_epi16((short)(4 * k)));
+}
+AI __m512i scale_idx32(int k) {
+    __m512i a = _mm512_set1_epi16((short)(2 * k)), b = _mm512_set1_epi16((short)(2 * k + 1));
+    return _mm512_mask_blend_epi16(0xFFFF0000u, a, b);
+}
+
+/* Q4_K / Q5_K 6-bit scales and mins of the 8 sub-blocks, one byte each. */
+AI void k4_scales(const uint8_t *q, uint64_t *sc, uint64_t *mn) {
+    uint32_t w0 = ld32(q), w1 = ld32(q + 4), w2 = ld32(q + 8);
+    uint32_t sc_hi = (w2 & 0x0f0f0f0fu) | (((w0 >> 6) & 0x03030303u) << 4);
+    uint32_t mn_hi = ((w2 >> 4) & 0x0f0f0f0fu) | (((w1 >> 6) & 0x03030303u) << 4);
+    *sc = (w0 & 0x3f3f3f3fu) | ((uint64_t)sc_hi << 32);
+    *mn = (w1 & 0x3f3f3f3fu) | ((uint64_t)mn_hi << 32);
+}
+
+/* Q3_K: 16 signed scales (6-bit minus 32). */
+AI __m128i q3_scales(const uint8_t *p) {
+    uint32_t a0 = ld32(p), a1 = ld32(p + 4), tmp = ld32(p + 8);
+    uint32_t s0 = (a0 & 0x0f0f0f0fu) | (((tmp >> 0) & 0x03030303u) << 4);
+    uint32_t s1 = (a1 & 0x0f0f0f0fu) | (((tmp >> 2) & 0x03030303u) << 4);
+    uint32_t s2 = ((a0 >> 4) & 0x0f0f0f0fu) | (((tmp >> 4) & 0x03030303u) << 4);
+    uint32_t s3 = ((a1 >> 4) & 0x0f0f0f0fu) | (((tmp >> 6) & 0x03030303u) << 4);
+    return _mm_sub_epi8(_mm_setr_epi32((int)s0, (int)s1, (int)s2, (int)s3), _mm_set1_epi8(32));
+}
+
+/* One super-block of weights decoded: 4 x 64 unsigned bytes in natural order, the int16 scale vector
+ * for each (pair-sum lanes), the integer correction per token computed from bsums, and the float
+ * factors. Filled by decode_k(); consumed per token by dot_k(). */
+typedef struct {
+    __m512i w[4];
+    __m512i sc[4];  /* int16 scales (int32 for IQ4_XS) */
+    __m256i bsc;    /* 16 int16 multipliers of bsums for the offset/min term */
+    float d, dmin;  /* super-block scale; dmin: factor of the bsum term kept in float (Q2_K/Q4_K/Q5_K) */
+} kblock;
+
+AI __m512i lo_hi_nibbles(__m256i q) {
+    __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(q), _mm256_srli_epi16(q, 4), 1);
+    return _mm512_and_si512(z, _mm512_set1_epi8(0x0F));
+}
+
+AI void decode_k(int type, const uint8_t *p, kblock *kb) {
+    switch (type) {
+    case FFL_TYPE_Q4_K:
+    case FFL_TYPE_Q5_K: {
+        const block_q4_K *x4 = (const block_q4_K *)p;
+        const block_q5_K *x5 = (const block_q5_K *)p;
+        const uint8_t *qs = type == FFL_TYPE_Q4_K ? x4->qs : x5->qs;
+        uint64_t sc, mn;
+        k4_scales(type == FFL_TYPE_Q4_K ? x4->scales : x5->scales, &sc, &mn);
+        for (int c = 0; c < 4; c++) kb->w[c] = lo_hi_nibbles(_mm256_loadu_si256((const __m256i *)(qs + 32 * c)));
+        if (type == FFL_TYPE_Q5_K) {
+            __m256i qh = _mm256_loadu_si256((const __m256i *)x5->qh);
+            __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 1), 1);
+            const __m512i b4 = _mm512_set1_epi8(0x10);
+            kb->w[0] = _mm512_or_si512(kb->w[0], _mm512_and_si512(_mm512_slli_epi16(z, 4), b4));
+            kb->w[1] = _mm512_or_si512(kb->w[1], _mm512_and_si512(_mm512_slli_epi16(z, 2), b4));
+            kb->w[2] = _mm512_or_si512(kb->w[2], _mm512_and_si512(z, b4));
+            kb->w[3] = _mm512_or_si512(kb->w[3], _mm512_and_si512(_mm512_srli_epi16(z, 2), b4));
+        }
+        __m512i s16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc)));
+        for (int c = 0; c < 4; c++) kb->sc[c] = _mm512_permutexvar_epi16(scale_idx32(c), s16);
+        /* mins apply to pairs of bsums: m0 m0 m1 m1 ... */
+        __m128i m8 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)mn));
+        kb->bsc = _mm256_set_m128i(_mm_unpackhi_epi16(m8, m8), _mm_unpacklo_epi16(m8, m8));
+        kb->d = h2f(type == FFL_TYPE_Q4_K ? x4->d : x5->d);
+        kb->dmin = h2f(type == FFL_TYPE_Q4_K ? x4->dmin : x5->dmin);
+    } break;
+    case FFL_TYPE_Q6_K: {
+        const block_q6_K *x = (const block_q6_K *)p;
+        for (int h = 0; h < 2; h++) {
+            __m512i l = _mm512_loadu_si512(x->ql + 64 * h);
+            __m256i qh = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * h));
+            __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
+            const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+            kb->w[2 * h] = _mm512_or_si512(_mm512_and_si512(l, m4), _mm512_and_si512(_mm512_slli_epi16(z, 4), m30));
+            kb->w[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), m4), _mm512_and_si512(z, m30));
+        }
+        __m256i s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x->scales));
+        __m512i s = _mm512_castsi256_si512(s16);
+        for (int k = 0; k < 4; k++) kb->sc[k] = _mm512_permutexvar_epi16(scale_idx16(k), s);
+        kb->bsc = _mm256_slli_epi16(s16, 5); /* offset 32 */
+        kb->d = h2f(x->d);
+        kb->dmin = 0;
+    } break;
+    case FFL_TYPE_Q2_K: {
+        const block_q2_K *x = (const block_q2_K *)p;
+        for (int h = 0; h < 2; h++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * h));
+            __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(q), _mm256_srli_epi16(q, 2), 1);
+            const __m512i m3 = _mm512_set1_epi8(3);
+            kb->w[2 * h] = _mm512_and_si512(z, m3);
+            kb->w[2 * h + 1] = _mm512_and_si512(_mm512_srli_epi16(z, 4), m3);
+        }
+        __m128i sb = _mm_loadu_si128((const __m128i *)x->scales);
+        __m512i s = _mm512_castsi256_si512(_mm256_cvtepu8_epi16(_mm_and_si128(sb, _mm_set1_epi8(0x0F))));
+        for (int k = 0; k < 4; k++) kb->sc[k] = _mm512_permutexvar_epi16(scale_idx16(k), s);
+        kb->bsc = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sb, 4), _mm_set1_epi8(0x0F)));
+        kb->d = h2f(x->d);
+        kb->dmin = h2f(x->dmin);
+    } break;
+    case FFL_TYPE_Q3_K: {
+        const block_q3_K *x = (const block_q3_K *)p;
+        __m256i hm = _mm256_loadu_si256((const __m256i *)x->hmask);
+        __m512i zh = _mm512_inserti64x4(_mm512_castsi256_si512(hm), _mm256_srli_epi16(hm, 1), 1);
+        for (int h = 0; h < 2; h++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * h));
+            __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(q), _mm256_srli_epi16(q, 2), 1);
+            const __m512i m3 = _mm512_set1_epi8(3), b2 = _mm512_set1_epi8(4);
+            __m512i zhh = h ? _mm512_srli_epi16(zh, 4) : zh;
+            kb->w[2 * h] = _mm512_or_si512(_mm512_and_si512(z, m3), _mm512_and_si512(_mm512_slli_epi16(zhh, 2), b2));
+            kb->w[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(z, 4), m3), _mm512_and_si512(zhh, b2));
+        }
+        __m256i s16 = _mm256_cvtepi8_epi16(q3_scales(x->scales));
+        __m512i s = _mm512_castsi256_si512(s16);
+        for (int k = 0; k < 4; k++) kb->sc[k] = _mm512_permutexvar_epi16(scale_idx16(k), s);
+        kb->bsc = _mm256_slli_epi16(s16, 2); /* offset 4 */
+        kb->d = h2f(x->d);
+        kb->dmin = 0;
+    } break;
+    case FFL_TYPE_IQ4_XS: {
+        const block_iq4_xs *x = (const block_iq4_xs *)p;
+        const __m512i lut = _mm512_broadcast_i32x4(_mm_setr_epi8(1, 24, 45, 63, 79, 93, 106, 118, (char)129, (char)141,
+                                                                 (char)153, (char)166, (char)181, (char)197, (char)217,
+                                                                 (char)241));
+        for (int k = 0; k < 4; k++) {
+            /* sub-blocks 2k, 2k+1: 16 bytes each, low nibbles first */
+            __m512i z = lo_hi_nibbles(_mm256_loadu_si256((const __m256i *)(x->qs + 32 * k)));
+            z = _mm512_shuffle_i64x2(z, z, 0xD8); /* lanes lo0 hi0 lo1 hi1 */
+            kb->w[k] = _mm512_shuffle_epi8(lut, z);
+        }
+        int32_t ls[8];
+        int16_t ls16[16];
+        for (int ib = 0; ib < 8; ib++) {
+            ls[ib] = ffl_iq4xs_scale(x, ib);
+            ls16[2 * ib] = ls16[2 * ib + 1] = (int16_t)(ls[ib] * 128);
+        }
+        __m512i s32 = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)ls));
+        for (int k = 0; k < 4; k++) {
+            __m512i idx = _mm512_mask_blend_epi32(0xFF00, _mm512_set1_epi32(2 * k), _mm512_set1_epi32(2 * k + 1));
+            kb->sc[k] = _mm512_permutexvar_epi32(idx, s32);
+        }
+        kb->bsc = _mm256_loadu_si256((const __m256i *)ls16);
+        kb->d = h2f(x->d);
+        kb->dmin = 0;
+    } break;
+    default: break;
+    }
+}
+
+/* Integer dot of a decoded super-block with one Q8_K block; returns the per-lane int32 sums
+ * (scaled by the sub-block scales, minus the offset term) and, for types with mins, the min term. */
+AI __m512i dot_k(int type, const kblock *kb, const block_q8_K *a, __m256i *mins) {
+    __m512i acc = _mm512_setzero_si512();
+    if (type == FFL_TYPE_IQ4_XS) {
+        for (int k = 0; k < 4; k++) {
+            __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), kb->w[k], _mm512_loadu_si512(a->qs + 64 * k));
+            acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(s, kb->sc[k]));
+        }
+    } else {
+        for (int k = 0; k < 4; k++)
+            acc = _mm512_dpwssd_epi32(acc, _mm512_maddubs_epi16(kb->w[k], _mm512_loadu_si512(a->qs + 64 * k)), kb->sc[k]);
+    }
+    __m256i bs = _mm256_loadu_si256((const __m256i *)a->bsums);
+    __m256i t = _mm256_madd_epi16(kb->bsc, bs);
+    if (type == FFL_TYPE_Q2_K || type == FFL_TYPE_Q4_K || type == FFL_TYPE_Q5_K) {
+        *mins = t;
+    } else {
+        acc = _mm512_sub_epi32(acc, _mm512_zextsi256_si512(t));
+    }
+    return acc;
+}
+
+AI int has_kmin(int type) { return type == FFL_TYPE_Q2_K || type == FFL_TYPE_Q4_K || type == FFL_TYPE_Q5_K; }
+AI int kstride(int type) {
+    switch (type) {
+    case FFL_TYPE_Q2_K: return sizeof(block_q2_K);
+    case FFL_TYPE_Q3_K: return sizeof(block_q3_K);
+    case FFL_TYPE_Q4_K: return sizeof(block_q4_K);
+    case FFL_TYPE_Q5_K: return sizeof(block_q5_K);
+    case FFL_TYPE_Q6_K: return sizeof(block_q6_K);
+    default: return sizeof(block_iq4_xs);
+    }
+}
+
+AI void row_k(int type, int nt, const uint8_t *w, int64_t nb, const block_q8_K *const *x, float *out) {
+    const int ws = kstride(type);
+    __m512 acc[4];
+    __m256 macc[4];
+    for (int t = 0; t < 4; t++) acc[t] = _mm512_setzero_ps(), macc[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        kblock kb;
+        decode_k(type, w + b * ws, &kb);
+        for (int t = 0; t < nt; t++) {
+            __m256i mins = _mm256_setzero_si256();
+            __m512i s = dot_k(type, &kb, x[t] + b, &mins);
+            const float da = x[t][b].d;
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(kb.d * da), acc[t]);
+            if (has_kmin(type)) macc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mins), _mm256_set1_ps(kb.dmin * da), macc[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++) out[t] = hsum512(acc[t]) - hsum256(macc[t]);
+}
+
+static void direct_k(int type, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t nt_all, float *y,
+                     int64_t ldy, int64_t r0, int64_t r1) {
+    const int64_t nb = n / QK_K;
+    for (int64_t t0 = 0; t0 < nt_all; t0 += 4) {
+        int nt = (int)(nt_all - t0 < 4 ? nt_all - t0 : 4);
+        const block_q8_K *x[4];
+        for (int t = 0; t < nt; t++) x[t] = (const block_q8_K *)((const char *)xq + (size_t)(t0 + t) * xrb);
+        for (int64_t r = r0; r < r1; r++) {
+            const uint8_t *wr = (const uint8_t *)w + (size_t)r * wrb;
+            float out[4];
+#define ROWK_CASE(T)                                          \
+    case T:                                                   \
+        switch (nt) {                                         \
+        case 1: row_k(T, 1, wr, nb, x, out); break;           \
+        case 2: row_k(T, 2, wr, nb, x, out); break;           \
+        case 3: row_k(T, 3, wr, nb, x, out); break;           \
+        default: row_k(T, 4, wr, nb, x, out); break;          \
+        }                                                     \
+        break;
+            switch (type) {
+                ROWK_CASE(FFL_TYPE_Q2_K)
+                ROWK_CASE(FFL_TYPE_Q3_K)
+                ROWK_CASE(FFL_TYPE_Q4_K)
+                ROWK_CASE(FFL_TYPE_Q5_K)
+                ROWK_CASE(FFL_TYPE_Q6_K)
+                ROWK_CASE(FFL_TYPE_IQ4_XS)
+            default: break;
+            }
+#undef ROWK_CASE
+            for (int t = 0; t < nt; t++) y[(t0 + t) * ldy + r] = out[t];
+        }
+    }
+}
+
+/* ================================================================ tiled matrix x matrix (many tokens)
+ *
+ * Layout: one token per 32-bit lane. The activations of 16 tokens are packed once per call as
+ * [32-element group][4-byte step k][token] bytes, stored as a + 128 (unsigned, vpdpbusd's first
+ * operand); each weight row is decoded once per row block into signed bytes plus, per sub-block, the
+ * integer correction 128 * sum(w) (which removes the +128), the float scale s and the float minimum
+ * m (x = s * w + m). The kernel then broadcasts 4 weight bytes against 16 tokens per vpdpbusd and keeps
+ * 8 rows x 16 tokens of float accumulators in registers; every decoded weight and packed activation
+ * is read from cache many times, so the decode cost is spread over all tokens. */
+
+#define GEMM_MIN_TOKENS 8
+#define GEMM_ROW_BLOCK 32
+#define APANEL_GROUP_BYTES 704 /* 8 x 64 activation bytes, da, ds (first sub-block), ds (second) */
+
+AI int gemm_sub16(int type) { return type == FFL_TYPE_Q2_K || type == FFL_TYPE_Q3_K || type == FFL_TYPE_Q6_K; }
+AI int gemm_has_min(int type) {
+    return type == FFL_TYPE_Q4_1 || type == FFL_TYPE_Q5_1 || type == FFL_TYPE_Q2_K || type == FFL_TYPE_Q4_K ||
+           type == FFL_TYPE_Q5_K;
+}
+AI int is_ktype(int type) {
+    return type == FFL_TYPE_Q2_K || type == FFL_TYPE_Q3_K || type == FFL_TYPE_Q4_K || type == FFL_TYPE_Q5_K ||
+           type == FFL_TYPE_Q6_K || type == FFL_TYPE_IQ4_XS;
+}
+
+/* Packs tokens [t0, t0 + nt), nt <= 16, into one activation panel (missing tokens are zero). */
+static void pack_act_panel(int type, const uint8_t *xq, size_t xrb, int64_t t0, int nt, int64_t n, uint8_t *dst) {
+    const int64_t ng = n / 32;
+    const int sub16 = gemm_sub16(type);
+    memset(dst, 0, (size_t)ng * APANEL_GROUP_BYTES);
+    for (int t = 0; t < nt; t++) {
+        const uint8_t *xr = xq + (size_t)(t0 + t) * xrb;
+        for (int64_t g = 0; g < ng; g++) {
+            uint8_t *o = dst + g * APANEL_GROUP_BYTES;
+            float *da = (float *)(o + 512), *ds0 = da + 16, *ds1 = da + 32;
+            const uint8_t *qs;
+            if (is_ktype(type)) {
+                const block_q8_K *b = (const block_q8_K *)xr + g / 8;
+                const int j = (int)(g % 8);
+                qs = (const uint8_t *)b->qs + 32 * j;
+                da[t] = b->d;
+                if (sub16) {
+                    ds0[t] = b->d * (float)b->bsums[2 * j];
+                    ds1[t] = b->d * (float)b->bsums[2 * j + 1];
+                } else {
+                    ds0[t] = b->d * (float)(b->bsums[2 * j] + b->bsums[2 * j + 1]);
+                }
+            } else if (has_min32(type)) {
+                const block_q8_1 *b = (const block_q8_1 *)xr + g;
+                qs = (const uint8_t *)b->qs;
+                da[t] = h2f(b->d);
+                ds0[t] = h2f(b->s);
+            } else {
+                const block_q8_0 *b = (const block_q8_0 *)xr + g;
+                qs = (const uint8_t *)b->qs;
+                da[t] = h2f(b->d);
+            }
+            for (int k = 0; k < 8; k++) {
+                uint32_t v = ld32(qs + 4 * k) ^ 0x80808080u;
+                memcpy(o + 64 * k + 4 * t, &v, 4);
+            }
+        }
+    }
+}
+
+/* Sum of 32 signed bytes. */
+AI int sum32_i8(__m256i w) {
+    __m256i sad = _mm256_sad_epu8(_mm256_xor_si256(w, _mm256_set1_epi8((char)0x80)), _mm256_setzero_si256());
+    __m128i s2 = _mm_add_epi64(_mm256_castsi256_si128(sad), _mm256_extracti128_si256(sad, 1));
+    return (int)(_mm_cvtsi128_si64(s2) + _mm_extract_epi64(s2, 1)) - 32 * 128;
+}
+/* Sums of the two 16-byte halves of 32 signed bytes. */
+AI void sum16x2_i8(__m256i w, int *a, int *b) {
+    __m256i sad = _mm256_sad_epu8(_mm256_xor_si256(w, _mm256_set1_epi8((char)0x80)), _mm256_setzero_si256());
+    *a = (int)(_mm256_extract_epi64(sad, 0) + _mm256_extract_epi64(sad, 1)) - 16 * 128;
+    *b = (int)(_mm256_extract_epi64(sad, 2) + _mm256_extract_epi64(sad, 3)) - 16 * 128;
+}
+
+AI int koffset(int type) {
+    switch (type) {
+    case FFL_TYPE_Q3_K: return 4;
+    case FFL_TYPE_Q6_K: return 32;
+    case FFL_TYPE_IQ4_XS: return 128;
+    default: return 0;
+    }
+}
+
+/* Decodes one weight row: signed bytes, and per sub-block (32 elements, or 16 for Q2_K/Q3_K/Q6_K)
+ * the correction 128 * sum(w), the scale s and the minimum m. */
+AI void decode_row(int type, const uint8_t *wr, int64_t n, int8_t *wb, int32_t *corr, float *s, float *m) {
+    if (!is_ktype(type)) {
+        const int ws = wstride32(type);
+        const __m256i off = _mm256_set1_epi8((char)ffl_avx512_offset32(type));
+        for (int64_t b = 0; b < n / 32; b++) {
+            const uint8_t *p = wr + b * ws;
+            __m256i w = _mm256_sub_epi8(decode32(type, p), off);
+            _mm256_storeu_si256((__m256i *)(wb + 32 * b), w);
+            corr[b] = 128 * sum32_i8(w);
+            s[b] = h2f(ld16(p));
+            m[b] = has_min32(type) ? h2f(ld16(p + 2)) : 0.0f;
+        }
+        return;
+    }
+    const int ws = kstride(type);
+    const __m512i off = _mm512_set1_epi8((char)koffset(type));
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        const uint8_t *p = wr + b * ws;
+        kblock kb;
+        decode_k(type, p, &kb);
+        int8_t *o = wb + 256 * b;
+        for (int k = 0; k < 4; k++) _mm512_storeu_si512(o + 64 * k, _mm512_sub_epi8(kb.w[k], off));
+        if (gemm_sub16(type)) {
+            int32_t *c = corr + 16 * b;
+            float *sb = s + 16 * b, *mb = m + 16 * b;
+            for (int k = 0; k < 8; k++) {
+                int lo, hi;
+                sum16x2_i8(_mm256_loadu_si256((const __m256i *)(o + 32 * k)), &lo, &hi);
+                c[2 * k] = 128 * lo, c[2 * k + 1] = 128 * hi;
+            }
+            if (type == FFL_TYPE_Q2_K) {
+                const block_q2_K *x = (const block_q2_K *)p;
+                const float d = h2f(x->d), dmin = h2f(x->dmin);
+                for (int j = 0; j < 16; j++) sb[j] = d * (float)(x->scales[j] & 0xF), mb[j] = -dmin * (float)(x->scales[j] >> 4);
+            } else if (type == FFL_TYPE_Q3_K) {
+                const block_q3_K *x = (const block_q3_K *)p;
+                int8_t sc[16];
+                _mm_storeu_si128((__m128i *)sc, q3_scales(x->scales));
+                const float d = h2f(x->d);
+                for (int j = 0; j < 16; j++) sb[j] = d * (float)sc[j], mb[j] = 0.0f;
+            } else {
+                const block_q6_K *x = (const block_q6_K *)p;
+                const float d = h2f(x->d);
+                for (int j = 0; j < 16; j++) sb[j] = d * (float)x->scales[j], mb[j] = 0.0f;
+            }
+        } else {
+            int32_t *c = corr + 8 * b;
+            float *sb = s + 8 * b, *mb = m + 8 * b;
+            for (int k = 0; k < 8; k++) c[k] = 128 * sum32_i8(_mm256_loadu_si256((const __m256i *)(o + 32 * k)));
+            if (type == FFL_TYPE_IQ4_XS) {
+                const block_iq4_xs *x = (const block_iq4_xs *)p;
+                const float d = h2f(x->d);
+                for (int j = 0; j < 8; j++) sb[j] = d * (float)ffl_iq4xs_scale(x, j), mb[j] = 0.0f;
+            } else {
+                const uint8_t *scales = type == FFL_TYPE_Q4_K ? ((const block_q4_K *)p)->scales : ((const block_q5_K *)p)->scales;
+                const float d = h2f(ld16(p)), dmin = h2f(ld16(p + 2));
+                for (int j = 0; j < 8; j++) {
+                    uint8_t sc, mn;
+                    ffl_k4_scale_min(j, scales, &sc, &mn);
+                    sb[j] = d * (float)sc, mb[j] = -dmin * (float)mn;
+                }
+            }
+        }
+    }
+}
+
+/* nr decoded rows (row r at wrows + r * rstride, its metadata at meta + r * mstride) times one
+ * activation panel: out[r] = 16 token results. */
+AI void gemm_tile(int type, int nr, const uint8_t *panel, int64_t ng, const int8_t *wrows, size_t rstride,
+                  const uint8_t *meta, size_t mstride, int64_t nsub, __m512 *out) {
+    const int sub16 = gemm_sub16(type), hasm = gemm_has_min(type);
+    __m512 acc[8];
+    for (int r = 0; r < 8; r++) acc[r] = _mm512_setzero_ps();
+    for (int64_t g = 0; g < ng; g++) {
+        const uint8_t *A = panel + g * APANEL_GROUP_BYTES;
+        __m512i a[8];
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; k++) a[k] = _mm512_load_si512(A + 64 * k);
+        const __m512 da = _mm512_load_ps((const float *)(A + 512));
+        const __m512 ds0 = _mm512_load_ps((const float *)(A + 576)), ds1 = _mm512_load_ps((const float *)(A + 640));
+#pragma GCC unroll 8
+        for (int r = 0; r < nr; r++) {
+            const int8_t *w = wrows + r * rstride + 32 * g;
+            const int32_t *corr = (const int32_t *)(meta + r * mstride);
+            const float *s = (const float *)(corr + nsub), *m = s + nsub;
+            if (!sub16) {
+                /* two dependency chains of 4: vpdpbusd latency would otherwise bound the loop */
+                __m512i i0 = _mm512_setzero_si512(), i1 = _mm512_setzero_si512();
+#pragma GCC unroll 4
+                for (int k = 0; k < 4; k++) {
+                    i0 = _mm512_dpbusd_epi32(i0, a[k], _mm512_set1_epi32((int)ld32(w + 4 * k)));
+                    i1 = _mm512_dpbusd_epi32(i1, a[k + 4], _mm512_set1_epi32((int)ld32(w + 16 + 4 * k)));
+                }
+                __m512i i = _mm512_sub_epi32(_mm512_add_epi32(i0, i1), _mm512_set1_epi32(corr[g]));
+                __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(i), da);
+                acc[r] = _mm512_fmadd_ps(f, _mm512_set1_ps(s[g]), acc[r]);
+                if (hasm) acc[r] = _mm512_fmadd_ps(ds0, _mm512_set1_ps(m[g]), acc[r]);
+            } else {
+                __m512i i0 = _mm512_setzero_si512(), i1 = _mm512_setzero_si512();
+#pragma GCC unroll 4
+                for (int k = 0; k < 4; k++) {
+                    i0 = _mm512_dpbusd_epi32(i0, a[k], _mm512_set1_epi32((int)ld32(w + 4 * k)));
+                    i1 = _mm512_dpbusd_epi32(i1, a[k + 4], _mm512_set1_epi32((int)ld32(w + 16 + 4 * k)));
+                }
+                i0 = _mm512_sub_epi32(i0, _mm512_set1_epi32(corr[2 * g]));
+                i1 = _mm512_sub_epi32(i1, _mm512_set1_epi32(corr[2 * g + 1]));
+                __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(i0), _mm512_set1_ps(s[2 * g]));
+                f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i1), _mm512_set1_ps(s[2 * g + 1]), f);
+                acc[r] = _mm512_fmadd_ps(f, da, acc[r]);
+                if (hasm) {
+                    acc[r] = _mm512_fmadd_ps(ds0, _mm512_set1_ps(m[2 * g]), acc[r]);
+                    acc[r] = _mm512_fmadd_ps(ds1, _mm512_set1_ps(m[2 * g + 1]), acc[r]);
+                }
+            }
+        }
+    }
+    for (int r = 0; r < nr; r++) out[r] = acc[r];
+}
+
+AI void gemm_int8(int type, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t T, float *y,
+                  int64_t ldy, int64_t r0, int64_t r1) {
+    const int64_t ng = n / 32, nsub = gemm_sub16(type) ? n / 16 : n / 32;
+    const int64_t ntg = (T + 15) / 16;
+    const size_t panel_bytes = (size_t)ng * APANEL_GROUP_BYTES;
+    const size_t rstride = ((size_t)n + 63) & ~(size_t)63, mstride = ((size_t)nsub * 12 + 63) & ~(size_t)63;
+    const size_t need = panel_bytes * (size_t)ntg + (rstride + mstride) * GEMM_ROW_BLOCK + 64;
+    uint8_t *scr = ffl_kernel_scratch(need);
+    if (!scr) {
+        for (int64_t r = r0; r < r1; r++)
+            for (int64_t t = 0; t < T; t++)
+                y[t * ldy + r] = ffl_dot_scalar(type, n, (const char *)w + (size_t)r * wrb, (const char *)xq + (size_t)t * xrb);
+        return;
+    }
+    uint8_t *panels = scr;
+    int8_t *wrows = (int8_t *)(panels + panel_bytes * (size_t)ntg);
+    uint8_t *meta = (uint8_t *)wrows + rstride * GEMM_ROW_BLOCK;
+    for (int64_t tg = 0; tg < ntg; tg++) {
+        int nt = (int)(T - 16 * tg < 16 ? T - 16 * tg : 16);
+        pack_act_panel(type, xq, xrb, 16 * tg, nt, n, panels + panel_bytes * (size_t)tg);
+    }
+    for (int64_t rb = r0; rb < r1; rb += GEMM_ROW_BLOCK) {
+        const int rows = (int)(r1 - rb < GEMM_ROW_BLOCK ? r1 - rb : GEMM_ROW_BLOCK);
+        for (int r = 0; r < rows; r++) {
+            int32_t *corr = (int32_t *)(meta + r * mstride);
+            float *s = (float *)(corr + nsub), *m = s + nsub;
+            decode_row(type, (const uint8_t *)w + (size_t)(rb + r) * wrb, n, wrows + r * rstride, corr, s, m);
+        }
+        for (int64_t tg = 0; tg < ntg; tg++) {
+            const uint8_t *panel = panels + panel_bytes * (size_t)tg;
+            const int nt = (int)(T - 16 * tg < 16 ? T - 16 * tg : 16);
+            for (int r = 0; r < rows;) {
+                __m512 out[8];
+                int nr = rows - r >= 8 ? 8 : rows - r >= 4 ? 4 : 1;
+                const int8_t *wr8 = wrows + r * rstride;
+                const uint8_t *mt = meta + r * mstride;
+                if (nr == 8) gemm_tile(type, 8, panel, ng, wr8, rstride, mt, mstride, nsub, out);
+                else if (nr == 4) gemm_tile(type, 4, panel, ng, wr8, rstride, mt, mstride, nsub, out);
+                else gemm_tile(type, 1, panel, ng, wr8, rstride, mt, mstride, nsub, out);
+                for (int i = 0; i < nr; i++) {
+                    float tmp[16];
+                    _mm512_storeu_ps(tmp, out[i]);
+                    for (int t = 0; t < nt; t++) y[(16 * tg + t) * ldy + rb + r + i] = tmp[t];
+                }
+                r += nr;
+            }
+        }
+    }
+}
+
+/* ================================================================ tiled matrix x matrix, float weights
+ *
+ * Same token-per-lane layout as the integer path: activations of 16 tokens are packed as [k][token]
+ * floats (BF16: [k pair][token][2 x bf16] for vdpbf16ps), weights are broadcast from the row (F16 rows
+ * are first converted to floats, once per row block), 8 rows x 16 tokens of accumulators stay in
+ * registers. */
+
+#define FGEMM_ROW_BLOCK 32
+
+/* Packs tokens [t0, t0 + nt) of float rows into a panel of n_pad columns (zero padded). */
+static void pack_float_panel(int bf16, const void *x, size_t xrb, int64_t t0, int nt, int64_t n, int64_t n_pad, void *dst) {
+    if (!bf16) {
+        float *o = dst;
+        memset(o, 0, sizeof(float) * 16 * (size_t)n_pad);
+        for (int t = 0; t < nt; t++) {
+            const float *xr = (const float *)((const char *)x + (size_t)(t0 + t) * xrb);
+            for (int64_t k = 0; k < n; k++) o[16 * k + t] = xr[k];
+        }
+    } else {
+        uint16_t *o = dst;
+        memset(o, 0, sizeof(uint16_t) * 16 * (size_t)n_pad);
+        for (int t = 0; t < nt; t++) {
+            const uint16_t *xr = (const uint16_t *)((const char *)x + (size_t)(t0 + t) * xrb);
+            for (int64_t k = 0; k < n; k++) o[32 * (k / 2) + 2 * t + (k & 1)] = xr[k];
+        }
+    }
+}
+
+/* nr weight rows (floats, or bf16 pairs) against one packed panel. */
+AI void fgemm_tile(int bf16, int nr, const void *panel, int64_t n_pad, const uint8_t *wrows, size_t rstride, __m512 *out) {
+    __m512 acc[8][2];
+    for (int r = 0; r < 8; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    if (!bf16) {
+        const float *A = panel;
+        for (int64_t k = 0; k < n_pad; k += 2) {
+            const __m512 a0 = _mm512_load_ps(A + 16 * k), a1 = _mm512_load_ps(A + 16 * k + 16);
+#pragma GCC unroll 8
+            for (int r = 0; r < nr; r++) {
+                const float *w = (const float *)(wrows + r * rstride);
+                acc[r][0] = _mm512_fmadd_ps(a0, _mm512_set1_ps(w[k]), acc[r][0]);
+                acc[r][1] = _mm512_fmadd_ps(a1, _mm512_set1_ps(w[k + 1]), acc[r][1]);
+            }
+        }
+    } else {
+        const uint16_t *A = panel;
+        for (int64_t k = 0; k < n_pad; k += 4) {
+            const __m512bh a0 = (__m512bh)_mm512_load_si512(A + 16 * k), a1 = (__m512bh)_mm512_load_si512(A + 16 * k + 32);
+#pragma GCC unroll 8
+            for (int r = 0; r < nr; r++) {
+                const uint8_t *w = wrows + r * rstride + 2 * k;
+                acc[r][0] = _mm512_dpbf16_ps(acc[r][0], a0, (__m512bh)_mm512_set1_epi32((int)ld32(w)));
+                acc[r][1] = _mm512_dpbf16_ps(acc[r][1], a1, (__m512bh)_mm512_set1_epi32((int)ld32(w + 4)));
+            }
+        }
+    }
+    for (int r = 0; r < nr; r++) out[r] = _mm512_add_ps(acc[r][0], acc[r][1]);
+}
+
+AI void gemm_float(int type, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t T, float *y,
+                   int64_t ldy, int64_t r0, int64_t r1) {
+    const int bf16 = type == FFL_TYPE_BF16;
+    const int64_t n_pad = (n + 3) & ~(int64_t)3; /* whole steps of the kernel loop */
+    const int64_t ntg = (T + 15) / 16;
+    const size_t panel_bytes = (size_t)n_pad * 16 * (bf16 ? 2 : 4);
+    /* F32 rows are used in place unless their length needs padding; F16 rows are converted; BF16 rows
+     * are copied only when padding is needed */
+    const int convert = type == FFL_TYPE_F16 || n_pad != n;
+    const size_t rstride = ((size_t)n_pad * (bf16 ? 2 : 4) + 63) & ~(size_t)63;
+    const size_t need = panel_bytes * (size_t)ntg + (convert ? rstride * FGEMM_ROW_BLOCK : 0) + 64;
+    uint8_t *scr = ffl_kernel_scratch(need);
+    if (!scr) {
+        float_direct(type, w, wrb, xq, xrb, n, T, y, ldy, r0, r1);
+        return;
+    }
+    uint8_t *panels = scr, *conv = scr + panel_bytes * (size_t)ntg;
+    for (int64_t tg = 0; tg < ntg; tg++) {
+        int nt = (int)(T - 16 * tg < 16 ? T - 16 * tg : 16);
+        pack_float_panel(bf16, xq, xrb, 16 * tg, nt, n, n_pad, panels + panel_bytes * (size_t)tg);
+    }
+    for (int64_t rb = r0; rb < r1; rb += FGEMM_ROW_BLOCK) {
+        const int rows = (int)(r1 - rb < FGEMM_ROW_BLOCK ? r1 - rb : FGEMM_ROW_BLOCK);
+        const uint8_t *wrows;
+        size_t rs;
+        if (convert) {
+            for (int r = 0; r < rows; r++) {
+                const uint8_t *src = (const uint8_t *)w + (size_t)(rb + r) * wrb;
+                uint8_t *dst = conv + r * rstride;
+                memset(dst, 0, rstride);
+                if (type == FFL_TYPE_F16) {
+                    for (int64_t k = 0; k < n; k += 16) {
+                        __mmask16 m = n - k >= 16 ? 0xFFFF : (__mmask16)((1u << (n - k)) - 1);
+                        _mm512_mask_storeu_ps((float *)dst + k, m, load_wf(FFL_TYPE_F16, src, k, m));
+                    }
+                } else {
+                    memcpy(dst, src, (size_t)n * (bf16 ? 2 : 4));
+                }
+            }
+            wrows = conv;
+            rs = rstride;
+        } else {
+            wrows = (const uint8_t *)w + (size_t)rb * wrb;
+            rs = wrb;
+        }
+        for (int64_t tg = 0; tg < ntg; tg++) {
+            const uint8_t *panel = panels + panel_bytes * (size_t)tg;
+            const int nt = (int)(T - 16 * tg < 16 ? T - 16 * tg : 16);
+            for (int r = 0; r < rows;) {
+                __m512 out[8];
+                int nr = rows - r >= 8 ? 8 : rows - r >= 4 ? 4 : 1;
+                const uint8_t *wr = wrows + r * rs;
+                if (bf16) {
+                    if (nr == 8) fgemm_tile(1, 8, panel, n_pad, wr, rs, out);
+                    else if (nr == 4) fgemm_tile(1, 4, panel, n_pad, wr, rs, out);
+                    else fgemm_tile(1, 1, panel, n_pad, wr, rs, out);
+                } else {
+                    if (nr == 8) fgemm_tile(0, 8, panel, n_pad, wr, rs, out);
+                    else if (nr == 4) fgemm_tile(0, 4, panel, n_pad, wr, rs, out);
+                    else fgemm_tile(0, 1, panel, n_pad, wr, rs, out);
+                }
+                for (int i = 0; i < nr; i++) {
+                    float tmp[16];
+                    _mm512_storeu_ps(tmp, out[i]);
+                    for (int t = 0; t < nt; t++) y[(16 * tg + t) * ldy + rb + r + i] = tmp[t];
+                }
+                r += nr;
+            }
+        }
+    }
+}
+
+/* ================================================================ entry points */
+
+#define MM_ENTRY(name, body)                                                                                       \
+    static void name(const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t nt, float *y,      \
+                     int64_t ldy, int64_t r0, int64_t r1) {                                                         \
+        body;                                                                                                       \
+    }
+
+#define FLOAT_ENTRY(name, T)                                                                                       \
+    MM_ENTRY(name, if (nt >= GEMM_MIN_TOKENS) gemm_float(T, w, wrb, xq, xrb, n, nt, y, ldy, r0, r1);               \
+             else float_direct(T, w, wrb, xq, xrb, n, nt, y, ldy, r0, r1))
+FLOAT_ENTRY(mm_f32, FFL_TYPE_F32)
+FLOAT_ENTRY(mm_f16, FFL_TYPE_F16)
+FLOAT_ENTRY(mm_bf16, FFL_TYPE_BF16)
+#define INT8_ENTRY(name, T, direct)                                                                                \
+    MM_ENTRY(name, if (nt >= GEMM_MIN_TOKENS) gemm_int8(T, w, wrb, xq, xrb, n, nt, y, ldy, r0, r1);                 \
+             else direct(T, w, wrb, xq, xrb, n, nt, y, ldy, r0, r1))
+INT8_ENTRY(mm_q4_0, FFL_TYPE_Q4_0, direct32)
+INT8_ENTRY(mm_q4_1, FFL_TYPE_Q4_1, direct32)
+INT8_ENTRY(mm_q5_0, FFL_TYPE_Q5_0, direct32)
+INT8_ENTRY(mm_q5_1, FFL_TYPE_Q5_1, direct32)
+INT8_ENTRY(mm_q8_0, FFL_TYPE_Q8_0, direct32)
+INT8_ENTRY(mm_iq4_nl, FFL_TYPE_IQ4_NL, direct32)
+INT8_ENTRY(mm_q2_K, FFL_TYPE_Q2_K, direct_k)
+INT8_ENTRY(mm_q3_K, FFL_TYPE_Q3_K, direct_k)
+INT8_ENTRY(mm_q4_K, FFL_TYPE_Q4_K, direct_k)
+INT8_ENTRY(mm_q5_K, FFL_TYPE_Q5_K, direct_k)
+INT8_ENTRY(mm_q6_K, FFL_TYPE_Q6_K, direct_k)
+INT8_ENTRY(mm_iq4_xs, FFL_TYPE_IQ4_XS, direct_k)
+
+void ffl_kernels_fill_avx512(ffl_kernel_table *t) {
+    const ffl_cpu_info *ci = ffl_cpu_info_get();
+    if (!ci->avx512vnni || !ci->avx512vbmi) return; /* without VNNI/VBMI the AVX2 kernels stay */
+    init_quad_tables();
+    t->matmul[FFL_TYPE_F32] = mm_f32;
+    t->matmul[FFL_TYPE_F16] = mm_f16;
+    t->matmul[FFL_TYPE_BF16] = mm_bf16;
+    t->matmul[FFL_TYPE_Q4_0] = mm_q4_0;
+    t->matmul[FFL_TYPE_Q4_1] = mm_q4_1;
+    t->matmul[FFL_TYPE_Q5_0] = mm_q5_0;
+    t->matmul[FFL_TYPE_Q5_1] = mm_q5_1;
+    t->matmul[FFL_TYPE_Q8_0] = mm_q8_0;
+    t->matmul[FFL_TYPE_IQ4_NL] = mm_iq4_nl;
+    t->matmul[FFL_TYPE_Q2_K] = mm_q2_K;
+    t->matmul[FFL_TYPE_Q3_K] = mm_q3_K;
+    t->matmul[FFL_TYPE_Q4_K] = mm_q4_K;
+    t->matmul[FFL_TYPE_Q5_K] = mm_q5_K;
+    t->matmul[FFL_TYPE_Q6_K] = mm_q6_K;
+    t->matmul[FFL_TYPE_IQ4_XS] = mm_iq4_xs;
+}
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif

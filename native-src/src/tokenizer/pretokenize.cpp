@@ -102,8 +102,10 @@ std::vector<std::string> family_patterns(Family f) {
     case F_DEFAULT: return {R"re([\p{P}\$\+<=>\^~\|]+)re", GPT2, R"re(\p{N}+)re", "[0-9][0-9][0-9]"};
     case F_LLAMA3: return {LLAMA3};
     case F_DEEPSEEK_LLM:
+        /* Keep these characters byte-exact: some (U+1F7D, U+1FBE, U+2126, U+212A, ...) are not in
+         * NFC and editors or tools that normalize text would silently change them. */
         return {R"re([\r\n])re",
-                R"re(\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-ώᾀ-ᾴᾶ-ᾼιῂ-ῄῆ-ῌῐ-ΐῖ-Ίῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤΩℨK-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃]+)re",
+                R"re(\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-ώᾀ-ᾴᾶ-ᾼιῂ-ῄῆ-ῌῐ-ΐῖ-Ίῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤΩℨK-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃]+)re",
                 R"re(\s?[!-/:-~！-／：-～‘-‟　-。]+)re", R"re(\s+$)re", CJK_DEEPSEEK, R"re(\p{N}+)re"};
     case F_DEEPSEEK_CODER: return {R"re([\r\n])re", R"re(\s?\p{L}+)re", R"re(\s?\p{P}+)re", CJK_DEEPSEEK, R"re(\p{N})re"};
     case F_DEEPSEEK3:
@@ -147,6 +149,12 @@ bool pre_tokenizer_config(const std::string &name, PreTokenizerConfig *cfg) {
         return true;
     }
     return false;
+}
+
+std::vector<std::string> pre_tokenizer_names() {
+    std::vector<std::string> names;
+    for (const Entry &e : k_entries) names.push_back(e.name);
+    return names;
 }
 
 PreTokenizer::PreTokenizer(const std::vector<std::string> &patterns) {

@@ -22,6 +22,8 @@ struct PreTokenizerConfig {
 
 /* Fills cfg for a tokenizer.ggml.pre name ("" means default); false when the name is unknown. */
 bool pre_tokenizer_config(const std::string &name, PreTokenizerConfig *cfg);
+/* Every tokenizer.ggml.pre value this build knows. */
+std::vector<std::string> pre_tokenizer_names();
 
 class PreTokenizer {
 public:

@@ -101,31 +101,23 @@ struct SpmOrder {
     }
 };
 
-void tokenize_spm(const ffl_vocab &v, const char *frag, size_t len, bool space_prefix, std::vector<int32_t> &out) {
-    static const char kSpace[] = "\xe2\x96\x81";
-    std::string s;
-    s.reserve(len + len / 2 + 3);
-    if (space_prefix) s.append(kSpace, 3);
-    for (size_t i = 0; i < len; ++i) {
-        if (frag[i] == ' ') s.append(kSpace, 3);
-        else s.push_back(frag[i]);
-    }
-    if (s.empty()) return;
-
-    std::vector<Symbol> sym;
-    sym.reserve(s.size());
-    for (size_t off = 0; off < s.size();) {
-        uint32_t n = (uint32_t)std::min(utf8_len((uint8_t)s[off]), s.size() - off);
+/* Merges within one run of text (no token spans its ends), appending its tokens. */
+void spm_merge(const ffl_vocab &v, const char *s, size_t len, std::vector<int32_t> &out) {
+    thread_local std::vector<Symbol> sym;
+    sym.clear();
+    for (size_t off = 0; off < len;) {
+        uint32_t n = (uint32_t)std::min(utf8_len((uint8_t)s[off]), len - off);
         int32_t idx = (int32_t)sym.size();
-        sym.push_back({idx - 1, off + n == s.size() ? -1 : idx + 1, (uint32_t)off, n});
+        sym.push_back({idx - 1, off + n == len ? -1 : idx + 1, (uint32_t)off, n});
         off += n;
     }
+    if (sym.empty()) return;
 
     std::priority_queue<SpmBigram, std::vector<SpmBigram>, SpmOrder> queue;
     auto try_add = [&](int32_t left, int32_t right) {
         if (left < 0 || right < 0) return;
         uint32_t size = sym[(size_t)left].n + sym[(size_t)right].n;
-        int32_t id = v.find(s.data() + sym[(size_t)left].start, size);
+        int32_t id = v.find(s + sym[(size_t)left].start, size);
         if (id < 0) return;
         queue.push({left, right, v.score[(size_t)id], size});
     };
@@ -147,7 +139,7 @@ void tokenize_spm(const ffl_vocab &v, const char *frag, size_t len, bool space_p
 
     for (int32_t i = 0; i != -1; i = sym[(size_t)i].next) {
         const Symbol &x = sym[(size_t)i];
-        int32_t id = v.find(s.data() + x.start, x.n);
+        int32_t id = v.find(s + x.start, x.n);
         if (id >= 0) {
             out.push_back(id);
             continue;
@@ -159,6 +151,53 @@ void tokenize_spm(const ffl_vocab &v, const char *frag, size_t len, bool space_p
             if (bt >= 0) out.push_back(bt);
         }
     }
+}
+
+using SegmentCache = std::unordered_map<std::string, std::pair<uint32_t, uint32_t>>; /* text -> span of a pool */
+
+void tokenize_spm(const ffl_vocab &v, const char *frag, size_t len, bool space_prefix, SegmentCache &cache,
+                  std::vector<int32_t> &pool, std::vector<int32_t> &out) {
+    static const char kSpace[] = "\xe2\x96\x81";
+    std::string s;
+    s.reserve(len + len / 2 + 3);
+    if (space_prefix) s.append(kSpace, 3);
+    for (size_t i = 0; i < len; ++i) {
+        if (frag[i] == ' ') s.append(kSpace, 3);
+        else s.push_back(frag[i]);
+    }
+    if (!v.spm_split_safe) {
+        spm_merge(v, s.data(), s.size(), out);
+        return;
+    }
+    /* No token has U+2581 after a non-U+2581 character, so nothing merges across the start of a
+     * "▁" that follows another character: runs between such points are tokenized on their own
+     * (same result as one pass over everything, much faster, and repeated words hit the cache). */
+    auto is_space_at = [&](size_t p) { return p + 3 <= s.size() && memcmp(s.data() + p, kSpace, 3) == 0; };
+    size_t seg = 0, off = 0;
+    auto flush = [&](size_t end) {
+        if (end == seg) return;
+        if (end - seg > 64) {
+            spm_merge(v, s.data() + seg, end - seg, out);
+        } else {
+            std::string key(s, seg, end - seg);
+            auto it = cache.find(key);
+            if (it == cache.end()) {
+                uint32_t start = (uint32_t)pool.size();
+                spm_merge(v, key.data(), key.size(), pool);
+                it = cache.emplace(std::move(key), std::make_pair(start, (uint32_t)pool.size() - start)).first;
+            }
+            out.insert(out.end(), pool.begin() + it->second.first, pool.begin() + it->second.first + it->second.second);
+        }
+        seg = end;
+    };
+    while (off < s.size()) {
+        size_t n = std::min(utf8_len((uint8_t)s[off]), s.size() - off);
+        /* Split before a U+2581 symbol unless the three bytes before it are U+2581 too (the exact
+         * condition the load-time check on the token texts makes safe). */
+        if (n == 3 && off >= 3 && is_space_at(off) && !is_space_at(off - 3)) flush(off);
+        off += n;
+    }
+    flush(s.size());
 }
 
 /* ---- byte-level BPE: regex pre-tokenizer, then merges by rank within each word ---- */
@@ -325,6 +364,8 @@ void tokenize(const ffl_vocab &v, const char *text, size_t len, bool add_special
 
     switch (v.type) {
     case FFL_VOCAB_SPM: {
+        SegmentCache cache;
+        std::vector<int32_t> pool;
         bool prev_special = true; /* SentencePiece puts a space in front of text that starts the input or follows a special token */
         if (add_special && v.add_bos) out.push_back(v.bos);
         for (const Fragment &f : frags) {
@@ -332,7 +373,7 @@ void tokenize(const ffl_vocab &v, const char *text, size_t len, bool add_special
                 out.push_back(f.token);
                 prev_special = true;
             } else {
-                tokenize_spm(v, text + f.offset, f.length, v.add_space_prefix && prev_special, out);
+                tokenize_spm(v, text + f.offset, f.length, v.add_space_prefix && prev_special, cache, pool, out);
                 prev_special = false;
             }
         }

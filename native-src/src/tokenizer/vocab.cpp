@@ -189,6 +189,20 @@ void load(const ffl_gguf *g, ffl_vocab &v) {
     }
     v.index.build(v.text);
 
+    if (v.type == FFL_VOCAB_SPM) {
+        v.spm_split_safe = true;
+        for (const std::string &t : v.text) {
+            /* Unsafe: a U+2581 that follows anything but another U+2581 inside a token. */
+            for (size_t p = t.find("\xe2\x96\x81", 1); p != std::string::npos; p = t.find("\xe2\x96\x81", p + 1)) {
+                if (p < 3 || t.compare(p - 3, 3, "\xe2\x96\x81") != 0) {
+                    v.spm_split_safe = false;
+                    break;
+                }
+            }
+            if (!v.spm_split_safe) break;
+        }
+    }
+
     if (v.type == FFL_VOCAB_BPE) {
         const ffl_gguf_kv *merges_kv = find_kv(g, "tokenizer.ggml.merges");
         if (!merges_kv || merges_kv->type != FFL_GGUF_ARRAY || merges_kv->array_type != FFL_GGUF_STRING)

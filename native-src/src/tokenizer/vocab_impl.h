@@ -145,6 +145,7 @@ struct ffl_vocab {
     bool add_bos = false, add_eos = false, add_sep = false;
     bool add_space_prefix = false, remove_extra_whitespaces = false;
     bool clean_spaces = false, ignore_merges = false, escape_whitespaces = false;
+    bool spm_split_safe = false; /* no token has U+2581 after another character (see tokenize_spm) */
 
     std::vector<uint8_t> eog;            /* 1 where the token ends generation */
     std::vector<int32_t> special_tokens; /* control, user-defined and unknown tokens, longest text first */

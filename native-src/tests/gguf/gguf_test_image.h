@@ -328,7 +328,17 @@ static int check_parsed(const ffl_gguf *g, uint64_t size) {
         }
     }
     INV(ffl_gguf_tensor_info(g, n_t, &(ffl_tensor_info){0}) == FFL_ERR_OUT_OF_RANGE);
-    INV(ffl_gguf_find_tensor(g, "\x01no such tensor") == -1 && ffl_gguf_find_key(g, "\x01no such key") == -1);
+    /* lookups of names that may or may not be present agree with a linear scan */
+    static const char *probes[] = {"\x01no such name", "general.alignment", "output.weight", "", "a"};
+    for (size_t p = 0; p < sizeof probes / sizeof *probes; p++) {
+        size_t n = strlen(probes[p]);
+        int64_t key = -1, tensor = -1;
+        for (int64_t i = 0; i < n_kv && key < 0; i++)
+            if (g->kv[i].key.length == n && memcmp(g->kv[i].key.data, probes[p], n) == 0) key = i;
+        for (int64_t i = 0; i < n_t && tensor < 0; i++)
+            if (g->tensors[i].name.length == n && memcmp(g->tensors[i].name.data, probes[p], n) == 0) tensor = i;
+        INV(ffl_gguf_find_key(g, probes[p]) == key && ffl_gguf_find_tensor(g, probes[p]) == tensor);
+    }
     (void)ffl_gguf_get_int_or(g, "general.alignment", 0);
     (void)ffl_gguf_get_float_or(g, "t.f32", 0);
     (void)ffl_gguf_get_string_or(g, "general.architecture", "");

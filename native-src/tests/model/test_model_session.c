@@ -305,6 +305,42 @@ static void test_batch_split_and_threads(const ffl_model *m) {
     ffl_session_free(big);
 }
 
+/* Context shift. Attention only sees relative positions, so dropping a prefix and moving the
+ * rest down must give the logits of the same cache left in place (with the next token placed
+ * after the gap). (Not those of a fresh evaluation: the kept tokens were computed while seeing
+ * the dropped ones.) */
+static void test_context_shift(const ffl_model *m, int32_t kv_type, double tol) {
+    const int nv = ffl_model_n_vocab(m);
+    int32_t toks[12] = {1, 403, 407, 261, 378, 383, 286, 261, 300, 301, 302, 303};
+    ffl_session *s = new_session(m, 32, kv_type, 1, 2), *r = new_session(m, 32, kv_type, 1, 2);
+    CHECK(ffl_session_decode(s, toks, NULL, NULL, NULL, 12) == FFL_OK);
+    CHECK(ffl_session_decode(r, toks, NULL, NULL, NULL, 12) == FFL_OK);
+    CHECK(ffl_session_seq_rm(s, 0, 0, 3) == FFL_OK && ffl_session_seq_rm(r, 0, 0, 3) == FFL_OK);
+    CHECK(ffl_session_seq_add(s, 0, 3, -1, -3) == FFL_OK);
+    CHECK(ffl_session_n_past(s, 0) == 9 && ffl_session_kv_used(s) == 9);
+    int32_t next = 304, pos = 12;
+    CHECK(ffl_session_decode(s, &next, NULL, NULL, NULL, 1) == FFL_OK);
+    CHECK(ffl_session_decode(r, &next, &pos, NULL, NULL, 1) == FFL_OK);
+    double e = nmse(ffl_session_logits(s, -1), ffl_session_logits(r, -1), nv);
+    CHECK_MSG(e < tol, "context shift (kv %d): NMSE %.3g", kv_type, e);
+    /* a shift up and back down is (nearly) the identity */
+    CHECK(ffl_session_seq_add(s, 0, -1, -1, 100) == FFL_OK && ffl_session_n_past(s, 0) == 110);
+    CHECK(ffl_session_seq_add(s, 0, -1, -1, -100) == FFL_OK && ffl_session_n_past(s, 0) == 10);
+    pos = 13;
+    CHECK(ffl_session_decode(s, &next, NULL, NULL, NULL, 1) == FFL_OK);
+    CHECK(ffl_session_decode(r, &next, &pos, NULL, NULL, 1) == FFL_OK);
+    e = nmse(ffl_session_logits(s, -1), ffl_session_logits(r, -1), nv);
+    CHECK_MSG(e < tol, "context shift up and down (kv %d): NMSE %.3g", kv_type, e);
+    /* moving below position 0 removes tokens; overflowing shifts change nothing */
+    CHECK(ffl_session_seq_add(s, 0, 0, 2, -5) == FFL_OK);
+    CHECK(ffl_session_kv_used(s) == 9);
+    CHECK(ffl_session_seq_add(s, 0, -1, -1, INT32_MAX - 3) == FFL_ERR_OUT_OF_RANGE);
+    CHECK(ffl_session_kv_used(s) == 9 && ffl_session_n_past(s, 0) == 11);
+    CHECK(ffl_session_seq_add(s, 3, -1, -1, 1) == FFL_ERR_OUT_OF_RANGE);
+    ffl_session_free(s);
+    ffl_session_free(r);
+}
+
 /* ---- parallel sessions ---- */
 
 #define PAR_TOKENS 24
@@ -421,6 +457,8 @@ int main(void) {
     test_abort(m);
     test_state(m);
     test_batch_split_and_threads(m);
+    test_context_shift(m, FFL_TYPE_F32, 1e-10);
+    test_context_shift(m, FFL_TYPE_F16, 1e-5);
     ffl_model_free(m);
     test_parallel("llama-dense-q4_k_m.gguf");
     test_parallel("llama-moe-q4_k_m.gguf");

@@ -57,6 +57,12 @@ static void random_weights(int32_t type, void *dst, int64_t n) {
         case FFL_TYPE_IQ4_XS: ((block_iq4_xs *)blk)->d = rnd_half(-0.0005f, 0.0005f); break;
         default: break;
         }
+        /* zero scales and zero minimums happen in real files (all-zero rows, non-negative blocks) */
+        if (bs > 1 && b % 11 == 5) memset(blk, 0, 2); /* d of every type but Q2_K/Q3_K/Q6_K is first */
+        if (b % 5 == 3) {
+            if (type == FFL_TYPE_Q4_K || type == FFL_TYPE_Q5_K) memset((uint8_t *)blk + 2, 0, 2);
+            if (type == FFL_TYPE_Q2_K) ((block_q2_K *)blk)->dmin = 0;
+        }
     }
 }
 
@@ -188,8 +194,8 @@ static int64_t type_row_bytes(int32_t type, int64_t n) { return ffl_type_row_byt
 
 /* Activation quantizers of every level must equal the scalar ones byte for byte. */
 static void test_activation_quantizers(int32_t level) {
-    static const int32_t wtypes[] = {FFL_TYPE_F32, FFL_TYPE_Q8_0, FFL_TYPE_Q4_1, FFL_TYPE_Q4_K};
-    for (int wi = 0; wi < 4; wi++) {
+    static const int32_t wtypes[] = {FFL_TYPE_F32, FFL_TYPE_Q8_0, FFL_TYPE_Q4_1, FFL_TYPE_Q4_K, FFL_TYPE_BF16};
+    for (int wi = 0; wi < 5; wi++) {
         int32_t wt = wtypes[wi];
         for (int64_t n = 256; n <= 4096; n *= 4) {
             int rows = 3;
@@ -346,6 +352,7 @@ int main(void) {
     CHECK(ffl_vec_dot_type(FFL_TYPE_Q4_1) == FFL_TYPE_Q8_1);
     CHECK(ffl_vec_dot_type(FFL_TYPE_Q4_K) == FFL_TYPE_Q8_K);
     CHECK(ffl_vec_dot_type(FFL_TYPE_F16) == FFL_TYPE_F32);
+    CHECK(ffl_vec_dot_type(FFL_TYPE_BF16) == FFL_TYPE_BF16);
     CHECK(ffl_matmul_supported(FFL_TYPE_Q6_K) && !ffl_matmul_supported(FFL_TYPE_IQ2_XXS));
     CHECK(ffl_activation_row_bytes(FFL_TYPE_Q4_K, 512) == 2 * sizeof(block_q8_K));
     test_q8_0_rounding();

@@ -10,6 +10,7 @@ import picocli.CommandLine.Command;
         description = "Run GGUF language models on the JVM.",
         subcommands = {
             InspectCommand.class,
+            LogitsCommand.class,
             QuantizeCommand.class,
         })
 public final class Main implements Runnable {

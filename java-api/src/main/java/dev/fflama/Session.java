@@ -1,0 +1,457 @@
+package dev.fflama;
+
+import dev.fflama.bindings.ffl_abort_fn;
+import dev.fflama.bindings.ffl_session_params;
+import dev.fflama.bindings.fflama_h;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * A conversation state on a {@link Model}: the KV cache, the outputs of the last evaluation and a
+ * thread pool. <b>One thread at a time:</b> a session is not thread-safe; using it from two threads
+ * at once throws {@link IllegalStateException} instead of corrupting it. Open one session per
+ * thread to run in parallel on the same model.
+ *
+ * <p>Long evaluations stop between layers when the evaluating thread is interrupted, or when
+ * {@link #cancel()} or {@link #close()} is called from another thread; they then throw a
+ * {@link FflamaException} with status {@code ABORTED} and leave the cache as it was before.
+ */
+public final class Session implements AutoCloseable {
+    private final Model model;
+    private final SessionOptions options;
+    private final MemorySegment handle;
+    private final Arena arena = Arena.ofShared();
+    private final ReentrantLock lock = new ReentrantLock();
+    private final int vocabSize;
+    private final int embeddingLength;
+    private volatile boolean closed;
+    private volatile boolean cancelRequested;
+    private volatile Thread evaluatingThread;
+    // reused native buffers: no allocation per token
+    private MemorySegment tokenBuffer;
+    private MemorySegment positionBuffer;
+    private MemorySegment sequenceBuffer;
+    private MemorySegment wantBuffer;
+    private int bufferCapacity;
+
+    Session(Model model, SessionOptions options) {
+        this.model = model;
+        this.options = options;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment params = ffl_session_params.allocate(a);
+            fflama_h.ffl_session_default_params(params);
+            ffl_session_params.n_ctx(params, options.contextSize());
+            ffl_session_params.n_batch(params, options.batchSize());
+            ffl_session_params.n_threads(params, options.threads());
+            ffl_session_params.kv_type(params, options.kvType().tensorType.id());
+            ffl_session_params.n_seq_max(params, options.sequences());
+            ffl_session_params.embeddings(params, options.embeddings() ? 1 : 0);
+            ffl_session_params.abort_callback(params, ffl_abort_fn.allocate(this::shouldAbort, arena));
+            MemorySegment out = a.allocate(ValueLayout.ADDRESS);
+            int st = fflama_h.ffl_session_new(model.handle(), params, out);
+            if (st < 0) {
+                arena.close();
+                throw Native.error(st);
+            }
+            this.handle = out.get(ValueLayout.ADDRESS, 0);
+        }
+        this.vocabSize = fflama_h.ffl_model_n_vocab(model.handle());
+        this.embeddingLength = fflama_h.ffl_model_n_embd(model.handle());
+        ensureCapacity(Math.max(16, Math.min(options.batchSize(), 4096)));
+    }
+
+    /** Abort-callback upcall: runs on whichever native thread checks; must not throw. */
+    private int shouldAbort(MemorySegment userData) {
+        Thread t = evaluatingThread;
+        return cancelRequested || (t != null && t.isInterrupted()) ? 1 : 0;
+    }
+
+    private void ensureCapacity(int n) {
+        if (n <= bufferCapacity) return;
+        int cap = Math.max(n, bufferCapacity * 2);
+        tokenBuffer = arena.allocate(ValueLayout.JAVA_INT, cap);
+        positionBuffer = arena.allocate(ValueLayout.JAVA_INT, cap);
+        sequenceBuffer = arena.allocate(ValueLayout.JAVA_INT, cap);
+        wantBuffer = arena.allocate(ValueLayout.JAVA_BYTE, cap);
+        bufferCapacity = cap;
+    }
+
+    private void enter() {
+        if (!lock.tryLock()) {
+            if (closed) throw new IllegalStateException("session is closed");
+            throw new IllegalStateException("Session is used by two threads at once; open one session per thread");
+        }
+        if (closed) {
+            lock.unlock();
+            throw new IllegalStateException("session is closed");
+        }
+    }
+
+    private void exit() {
+        lock.unlock();
+    }
+
+    public Model model() {
+        return model;
+    }
+
+    public SessionOptions options() {
+        return options;
+    }
+
+    /** KV cache cells (the context size in tokens, shared by all sequences). */
+    public int contextSize() {
+        enter();
+        try {
+            return fflama_h.ffl_session_n_ctx(handle);
+        } finally {
+            exit();
+        }
+    }
+
+    public int threads() {
+        enter();
+        try {
+            return fflama_h.ffl_session_n_threads(handle);
+        } finally {
+            exit();
+        }
+    }
+
+    public void setThreads(int threads) {
+        enter();
+        try {
+            Native.check(fflama_h.ffl_session_set_threads(handle, threads));
+        } finally {
+            exit();
+        }
+    }
+
+    // ------------------------------------------------------------------ evaluation
+
+    /** Appends tokens to sequence 0 and computes the logits of the last one. */
+    public void evaluate(int... tokens) {
+        decode(tokens, tokens.length, false);
+    }
+
+    /** Appends tokens to sequence 0 and computes the logits at every position ({@link #logits(int)}). */
+    public void evaluateAll(int... tokens) {
+        decode(tokens, tokens.length, true);
+    }
+
+    /**
+     * Appends the int32 tokens held in a segment to sequence 0 (logits of the last one). A native
+     * segment is passed to the core as it is, without a copy.
+     */
+    public void evaluate(MemorySegment tokens) {
+        long n = tokens.byteSize() / Integer.BYTES;
+        if (n > Integer.MAX_VALUE) throw new IllegalArgumentException("too many tokens");
+        enter();
+        try {
+            MemorySegment src = tokens;
+            if (!tokens.isNative()) {
+                ensureCapacity((int) n);
+                MemorySegment.copy(tokens, 0, tokenBuffer, 0, n * Integer.BYTES);
+                src = tokenBuffer;
+            }
+            run(src, MemorySegment.NULL, MemorySegment.NULL, MemorySegment.NULL, (int) n);
+        } finally {
+            exit();
+        }
+    }
+
+    private void decode(int[] tokens, int n, boolean all) {
+        enter();
+        try {
+            ensureCapacity(n);
+            MemorySegment.copy(tokens, 0, tokenBuffer, ValueLayout.JAVA_INT, 0, n);
+            MemorySegment want = MemorySegment.NULL;
+            if (all) {
+                wantBuffer.asSlice(0, n).fill((byte) 1);
+                want = wantBuffer;
+            }
+            run(tokenBuffer, MemorySegment.NULL, MemorySegment.NULL, want, n);
+        } finally {
+            exit();
+        }
+    }
+
+    /** Evaluates a batch with explicit positions, sequence ids and output flags. */
+    public void evaluate(Batch batch) {
+        enter();
+        try {
+            int n = batch.size();
+            ensureCapacity(n);
+            MemorySegment.copy(batch.tokens, 0, tokenBuffer, ValueLayout.JAVA_INT, 0, n);
+            MemorySegment.copy(batch.positions, 0, positionBuffer, ValueLayout.JAVA_INT, 0, n);
+            MemorySegment.copy(batch.sequences, 0, sequenceBuffer, ValueLayout.JAVA_INT, 0, n);
+            for (int i = 0; i < n; i++) wantBuffer.set(ValueLayout.JAVA_BYTE, i, batch.logits[i] ? (byte) 1 : 0);
+            run(tokenBuffer, positionBuffer, sequenceBuffer, wantBuffer, n);
+        } finally {
+            exit();
+        }
+    }
+
+    private void run(MemorySegment tokens, MemorySegment pos, MemorySegment seq, MemorySegment want, int n) {
+        if (n == 0) return;
+        evaluatingThread = Thread.currentThread();
+        try {
+            int st = fflama_h.ffl_session_decode(handle, tokens, pos, seq, want, n);
+            if (st < 0) throw Native.error(st);
+        } finally {
+            evaluatingThread = null;
+            cancelRequested = false;
+        }
+    }
+
+    /** Asks a running evaluation (on another thread) to stop between layers. */
+    public void cancel() {
+        cancelRequested = true;
+    }
+
+    // ------------------------------------------------------------------ outputs
+
+    /** Rows of logits the last evaluation produced. */
+    public int outputCount() {
+        enter();
+        try {
+            return fflama_h.ffl_session_n_outputs(handle);
+        } finally {
+            exit();
+        }
+    }
+
+    /**
+     * Zero-copy view of the last output's logits ({@code vocabSize} floats). It shows the newest
+     * logits after each evaluation and becomes inaccessible when the session closes.
+     */
+    public MemorySegment logits() {
+        return logits(-1);
+    }
+
+    /**
+     * Logits of output row i of the last evaluation, counted among the tokens that asked for logits
+     * (negative i counts from the end). For {@link #evaluateAll} row i is position i of that call.
+     */
+    public MemorySegment logits(int i) {
+        enter();
+        try {
+            int rows = fflama_h.ffl_session_n_outputs(handle);
+            int row = i < 0 ? rows + i : i;
+            if (row < 0 || row >= rows) throw new IndexOutOfBoundsException("output " + i + " of " + rows);
+            MemorySegment all = fflama_h.ffl_session_logits_all(handle);
+            if (all.equals(MemorySegment.NULL)) throw Native.error(fflama_h.ffl_last_status());
+            return all.reinterpret((long) rows * vocabSize * Float.BYTES, arena, null)
+                    .asSlice((long) row * vocabSize * Float.BYTES, (long) vocabSize * Float.BYTES);
+        } finally {
+            exit();
+        }
+    }
+
+    /** Copy of the last output's logits. */
+    public float[] logitsArray() {
+        return logits().toArray(ValueLayout.JAVA_FLOAT);
+    }
+
+    public float[] logitsArray(int i) {
+        return logits(i).toArray(ValueLayout.JAVA_FLOAT);
+    }
+
+    /** Final hidden state (after the output norm) of the last output; needs {@link SessionOptions#embeddings()}. */
+    public float[] embeddings() {
+        enter();
+        try {
+            MemorySegment e = fflama_h.ffl_session_embeddings(handle, -1);
+            if (e.equals(MemorySegment.NULL)) throw Native.error(fflama_h.ffl_last_status());
+            return e.reinterpret((long) embeddingLength * Float.BYTES).toArray(ValueLayout.JAVA_FLOAT);
+        } finally {
+            exit();
+        }
+    }
+
+    /** Native address of the last logits row, for callers that hand it straight to native code. */
+    MemorySegment lastLogitsAddress() {
+        MemorySegment p = fflama_h.ffl_session_logits(handle, -1);
+        if (p.equals(MemorySegment.NULL)) throw Native.error(fflama_h.ffl_last_status());
+        return p;
+    }
+
+    MemorySegment handle() {
+        return handle;
+    }
+
+    void enterInternal() {
+        enter();
+    }
+
+    void exitInternal() {
+        exit();
+    }
+
+    // ------------------------------------------------------------------ positions and sequences
+
+    /** Tokens in sequence 0 (its next position). */
+    public int position() {
+        return position(0);
+    }
+
+    public int position(int sequence) {
+        enter();
+        try {
+            return Native.check(fflama_h.ffl_session_n_past(handle, sequence));
+        } finally {
+            exit();
+        }
+    }
+
+    /** Forgets sequence 0 from position pos on, so evaluation continues from there. */
+    public void rewind(int pos) {
+        removeTokens(0, pos, -1);
+    }
+
+    /** Removes the positions [from, to) of a sequence (to &lt; 0: to the end; sequence &lt; 0: all sequences). */
+    public void removeTokens(int sequence, int from, int to) {
+        enter();
+        try {
+            Native.check(fflama_h.ffl_session_seq_rm(handle, sequence, from, to));
+        } finally {
+            exit();
+        }
+    }
+
+    /** Makes dst share src's cached positions [from, to) (no copy of the cache data). */
+    public void copySequence(int src, int dst, int from, int to) {
+        enter();
+        try {
+            Native.check(fflama_h.ffl_session_seq_cp(handle, src, dst, from, to));
+        } finally {
+            exit();
+        }
+    }
+
+    /** Removes every sequence but one. */
+    public void keepSequence(int sequence) {
+        enter();
+        try {
+            Native.check(fflama_h.ffl_session_seq_keep(handle, sequence));
+        } finally {
+            exit();
+        }
+    }
+
+    /** Empties the KV cache. */
+    public void clear() {
+        enter();
+        try {
+            Native.check(fflama_h.ffl_session_clear(handle));
+        } finally {
+            exit();
+        }
+    }
+
+    /** Cache cells in use. */
+    public int cacheUsed() {
+        enter();
+        try {
+            return fflama_h.ffl_session_kv_used(handle);
+        } finally {
+            exit();
+        }
+    }
+
+    // ------------------------------------------------------------------ state
+
+    /** The KV cache and last outputs as bytes (versioned and checksummed). */
+    public byte[] saveState() {
+        enter();
+        try (Arena a = Arena.ofConfined()) {
+            long size = fflama_h.ffl_session_state_size(handle);
+            if (size > Integer.MAX_VALUE - 8) throw new FflamaException(FflamaException.Status.UNSUPPORTED,
+                    "state of " + size + " bytes does not fit a byte[]; use saveState(Path)");
+            MemorySegment buf = a.allocate(size);
+            MemorySegment written = a.allocate(ValueLayout.JAVA_LONG);
+            Native.check(fflama_h.ffl_session_state_save(handle, buf, size, written));
+            return buf.asSlice(0, written.get(ValueLayout.JAVA_LONG, 0)).toArray(ValueLayout.JAVA_BYTE);
+        } finally {
+            exit();
+        }
+    }
+
+    /** Restores a state from {@link #saveState()}; a corrupted blob throws and leaves the session unchanged. */
+    public void loadState(byte[] state) {
+        enter();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocateFrom(ValueLayout.JAVA_BYTE, state);
+            Native.check(fflama_h.ffl_session_state_load(handle, buf, state.length));
+        } finally {
+            exit();
+        }
+    }
+
+    public void saveState(Path file) {
+        enter();
+        try (Arena a = Arena.ofConfined()) {
+            long size = fflama_h.ffl_session_state_size(handle);
+            MemorySegment buf = a.allocate(size);
+            MemorySegment written = a.allocate(ValueLayout.JAVA_LONG);
+            Native.check(fflama_h.ffl_session_state_save(handle, buf, size, written));
+            Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+            try (var ch = java.nio.channels.FileChannel.open(tmp, java.nio.file.StandardOpenOption.CREATE,
+                    java.nio.file.StandardOpenOption.TRUNCATE_EXISTING, java.nio.file.StandardOpenOption.WRITE)) {
+                var bb = buf.asSlice(0, written.get(ValueLayout.JAVA_LONG, 0)).asByteBuffer();
+                while (bb.hasRemaining()) ch.write(bb);
+            }
+            Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } finally {
+            exit();
+        }
+    }
+
+    public void loadState(Path file) {
+        enter();
+        try (Arena a = Arena.ofConfined();
+             var ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.READ)) {
+            MemorySegment map = ch.map(java.nio.channels.FileChannel.MapMode.READ_ONLY, 0, ch.size(), a);
+            Native.check(fflama_h.ffl_session_state_load(handle, map, map.byteSize()));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } finally {
+            exit();
+        }
+    }
+
+    // ------------------------------------------------------------------ lifecycle
+
+    /**
+     * Frees the session. From another thread it first asks a running evaluation to abort, then
+     * waits for it. Idempotent.
+     */
+    @Override
+    public void close() {
+        if (closed) return;
+        cancelRequested = true;
+        lock.lock();
+        try {
+            if (closed) return;
+            closed = true;
+            fflama_h.ffl_session_free(handle);
+            arena.close();
+        } finally {
+            lock.unlock();
+            model.forget(this);
+        }
+    }
+
+    public boolean isClosed() {
+        return closed;
+    }
+}
