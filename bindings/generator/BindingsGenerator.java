@@ -151,14 +151,8 @@ public class BindingsGenerator {
         List<Param> out = new ArrayList<>();
         s = s.trim();
         if (s.isEmpty() || s.equals("void")) return out;
-        int i = 0;
-        for (String p : s.split(",")) out.add(parseDeclOrUnnamed(p.trim(), i++));
+        for (String p : s.split(",")) out.add(parseDecl(p.trim()));
         return out;
-    }
-
-    Param parseDeclOrUnnamed(String s, int index) {
-        Param p = parseDecl(s);
-        return p;
     }
 
     /** Parses "const char **name" into a type and a name. */

@@ -135,25 +135,34 @@ void ffl_quantize_q8_K_scalar(const float *x, void *xq, int64_t n) {
 
 /* Float weights: exact products summed in double (memory-bound, so this costs nothing), which keeps
  * results independent of summation order across kernel levels. */
+/* Element i of a float array that may sit at any address (callers may pass unaligned rows). */
+static inline float load_f32(const void *p, int64_t i) {
+    float v;
+    memcpy(&v, (const char *)p + i * (int64_t)sizeof v, sizeof v);
+    return v;
+}
+
+static inline uint16_t load_u16(const void *p, int64_t i) {
+    uint16_t v;
+    memcpy(&v, (const char *)p + i * (int64_t)sizeof v, sizeof v);
+    return v;
+}
+
 static float dot_f32(int64_t n, const void *w, const void *x) {
-    const float *a = w, *b = x;
     double s = 0;
-    for (int64_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    for (int64_t i = 0; i < n; i++) s += (double)load_f32(w, i) * load_f32(x, i);
     return (float)s;
 }
 
 static float dot_f16(int64_t n, const void *w, const void *x) {
-    const uint16_t *a = w;
-    const float *b = x;
     double s = 0;
-    for (int64_t i = 0; i < n; i++) s += (double)ffl_half_to_float(a[i]) * b[i];
+    for (int64_t i = 0; i < n; i++) s += (double)ffl_half_to_float(load_u16(w, i)) * load_f32(x, i);
     return (float)s;
 }
 
 static float dot_bf16(int64_t n, const void *w, const void *x) {
-    const uint16_t *a = w, *b = x;
     double s = 0;
-    for (int64_t i = 0; i < n; i++) s += (double)(ffl_bf16_to_float(a[i]) * ffl_bf16_to_float(b[i]));
+    for (int64_t i = 0; i < n; i++) s += (double)(ffl_bf16_to_float(load_u16(w, i)) * ffl_bf16_to_float(load_u16(x, i)));
     return (float)s;
 }
 
