@@ -363,7 +363,7 @@ int main(void) {
     if (top >= FFL_CPU_AVX2) levels[nl++] = FFL_CPU_AVX2;
     if (top >= FFL_CPU_AVX512) levels[nl++] = FFL_CPU_AVX512;
 #elif defined(__aarch64__)
-    levels[nl++] = FFL_CPU_NEON;
+    if (top >= FFL_CPU_NEON) levels[nl++] = FFL_CPU_NEON;
     if (top >= FFL_CPU_NEON_DOTPROD) levels[nl++] = FFL_CPU_NEON_DOTPROD;
 #endif
     for (int i = 0; i < nl; i++) {
