@@ -1051,7 +1051,7 @@ AI void gemm_tile(int type, int nr, const uint8_t *panel, int64_t ng, const int8
     for (int r = 0; r < nr; r++) out[r] = acc[r];
 }
 
-AI void gemm_int8(int type, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t T, float *y,
+AI void gemm_int8_chunk(int type, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t T, float *y,
                   int64_t ldy, int64_t r0, int64_t r1) {
     const int64_t ng = n / 32, nsub = gemm_sub16(type) ? n / 16 : n / 32;
     const int64_t ntg = (T + 15) / 16;
@@ -1166,7 +1166,7 @@ AI void fgemm_tile(int bf16, int nr, const void *panel, int64_t n_pad, const uin
     for (int r = 0; r < nr; r++) out[r] = _mm512_add_ps(acc[r][0], acc[r][1]);
 }
 
-AI void gemm_float(int type, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t T, float *y,
+AI void gemm_float_chunk(int type, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t T, float *y,
                    int64_t ldy, int64_t r0, int64_t r1) {
     const int bf16 = type == FFL_TYPE_BF16;
     const int64_t n_pad = (n + 15) & ~(int64_t)15; /* whole steps of the packing and kernel loops */
@@ -1236,6 +1236,22 @@ AI void gemm_float(int type, const void *w, size_t wrb, const void *xq, size_t x
             }
         }
     }
+}
+
+/* Tokens in chunks of GEMM_TOKEN_CHUNK keep the packed activations (and the scratch memory) bounded;
+ * weights are decoded again per chunk, which is cheap next to the chunk's arithmetic. */
+#define GEMM_TOKEN_CHUNK 512
+AI void gemm_int8(int type, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t T, float *y,
+                  int64_t ldy, int64_t r0, int64_t r1) {
+    for (int64_t t = 0; t < T; t += GEMM_TOKEN_CHUNK)
+        gemm_int8_chunk(type, w, wrb, (const char *)xq + (size_t)t * xrb, xrb, n, T - t < GEMM_TOKEN_CHUNK ? T - t : GEMM_TOKEN_CHUNK,
+                        y + t * ldy, ldy, r0, r1);
+}
+AI void gemm_float(int type, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t T, float *y,
+                   int64_t ldy, int64_t r0, int64_t r1) {
+    for (int64_t t = 0; t < T; t += GEMM_TOKEN_CHUNK)
+        gemm_float_chunk(type, w, wrb, (const char *)xq + (size_t)t * xrb, xrb, n, T - t < GEMM_TOKEN_CHUNK ? T - t : GEMM_TOKEN_CHUNK,
+                         y + t * ldy, ldy, r0, r1);
 }
 
 /* ================================================================ activation quantizers

@@ -341,6 +341,8 @@ static void test_matmul_shapes(int32_t level) {
         /* a tile-sized problem with many tokens, as prompt processing runs it */
         check_matmul(level, type, bs == 256 ? 512 : 256, 48, 64, 0, 48, 0);
         check_matmul(level, type, bs == 256 ? 512 : 256, 48, 64, 5, 41, 0);
+        /* more tokens than one chunk of the tiled path */
+        check_matmul(level, type, bs == 256 ? 256 : 64, 3, 530, 0, 3, 0);
     }
 }
 
