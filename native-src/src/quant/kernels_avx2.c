@@ -75,22 +75,38 @@ AI float load1f(int type, const void *p, int64_t i) {
     return f;
 }
 
+/* Sums of up to 128 products in float, added in double (see the AVX-512 file for why). */
+AI __m256d fold_pd(__m256d acc, __m256 s) {
+    return _mm256_add_pd(acc, _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(s)), _mm256_cvtps_pd(_mm256_extractf128_ps(s, 1))));
+}
+
 AI void float_row(int type, int nt, const uint8_t *w, const void *const *x, int64_t n, float *out) {
     const int xtype = type == FFL_TYPE_BF16 ? FFL_TYPE_BF16 : FFL_TYPE_F32;
-    __m256d acc[4][2];
-    for (int t = 0; t < 4; t++) acc[t][0] = acc[t][1] = _mm256_setzero_pd();
+    __m256d acc[4];
+    for (int t = 0; t < 4; t++) acc[t] = _mm256_setzero_pd();
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 wv = load8f(type, w, i);
-        __m256d wl = _mm256_cvtps_pd(_mm256_castps256_ps128(wv)), wh = _mm256_cvtps_pd(_mm256_extractf128_ps(wv, 1));
-        for (int t = 0; t < nt; t++) {
-            __m256 xv = load8f(xtype, x[t], i);
-            acc[t][0] = _mm256_fmadd_pd(wl, _mm256_cvtps_pd(_mm256_castps256_ps128(xv)), acc[t][0]);
-            acc[t][1] = _mm256_fmadd_pd(wh, _mm256_cvtps_pd(_mm256_extractf128_ps(xv, 1)), acc[t][1]);
+    while (i + 32 <= n) {
+        const int64_t end = n - i >= 128 ? i + 128 : i + ((n - i) & ~(int64_t)31);
+        __m256 s[4][2];
+        for (int t = 0; t < 4; t++) s[t][0] = s[t][1] = _mm256_setzero_ps();
+        for (; i < end; i += 32) {
+            const __m256 w0 = load8f(type, w, i), w1 = load8f(type, w, i + 8);
+            const __m256 w2 = load8f(type, w, i + 16), w3 = load8f(type, w, i + 24);
+            for (int t = 0; t < nt; t++) {
+                s[t][0] = _mm256_fmadd_ps(w0, load8f(xtype, x[t], i), s[t][0]);
+                s[t][1] = _mm256_fmadd_ps(w1, load8f(xtype, x[t], i + 8), s[t][1]);
+                s[t][0] = _mm256_fmadd_ps(w2, load8f(xtype, x[t], i + 16), s[t][0]);
+                s[t][1] = _mm256_fmadd_ps(w3, load8f(xtype, x[t], i + 24), s[t][1]);
+            }
         }
+        for (int t = 0; t < nt; t++) acc[t] = fold_pd(acc[t], _mm256_add_ps(s[t][0], s[t][1]));
+    }
+    for (; i + 8 <= n; i += 8) {
+        const __m256 wv = load8f(type, w, i);
+        for (int t = 0; t < nt; t++) acc[t] = fold_pd(acc[t], _mm256_mul_ps(wv, load8f(xtype, x[t], i)));
     }
     for (int t = 0; t < nt; t++) {
-        double s = hsum256d(_mm256_add_pd(acc[t][0], acc[t][1]));
+        double s = hsum256d(acc[t]);
         for (int64_t j = i; j < n; j++) s += (double)load1f(type, w, j) * load1f(xtype, x[t], j);
         out[t] = (float)s;
     }
@@ -195,23 +211,29 @@ AI int kstride(int type) {
 }
 
 /* One super-block decoded: 8 chunks of 32 weights (unsigned, or signed for IQ4_XS), the int16
- * multiplier of each 16-weight half chunk, and the integer term subtracted per token from the bsums
- * (offset or minimum) with its float factor. */
+ * multiplier of each 16-weight half chunk (words 2c, 2c+1 for chunk c), the multipliers of the 16
+ * bsums for the offset or minimum term, and the float factors. Scales are built in registers: byte
+ * stores followed by wider loads would stall on store forwarding. */
 typedef struct {
     __m256i q[8];
-    int16_t sc[16];
-    int16_t bmul[16]; /* multipliers of the 16 bsums */
-    float d, dmin;    /* Q2_K/Q4_K/Q5_K: the bsum term is a minimum with its own scale dmin */
+    __m256i scw;   /* 16 int16 */
+    __m256i bmul;  /* 16 int16 */
+    float d, dmin; /* Q2_K/Q4_K/Q5_K: the bsum term is a minimum with its own scale dmin */
 } kblock;
 
 AI __m256i shr_and(__m256i v, int s, int mask) { return _mm256_and_si256(_mm256_srli_epi16(v, s), _mm256_set1_epi8((char)mask)); }
+
+/* 8 bytes -> 16 words, each byte twice. */
+AI __m256i bytes_doubled(uint64_t v) {
+    __m128i w = _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)v));
+    return _mm256_set_m128i(_mm_unpackhi_epi16(w, w), _mm_unpacklo_epi16(w, w));
+}
 
 AI void decode_k(int type, const uint8_t *p, kblock *kb) {
     switch (type) {
     case FFL_TYPE_Q4_K:
     case FFL_TYPE_Q5_K: {
         const uint8_t *qs = type == FFL_TYPE_Q4_K ? ((const block_q4_K *)p)->qs : ((const block_q5_K *)p)->qs;
-        const uint8_t *scales = type == FFL_TYPE_Q4_K ? ((const block_q4_K *)p)->scales : ((const block_q5_K *)p)->scales;
         __m256i qh = type == FFL_TYPE_Q5_K ? _mm256_loadu_si256((const __m256i *)((const block_q5_K *)p)->qh) : _mm256_setzero_si256();
 #pragma GCC unroll 4
         for (int c = 0; c < 4; c++) {
@@ -226,12 +248,13 @@ AI void decode_k(int type, const uint8_t *p, kblock *kb) {
                 kb->q[2 * c + 1] = _mm256_or_si256(kb->q[2 * c + 1], _mm256_and_si256(h1, _mm256_set1_epi8(0x10)));
             }
         }
-        for (int j = 0; j < 8; j++) {
-            uint8_t sc, mn;
-            ffl_k4_scale_min(j, scales, &sc, &mn);
-            kb->sc[2 * j] = kb->sc[2 * j + 1] = sc;
-            kb->bmul[2 * j] = kb->bmul[2 * j + 1] = mn;
-        }
+        /* 6-bit scales and mins of the 8 sub-blocks (bytes of two 64-bit words) */
+        const uint8_t *q = p + 4;
+        uint32_t w0 = ld32(q), w1 = ld32(q + 4), w2 = ld32(q + 8);
+        uint64_t sc = (w0 & 0x3f3f3f3fu) | ((uint64_t)((w2 & 0x0f0f0f0fu) | (((w0 >> 6) & 0x03030303u) << 4)) << 32);
+        uint64_t mn = (w1 & 0x3f3f3f3fu) | ((uint64_t)(((w2 >> 4) & 0x0f0f0f0fu) | (((w1 >> 6) & 0x03030303u) << 4)) << 32);
+        kb->scw = bytes_doubled(sc);
+        kb->bmul = bytes_doubled(mn);
         kb->d = h2f(ld16(p));
         kb->dmin = h2f(ld16(p + 2));
     } break;
@@ -248,7 +271,8 @@ AI void decode_k(int type, const uint8_t *p, kblock *kb) {
             kb->q[4 * h + 2] = _mm256_or_si256(shr_and(l0, 4, 0x0F), _mm256_and_si256(qh, m30));
             kb->q[4 * h + 3] = _mm256_or_si256(shr_and(l1, 4, 0x0F), _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
         }
-        for (int j = 0; j < 16; j++) kb->sc[j] = x->scales[j], kb->bmul[j] = (int16_t)(32 * x->scales[j]);
+        kb->scw = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x->scales));
+        kb->bmul = _mm256_slli_epi16(kb->scw, 5); /* offset 32 */
         kb->d = h2f(x->d);
         kb->dmin = 0;
     } break;
@@ -262,7 +286,9 @@ AI void decode_k(int type, const uint8_t *p, kblock *kb) {
             kb->q[4 * h + 2] = shr_and(q, 4, 3);
             kb->q[4 * h + 3] = shr_and(q, 6, 3);
         }
-        for (int j = 0; j < 16; j++) kb->sc[j] = x->scales[j] & 0xF, kb->bmul[j] = x->scales[j] >> 4;
+        const __m128i sb = _mm_loadu_si128((const __m128i *)x->scales);
+        kb->scw = _mm256_cvtepu8_epi16(_mm_and_si128(sb, _mm_set1_epi8(0x0F)));
+        kb->bmul = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sb, 4), _mm_set1_epi8(0x0F)));
         kb->d = h2f(x->d);
         kb->dmin = h2f(x->dmin);
     } break;
@@ -279,9 +305,15 @@ AI void decode_k(int type, const uint8_t *p, kblock *kb) {
                 kb->q[4 * h + j] = _mm256_or_si256(shr_and(q, 2 * j, 3), _mm256_and_si256(hb, _mm256_set1_epi8(4)));
             }
         }
-        int8_t sc[16];
-        ffl_q3k_scales(x->scales, sc);
-        for (int j = 0; j < 16; j++) kb->sc[j] = sc[j], kb->bmul[j] = (int16_t)(4 * sc[j]);
+        /* the 16 6-bit scales, minus 32 */
+        uint32_t a0 = ld32(x->scales), a1 = ld32(x->scales + 4), tmp = ld32(x->scales + 8);
+        uint32_t s0 = (a0 & 0x0f0f0f0fu) | (((tmp >> 0) & 0x03030303u) << 4);
+        uint32_t s1 = (a1 & 0x0f0f0f0fu) | (((tmp >> 2) & 0x03030303u) << 4);
+        uint32_t s2 = ((a0 >> 4) & 0x0f0f0f0fu) | (((tmp >> 4) & 0x03030303u) << 4);
+        uint32_t s3 = ((a1 >> 4) & 0x0f0f0f0fu) | (((tmp >> 6) & 0x03030303u) << 4);
+        __m128i sc8 = _mm_sub_epi8(_mm_setr_epi32((int)s0, (int)s1, (int)s2, (int)s3), _mm_set1_epi8(32));
+        kb->scw = _mm256_cvtepi8_epi16(sc8);
+        kb->bmul = _mm256_slli_epi16(kb->scw, 2); /* offset 4 */
         kb->d = h2f(x->d);
         kb->dmin = 0;
     } break;
@@ -289,11 +321,14 @@ AI void decode_k(int type, const uint8_t *p, kblock *kb) {
         const block_iq4_xs *x = (const block_iq4_xs *)p;
         const __m128i lut = _mm_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
         const __m256i l2 = _mm256_set_m128i(lut, lut);
-        for (int ib = 0; ib < 8; ib++) {
-            kb->q[ib] = _mm256_shuffle_epi8(l2, nibbles32(x->qs + 16 * ib));
-            kb->sc[2 * ib] = kb->sc[2 * ib + 1] = (int16_t)ffl_iq4xs_scale(x, ib);
-            kb->bmul[2 * ib] = kb->bmul[2 * ib + 1] = 0;
-        }
+        for (int ib = 0; ib < 8; ib++) kb->q[ib] = _mm256_shuffle_epi8(l2, nibbles32(x->qs + 16 * ib));
+        const uint32_t sl = ld32(x->scales_l), sh = x->scales_h;
+        uint64_t ls = 0;
+        for (int j = 0; j < 8; j++)
+            ls |= (uint64_t)(((((sl >> (4 * j)) & 0xF) | (((sh >> (2 * j)) & 3) << 4)) - 32) & 0xFF) << (8 * j);
+        __m128i w = _mm_cvtepi8_epi16(_mm_cvtsi64_si128((long long)ls));
+        kb->scw = _mm256_set_m128i(_mm_unpackhi_epi16(w, w), _mm_unpacklo_epi16(w, w));
+        kb->bmul = _mm256_setzero_si256();
         kb->d = h2f(x->d);
         kb->dmin = 0;
     } break;
@@ -304,31 +339,49 @@ AI void row_k(int type, int nt, const uint8_t *w, const void *const *x, int64_t 
     const int ws = kstride(type);
     const int has_min = type == FFL_TYPE_Q2_K || type == FFL_TYPE_Q4_K || type == FFL_TYPE_Q5_K;
     const int64_t nb = n / QK_K;
-    __m256 acc[4];
-    float macc[4] = {0, 0, 0, 0};
-    for (int t = 0; t < 4; t++) acc[t] = _mm256_setzero_ps();
+    __m256 acc[4], macc[4];
+    for (int t = 0; t < 4; t++) acc[t] = macc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         kblock kb;
         decode_k(type, w + b * ws, &kb);
+        /* chunk c multiplies its first 16 weights by word 2c and the last 16 by word 2c+1: pick them
+         * with a byte shuffle from the 8 words replicated in both 128-bit lanes */
         __m256i scv[8];
-        for (int c = 0; c < 8; c++) scv[c] = _mm256_set_m128i(_mm_set1_epi16(kb.sc[2 * c + 1]), _mm_set1_epi16(kb.sc[2 * c]));
-        const __m256i bm = _mm256_loadu_si256((const __m256i *)kb.bmul);
+        const __m256i s_lo = _mm256_permute2x128_si256(kb.scw, kb.scw, 0x00);
+        const __m256i s_hi = _mm256_permute2x128_si256(kb.scw, kb.scw, 0x11);
+#pragma GCC unroll 8
+        for (int c = 0; c < 8; c++) {
+            const int a = (4 * c) % 16, e = (4 * c + 2) % 16; /* byte offsets of words 2c, 2c+1 within 8 */
+            const __m256i idx = _mm256_setr_epi8(a, a + 1, a, a + 1, a, a + 1, a, a + 1, a, a + 1, a, a + 1, a, a + 1, a, a + 1,
+                                                 e, e + 1, e, e + 1, e, e + 1, e, e + 1, e, e + 1, e, e + 1, e, e + 1, e, e + 1);
+            scv[c] = _mm256_shuffle_epi8(c < 4 ? s_lo : s_hi, idx);
+        }
         for (int t = 0; t < nt; t++) {
             const block_q8_K *a = (const block_q8_K *)x[t] + b;
-            __m256i s = _mm256_setzero_si256();
-            for (int c = 0; c < 8; c++) {
-                __m256i av = _mm256_loadu_si256((const __m256i *)(a->qs + 32 * c));
-                __m256i pr = type == FFL_TYPE_IQ4_XS ? _mm256_maddubs_epi16(_mm256_sign_epi8(kb.q[c], kb.q[c]), _mm256_sign_epi8(av, kb.q[c]))
-                                                     : _mm256_maddubs_epi16(kb.q[c], av);
-                s = _mm256_add_epi32(s, _mm256_madd_epi16(pr, scv[c]));
+            __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+#pragma GCC unroll 8
+            for (int c = 0; c < 8; c += 2) {
+                __m256i a0 = _mm256_loadu_si256((const __m256i *)(a->qs + 32 * c));
+                __m256i a1 = _mm256_loadu_si256((const __m256i *)(a->qs + 32 * c + 32));
+                __m256i p0, p1;
+                if (type == FFL_TYPE_IQ4_XS) {
+                    p0 = _mm256_maddubs_epi16(_mm256_sign_epi8(kb.q[c], kb.q[c]), _mm256_sign_epi8(a0, kb.q[c]));
+                    p1 = _mm256_maddubs_epi16(_mm256_sign_epi8(kb.q[c + 1], kb.q[c + 1]), _mm256_sign_epi8(a1, kb.q[c + 1]));
+                } else {
+                    p0 = _mm256_maddubs_epi16(kb.q[c], a0);
+                    p1 = _mm256_maddubs_epi16(kb.q[c + 1], a1);
+                }
+                s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(p0, scv[c]));
+                s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(p1, scv[c + 1]));
             }
-            __m256i bt = _mm256_madd_epi16(bm, _mm256_loadu_si256((const __m256i *)a->bsums));
+            __m256i s = _mm256_add_epi32(s0, s1);
+            __m256i bt = _mm256_madd_epi16(kb.bmul, _mm256_loadu_si256((const __m256i *)a->bsums));
             if (!has_min) s = _mm256_sub_epi32(s, bt);
             acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(kb.d * a->d), acc[t]);
-            if (has_min) macc[t] += kb.dmin * a->d * hsum256(_mm256_cvtepi32_ps(bt));
+            if (has_min) macc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(bt), _mm256_set1_ps(kb.dmin * a->d), macc[t]);
         }
     }
-    for (int t = 0; t < nt; t++) out[t] = hsum256(acc[t]) - macc[t];
+    for (int t = 0; t < nt; t++) out[t] = hsum256(acc[t]) - hsum256(macc[t]);
 }
 
 static void direct_k(int type, MM_ARGS) { FOR_ROWS_AND_TOKENS(row_k, type, x) }

@@ -682,18 +682,18 @@ AI void row_k4(int type, int nt, const uint8_t *w, int64_t nb, const uint8_t *co
                 wv[2 * k + 1] = _mm512_shuffle_epi8(lut, _mm512_and_si512(_mm512_srli_epi16(q, 4), m4));
             }
             /* scales: 4 bits from scales_l, 2 from scales_h, minus 32; int32 lanes, 4 per sub-block */
-            uint32_t sl = ld32(x->scales_l);
-            uint32_t h = x->scales_h;
-            int32_t ls[8];
-            for (int j = 0; j < 8; j++) ls[j] = (int32_t)((((sl >> (4 * j)) & 0xF) | (((h >> (2 * j)) & 3) << 4))) - 32;
-            const __m512i l8 = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)ls));
+            /* built in registers (byte stores then a wide load would stall on store forwarding) */
+            const uint32_t sl = ld32(x->scales_l), h = x->scales_h;
+            uint64_t lsb = 0;
+            for (int j = 0; j < 8; j++)
+                lsb |= (uint64_t)(((((sl >> (4 * j)) & 0xF) | (((h >> (2 * j)) & 3) << 4)) - 32) & 0xFF) << (8 * j);
+            const __m128i ls8 = _mm_cvtsi64_si128((long long)lsb);
+            const __m512i l8 = _mm512_castsi256_si512(_mm256_cvtepi8_epi32(ls8));
             const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
             sc[0] = _mm512_permutexvar_epi32(spread, l8);
             sc[1] = _mm512_permutexvar_epi32(_mm512_add_epi32(spread, _mm512_set1_epi32(4)), l8);
             /* offset 128 of the lookup values: 128 * ls_j per pair sum */
-            corr16 = _mm_slli_epi16(_mm_packs_epi32(_mm256_castsi256_si128(_mm256_loadu_si256((const __m256i *)ls)),
-                                                    _mm256_extracti128_si256(_mm256_loadu_si256((const __m256i *)ls), 1)),
-                                    7);
+            corr16 = _mm_slli_epi16(_mm_cvtepi8_epi16(ls8), 7);
             mn16 = _mm_setzero_si128();
             d = h2f(x->d);
         } else {
