@@ -198,11 +198,15 @@ static void init_quad_tables(void) {
     for (int slot = 0; slot < 9; slot++) {
         const int s = 2 * (slot + 9);
         const int o = s == 18 ? 2 : s == 20 ? 4 : s == 22 ? 6 : s == 24 ? 8 : 2; /* Q4_0/IQ4_NL, Q4_1, Q5_0, Q5_1, Q8_0 */
+        /* window: z0 = bytes [0, 64), z1 = bytes [4s - 64, 4s) (the last 64 bytes of the 4 blocks) */
+        const int z1_start = s == 34 ? 64 : 4 * s - 64; /* Q8_0 uses [0, 128) for its first halves */
+#define QUAD_BYTE(b) ((b) < 64 ? (b) : 64 + (b) - z1_start)
         for (int i = 0; i < 4; i++) {
-            for (int j = 0; j < 16; j++) quad_qs_idx[slot][16 * i + j] = (uint8_t)(s * i + o + j);
-            quad_d_idx[slot][i] = (uint16_t)(s * i / 2);
-            quad_m_idx[slot][i] = (uint16_t)(s * i / 2 + 1);
+            for (int j = 0; j < 16; j++) quad_qs_idx[slot][16 * i + j] = (uint8_t)QUAD_BYTE(s * i + o + j);
+            quad_d_idx[slot][i] = (uint16_t)(QUAD_BYTE(s * i) / 2);
+            quad_m_idx[slot][i] = (uint16_t)(QUAD_BYTE(s * i + 2) / 2);
         }
+#undef QUAD_BYTE
     }
     /* Q8_0 second halves come from the window starting 8 bytes in */
     for (int i = 0; i < 4; i++)
@@ -223,10 +227,8 @@ AI void decode_quad(int type, const uint8_t *p, __m512i *lo, __m512i *hi, __m128
         return;
     }
     const __m512i m4b = _mm512_set1_epi8(0x0F);
-    __m512i z0 = _mm512_loadu_si512(p);
-    /* the 4 blocks end 8..32 bytes past the first 64: a short masked load (no read past the end) */
-    __m512i z1 = 4 * s - 64 <= 16 ? _mm512_zextsi128_si512(_mm_maskz_loadu_epi8((__mmask16)((1u << (4 * s - 64)) - 1), p + 64))
-                                  : _mm512_zextsi256_si512(_mm256_maskz_loadu_epi8((__mmask32)((1ull << (4 * s - 64)) - 1), p + 64));
+    /* the 4 blocks span 72..96 bytes: the first and the last 64 of them (no read past the end) */
+    __m512i z0 = _mm512_loadu_si512(p), z1 = _mm512_loadu_si512(p + 4 * s - 64);
     __m512i q = _mm512_permutex2var_epi8(z0, _mm512_load_si512(quad_qs_idx[slot]), z1);
     __m512i l = _mm512_and_si512(q, m4b), h = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4b);
     if (type == FFL_TYPE_IQ4_NL) {
@@ -374,8 +376,8 @@ AI void direct32(int type, const void *w, size_t wrb, const void *xq, size_t xrb
             ffl_avx512_prep32(q81, ffl_avx512_offset32(type), xr, nb, da, corr, s, quads);
             tk[t] = (tok32){(const int8_t *)(xr + (q81 ? 4 : 2)), quads, da, corr, s};
         }
-        /* one token: two rows at a time share the activation loads */
-        const int nr = nt == 1 ? 2 : 1;
+        /* one row at a time: interleaving two rows' weight streams defeats the hardware prefetcher */
+        const int nr = 1;
         for (int64_t r = r0; r < r1; r += nr) {
             const uint8_t *wr = (const uint8_t *)w + (size_t)r * wrb;
             float out[4][4] = {{0}};
