@@ -1,7 +1,11 @@
 package dev.fflama.benchmarks;
 
+import dev.fflama.Generation;
 import dev.fflama.Model;
+import dev.fflama.Sampler;
 import dev.fflama.Session;
+import dev.fflama.Token;
+import dev.fflama.TokenStream;
 import dev.fflama.SessionOptions;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -29,7 +33,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * all variants do the same native work and differ only in what the Java side does around it:
  * <ul>
  *   <li>{@code evaluateArgmax}: the tight loop, argmax read straight from the zero-copy logits view;</li>
- *   <li>{@code evaluateArgmaxCopy}: the same with {@code logitsArray()}, a float[] copy per token.</li>
+ *   <li>{@code evaluateArgmaxCopy}: the same with {@code logitsArray()}, a float[] copy per token;</li>
+ *   <li>{@code generate}: {@code Session.generate} with the native greedy sampler, consuming the
+ *       {@link TokenStream} (each token also decoded to text, stop-string and UTF-8 handling).</li>
  * </ul>
  * With {@code -prof gc}, {@code gc.alloc.rate.norm} is the Java garbage per token.
  */
@@ -52,6 +58,7 @@ public class GenerationBenchmark {
     Model loaded;
     Session session;
     int bos;
+    Generation greedy;
 
     @Setup(Level.Trial)
     public void setup() {
@@ -59,6 +66,7 @@ public class GenerationBenchmark {
         loaded = Model.load(path);
         session = loaded.newSession(SessionOptions.builder().contextSize(TOKENS + 16).batchSize(16).threads(threads).build());
         bos = (int) loaded.gguf().getLong("tokenizer.ggml.bos_token_id").orElse(1);
+        greedy = Generation.maxTokens(TOKENS).sampler(Sampler.greedy()).stopAtEndToken(false);
     }
 
     @TearDown(Level.Trial)
@@ -117,5 +125,19 @@ public class GenerationBenchmark {
             token = argmax(session.logitsArray());
         }
         return token;
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(TOKENS)
+    public int generate() {
+        session.clear();
+        int last = 0;
+        try (TokenStream tokens = session.generate(new int[] {bos}, greedy)) {
+            while (tokens.hasNext()) {
+                Token t = tokens.next();
+                last += t.id();
+            }
+        }
+        return last;
     }
 }
