@@ -52,9 +52,12 @@ AI float hsum512(__m512 v) {
 /* ================================================================ float weights */
 
 /* 16 weights of row p starting at element i as floats (masked lanes are zero). */
+/* Masked loads only for tails: streaming weights from memory with masked loads is much slower. */
 AI __m512 load_wf(int type, const void *p, int64_t i, __mmask16 m) {
-    if (type == FFL_TYPE_F32) return _mm512_maskz_loadu_ps(m, (const float *)p + i);
-    __m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)p + i);
+    if (type == FFL_TYPE_F32)
+        return m == 0xFFFF ? _mm512_loadu_ps((const float *)p + i) : _mm512_maskz_loadu_ps(m, (const float *)p + i);
+    __m256i h = m == 0xFFFF ? _mm256_loadu_si256((const __m256i *)((const uint16_t *)p + i))
+                            : _mm256_maskz_loadu_epi16(m, (const uint16_t *)p + i);
     if (type == FFL_TYPE_F16) return _mm512_cvtph_ps(h);
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); /* BF16 */
 }
