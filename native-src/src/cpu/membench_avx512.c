@@ -3,6 +3,25 @@
 
 #include <immintrin.h>
 
+/* Horizontal sums in unsigned arithmetic: the values are only checksums, and wrapping must not be UB
+ * (the reduce intrinsics add in signed types). */
+static inline uint64_t sum_u64_lanes(__m512i v) {
+    uint64_t lanes[8];
+    _mm512_storeu_si512((void *)lanes, v);
+    uint64_t s = 0;
+    for (int i = 0; i < 8; i++) s += lanes[i];
+    return s;
+}
+
+static inline uint64_t sum_u32_lanes(__m512i v) {
+    uint32_t lanes[16];
+    _mm512_storeu_si512((void *)lanes, v);
+    uint32_t s = 0;
+    for (int i = 0; i < 16; i++) s += lanes[i];
+    return s;
+}
+
+
 /* See membench_avx2.c: hides a register's value from the optimizer, emits no instruction. */
 #define OPAQUE(x) __asm__ volatile("" : "+v"(x))
 
@@ -15,7 +34,7 @@ uint64_t ffl_read_sum_avx512(const void *p, size_t n) {
         a2 = _mm512_add_epi64(a2, _mm512_load_si512(v + i + 2));
         a3 = _mm512_add_epi64(a3, _mm512_load_si512(v + i + 3));
     }
-    return (uint64_t)_mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(a0, a1), _mm512_add_epi64(a2, a3)));
+    return sum_u64_lanes(_mm512_add_epi64(_mm512_add_epi64(a0, a1), _mm512_add_epi64(a2, a3)));
 }
 
 uint64_t ffl_peak_fma_avx512(int64_t iters) {
@@ -56,7 +75,7 @@ uint64_t ffl_peak_dot_avx512(int64_t iters) {
 #undef INIT
 #undef STEP
 #undef SUM
-    return (uint64_t)(uint32_t)_mm512_reduce_add_epi32(t);
+    return sum_u32_lanes(t);
 }
 
 /* vpdpbusd: 64 unsigned x signed byte products summed into 16 lanes in one instruction. */
@@ -77,5 +96,5 @@ uint64_t ffl_peak_vnni_avx512(int64_t iters) {
 #undef INIT
 #undef STEP
 #undef SUM
-    return (uint64_t)(uint32_t)_mm512_reduce_add_epi32(t);
+    return sum_u32_lanes(t);
 }

@@ -102,32 +102,38 @@ void ffl_quantize_q8_1_scalar(const float *x, void *xq, int64_t n) {
 /* Round half to even, as ggml's nearest_int does for |v| < 2^22. */
 static inline int round_even(float v) { return (int)lrintf(v); }
 
+static void quantize_block_q8_K(const float *x, block_q8_K *y) {
+    float amax = 0.0f, max = 0.0f;
+    for (int j = 0; j < QK_K; j++) {
+        float ax = fabsf(x[j]);
+        if (ax > amax) {
+            amax = ax;
+            max = x[j];
+        }
+    }
+    if (amax == 0.0f) {
+        memset(y, 0, sizeof *y);
+        return;
+    }
+    const float iscale = -127.0f / max;
+    for (int j = 0; j < QK_K; j++) {
+        int v = round_even(iscale * x[j]);
+        y->qs[j] = (int8_t)(v > 127 ? 127 : v);
+    }
+    for (int g = 0; g < QK_K / 16; g++) {
+        int sum = 0;
+        for (int j = 0; j < 16; j++) sum += y->qs[16 * g + j];
+        y->bsums[g] = (int16_t)sum;
+    }
+    y->d = 1.0f / iscale;
+}
+
 void ffl_quantize_q8_K_scalar(const float *x, void *xq, int64_t n) {
-    block_q8_K *y = xq;
+    /* each block is built in an aligned local and copied out: activation rows may start at any address */
+    block_q8_K block;
     for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
-        float amax = 0.0f, max = 0.0f;
-        for (int j = 0; j < QK_K; j++) {
-            float ax = fabsf(x[j]);
-            if (ax > amax) {
-                amax = ax;
-                max = x[j];
-            }
-        }
-        if (amax == 0.0f) {
-            memset(&y[i], 0, sizeof y[i]);
-            continue;
-        }
-        const float iscale = -127.0f / max;
-        for (int j = 0; j < QK_K; j++) {
-            int v = round_even(iscale * x[j]);
-            y[i].qs[j] = (int8_t)(v > 127 ? 127 : v);
-        }
-        for (int g = 0; g < QK_K / 16; g++) {
-            int sum = 0;
-            for (int j = 0; j < 16; j++) sum += y[i].qs[16 * g + j];
-            y[i].bsums[g] = (int16_t)sum;
-        }
-        y[i].d = 1.0f / iscale;
+        quantize_block_q8_K(x, &block);
+        memcpy((char *)xq + i * (int64_t)sizeof block, &block, sizeof block);
     }
 }
 

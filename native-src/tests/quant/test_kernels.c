@@ -277,7 +277,9 @@ static void check_matmul(int32_t level, int32_t type, int64_t n, int64_t rows, i
     float *x = xmalloc(sizeof(float) * (size_t)(n * tokens));
     for (int64_t i = 0; i < n * tokens; i++) x[i] = rndf(-1, 1);
     uint8_t *xbuf = xmalloc(arb * tokens + 64);
-    uint8_t *xq = xbuf + misalign;
+    /* activation blocks keep the alignment their type needs (Q8_K and f32 rows hold floats) */
+    int32_t act = ffl_vec_dot_type(type);
+    uint8_t *xq = xbuf + (misalign && (act == FFL_TYPE_Q8_K || act == FFL_TYPE_F32) ? 4 : misalign);
     ffl_cpu_set_level(level);
     ffl_quantize_activations(type, x, n, xq, n, 0, tokens);
     const int64_t ldy = rows + 3;
