@@ -685,12 +685,12 @@ AI void row_k4(int type, int nt, const uint8_t *w, int64_t nb, const uint8_t *co
                 wv[2 * k + 1] = _mm512_shuffle_epi8(lut, _mm512_and_si512(_mm512_srli_epi16(q, 4), m4));
             }
             /* scales: 4 bits from scales_l, 2 from scales_h, minus 32; int32 lanes, 4 per sub-block */
-            /* built in registers (byte stores then a wide load would stall on store forwarding) */
-            const uint32_t sl = ld32(x->scales_l), h = x->scales_h;
-            uint64_t lsb = 0;
-            for (int j = 0; j < 8; j++)
-                lsb |= (uint64_t)(((((sl >> (4 * j)) & 0xF) | (((h >> (2 * j)) & 3) << 4)) - 32) & 0xFF) << (8 * j);
-            const __m128i ls8 = _mm_cvtsi64_si128((long long)lsb);
+            /* bit fields to bytes with vpmultishiftqb: nibble j of scales_l (bits 4j..) and the 2 bits
+             * 2j.. of scales_h (placed at bit 32 of the same word) */
+            const __m128i bits = _mm_cvtsi64_si128((long long)((uint64_t)ld32(x->scales_l) | (uint64_t)x->scales_h << 32));
+            const __m128i lo = _mm_and_si128(_mm_multishift_epi64_epi8(_mm_set1_epi64x(0x1c1814100c080400ll), bits), _mm_set1_epi8(0x0F));
+            const __m128i hi = _mm_and_si128(_mm_multishift_epi64_epi8(_mm_set1_epi64x(0x2e2c2a2826242220ll), bits), _mm_set1_epi8(0x03));
+            const __m128i ls8 = _mm_sub_epi8(_mm_or_si128(lo, _mm_slli_epi16(hi, 4)), _mm_set1_epi8(32));
             const __m512i l8 = _mm512_castsi256_si512(_mm256_cvtepi8_epi32(ls8));
             const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
             sc[0] = _mm512_permutexvar_epi32(spread, l8);
