@@ -18,9 +18,10 @@
 
 int ffl_act_format(int32_t wtype) {
     switch (wtype) {
-    case FFL_TYPE_F32:
-    case FFL_TYPE_F16: return FFL_ACT_F32;
-    case FFL_TYPE_BF16: return FFL_ACT_BF16; /* as ggml: bf16 x bf16 products are exact */
+    case FFL_TYPE_F32: return FFL_ACT_F32;
+    /* as ggml: half x half and bf16 x bf16 products are exact in float */
+    case FFL_TYPE_F16: return FFL_ACT_F16;
+    case FFL_TYPE_BF16: return FFL_ACT_BF16;
     case FFL_TYPE_Q4_0:
     case FFL_TYPE_Q5_0:
     case FFL_TYPE_Q8_0:
@@ -44,6 +45,7 @@ int32_t ffl_vec_dot_type(int32_t wtype) {
     case FFL_ACT_Q8_1: return FFL_TYPE_Q8_1;
     case FFL_ACT_Q8_K: return FFL_TYPE_Q8_K;
     case FFL_ACT_BF16: return FFL_TYPE_BF16;
+    case FFL_ACT_F16: return FFL_TYPE_F16;
     default: return -1;
     }
 }
@@ -56,7 +58,8 @@ size_t ffl_activation_row_bytes(int32_t wtype, int64_t n_cols) {
     case FFL_ACT_Q8_0: return (size_t)(n_cols / QK8_0) * sizeof(block_q8_0);
     case FFL_ACT_Q8_1: return (size_t)(n_cols / QK8_1) * sizeof(block_q8_1);
     case FFL_ACT_Q8_K: return (size_t)(n_cols / QK_K) * sizeof(block_q8_K);
-    case FFL_ACT_BF16: return (size_t)n_cols * sizeof(uint16_t);
+    case FFL_ACT_BF16:
+    case FFL_ACT_F16: return (size_t)n_cols * sizeof(uint16_t);
     default: return 0;
     }
 }
@@ -64,6 +67,11 @@ size_t ffl_activation_row_bytes(int32_t wtype, int64_t n_cols) {
 /* ---------------------------------------------------------------- activation quantizers */
 
 static void quantize_f32_copy(const float *x, void *xq, int64_t n) { memcpy(xq, x, (size_t)n * sizeof(float)); }
+
+void ffl_quantize_f16_scalar(const float *x, void *xq, int64_t n) {
+    uint16_t *y = xq;
+    for (int64_t i = 0; i < n; i++) y[i] = ffl_float_to_half(x[i]);
+}
 
 void ffl_quantize_bf16_scalar(const float *x, void *xq, int64_t n) {
     uint16_t *y = xq;
@@ -162,7 +170,7 @@ static float dot_f32(int64_t n, const void *w, const void *x) {
 
 static float dot_f16(int64_t n, const void *w, const void *x) {
     double s = 0;
-    for (int64_t i = 0; i < n; i++) s += (double)ffl_half_to_float(load_u16(w, i)) * load_f32(x, i);
+    for (int64_t i = 0; i < n; i++) s += (double)(ffl_half_to_float(load_u16(w, i)) * ffl_half_to_float(load_u16(x, i)));
     return (float)s;
 }
 
@@ -455,6 +463,7 @@ void ffl_kernels_fill_scalar(ffl_kernel_table *t) {
     t->quantize[FFL_ACT_Q8_1] = ffl_quantize_q8_1_scalar;
     t->quantize[FFL_ACT_Q8_K] = ffl_quantize_q8_K_scalar;
     t->quantize[FFL_ACT_BF16] = ffl_quantize_bf16_scalar;
+    t->quantize[FFL_ACT_F16] = ffl_quantize_f16_scalar;
     t->matmul[FFL_TYPE_F32] = mm_f32;
     t->matmul[FFL_TYPE_F16] = mm_f16;
     t->matmul[FFL_TYPE_BF16] = mm_bf16;

@@ -12,8 +12,8 @@ extern "C" {
 #endif
 
 /* Type the activations are converted to before a dot product with weights of `wtype`:
- * Q8_0 for Q4_0/Q5_0/Q8_0/IQ4_NL, Q8_1 for Q4_1/Q5_1, Q8_K for K-quants and IQ4_XS, F32 for F32 and
- * F16 weights, BF16 for BF16 weights (as ggml). -1 for types without kernels. */
+ * Q8_0 for Q4_0/Q5_0/Q8_0/IQ4_NL, Q8_1 for Q4_1/Q5_1, Q8_K for K-quants and IQ4_XS, F32 for F32,
+ * F16 for F16 and BF16 for BF16 weights (as ggml). -1 for types without kernels. */
 int32_t ffl_vec_dot_type(int32_t wtype);
 
 /* Bytes one activation row of n_cols elements takes in ffl_vec_dot_type(wtype). */

@@ -81,7 +81,7 @@ AI __m256d fold_pd(__m256d acc, __m256 s) {
 }
 
 AI void float_row(int type, int nt, const uint8_t *w, const void *const *x, int64_t n, float *out) {
-    const int xtype = type == FFL_TYPE_BF16 ? FFL_TYPE_BF16 : FFL_TYPE_F32;
+    const int xtype = type; /* activations come in the weights' float format */
     __m256d acc[4];
     for (int t = 0; t < 4; t++) acc[t] = _mm256_setzero_pd();
     int64_t i = 0;
@@ -407,7 +407,16 @@ ENTRY(mm_q5_K, direct_k, FFL_TYPE_Q5_K)
 ENTRY(mm_q6_K, direct_k, FFL_TYPE_Q6_K)
 ENTRY(mm_iq4_xs, direct_k, FFL_TYPE_IQ4_XS)
 
+static void quantize_f16_avx2(const float *x, void *xq, int64_t n) {
+    uint16_t *y = xq;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    for (; i < n; i++) y[i] = _cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+
 void ffl_kernels_fill_avx2(ffl_kernel_table *t) {
+    t->quantize[FFL_ACT_F16] = quantize_f16_avx2;
     t->matmul[FFL_TYPE_F32] = mm_f32;
     t->matmul[FFL_TYPE_F16] = mm_f16;
     t->matmul[FFL_TYPE_BF16] = mm_bf16;

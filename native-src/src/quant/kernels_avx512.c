@@ -71,7 +71,7 @@ AI __m512d fold_pd(__m512d acc, __m512 s) {
 }
 
 AI void float_row(int type, int dpbf, int nt, const void *w, const void *const *x, int64_t n, float *out) {
-    const int xtype = type == FFL_TYPE_BF16 ? FFL_TYPE_BF16 : FFL_TYPE_F32;
+    const int xtype = type; /* activations come in the weights' float format */
     __m512d acc[4];
     for (int t = 0; t < 4; t++) acc[t] = _mm512_setzero_pd();
     int64_t i = 0;
@@ -1127,9 +1127,9 @@ AI void gemm_int8_chunk(int type, const void *w, size_t wrb, const void *xq, siz
 #define FGEMM_ROW_BLOCK 32
 
 /* Packs tokens [t0, t0 + nt) of float rows into a panel of n_pad columns (zero padded). */
-static void pack_float_panel(int bf16, const void *x, size_t xrb, int64_t t0, int nt, int64_t n, int64_t n_pad, void *dst) {
-    /* 8 dwords per token at a time: 8 floats, or 8 pairs of bf16 */
-    const int64_t nd = bf16 ? (n + 1) / 2 : n, nd_pad = bf16 ? n_pad / 2 : n_pad;
+static void pack_float_panel(int half, const void *x, size_t xrb, int64_t t0, int nt, int64_t n, int64_t n_pad, void *dst) {
+    /* 8 dwords per token at a time: 8 floats, or 8 pairs of 16-bit values */
+    const int64_t nd = half ? (n + 1) / 2 : n, nd_pad = half ? n_pad / 2 : n_pad;
     for (int64_t k = 0; k < nd_pad; k += 8) {
         __m256i rows[16];
         for (int t = 0; t < 16; t++) {
@@ -1138,8 +1138,8 @@ static void pack_float_panel(int bf16, const void *x, size_t xrb, int64_t t0, in
                 continue;
             }
             const uint8_t *xr = (const uint8_t *)x + (size_t)(t0 + t) * xrb;
-            if (bf16) {
-                const int64_t left = n - 2 * k; /* bf16 elements left in this row */
+            if (half) {
+                const int64_t left = n - 2 * k; /* 16-bit elements left in this row */
                 const __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
                 rows[t] = _mm256_maskz_loadu_epi16(m, xr + 4 * k);
             } else {
@@ -1152,14 +1152,32 @@ static void pack_float_panel(int bf16, const void *x, size_t xrb, int64_t t0, in
     }
 }
 
-/* nr weight rows (floats, or bf16 pairs) against one packed panel. */
-AI void fgemm_tile(int bf16, int nr, const void *panel, int64_t n_pad, const uint8_t *wrows, size_t rstride, __m512 *out) {
+/* F16 panels: [k pair][token][2 halves] -> [k][token] halves (what vcvtph2ps loads). */
+static void deinterleave_half_panel(void *panel, int64_t n_pad) {
+    static const uint16_t even_odd[32] = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30,
+                                          1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
+    const __m512i idx = _mm512_loadu_si512(even_odd);
+    uint8_t *p = panel;
+    for (int64_t k = 0; k < n_pad; k += 2, p += 64) _mm512_store_si512(p, _mm512_permutexvar_epi16(idx, _mm512_load_si512(p)));
+}
+
+/* nr weight rows (floats, or bf16 pairs) against one packed panel: mode 0 = float activations,
+ * 1 = bf16 pairs (vdpbf16ps), 2 = half activations converted on load. */
+AI void fgemm_tile(int mode, int nr, const void *panel, int64_t n_pad, const uint8_t *wrows, size_t rstride, __m512 *out) {
     __m512 acc[8][2];
     for (int r = 0; r < 8; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-    if (!bf16) {
-        const float *A = panel;
+    if (mode != 1) {
         for (int64_t k = 0; k < n_pad; k += 2) {
-            const __m512 a0 = _mm512_load_ps(A + 16 * k), a1 = _mm512_load_ps(A + 16 * k + 16);
+            __m512 a0, a1;
+            if (mode == 2) {
+                const uint16_t *A = panel;
+                a0 = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(A + 16 * k)));
+                a1 = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(A + 16 * k + 16)));
+            } else {
+                const float *A = panel;
+                a0 = _mm512_load_ps(A + 16 * k);
+                a1 = _mm512_load_ps(A + 16 * k + 16);
+            }
 #pragma GCC unroll 8
             for (int r = 0; r < nr; r++) {
                 const float *w = (const float *)(wrows + r * rstride);
@@ -1184,10 +1202,11 @@ AI void fgemm_tile(int bf16, int nr, const void *panel, int64_t n_pad, const uin
 
 AI void gemm_float_chunk(int type, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t T, float *y,
                    int64_t ldy, int64_t r0, int64_t r1) {
-    const int bf16 = type == FFL_TYPE_BF16;
+    const int bf16 = type == FFL_TYPE_BF16, half = type == FFL_TYPE_F16 || bf16;
+    const int mode = bf16 ? 1 : type == FFL_TYPE_F16 ? 2 : 0;
     const int64_t n_pad = (n + 15) & ~(int64_t)15; /* whole steps of the packing and kernel loops */
     const int64_t ntg = (T + 15) / 16;
-    const size_t panel_bytes = (size_t)n_pad * 16 * (bf16 ? 2 : 4);
+    const size_t panel_bytes = (size_t)n_pad * 16 * (half ? 2 : 4);
     /* F32 rows are used in place unless their length needs padding; F16 rows are converted; BF16 rows
      * are copied only when padding is needed */
     const int convert = type == FFL_TYPE_F16 || n_pad != n;
@@ -1201,7 +1220,8 @@ AI void gemm_float_chunk(int type, const void *w, size_t wrb, const void *xq, si
     uint8_t *panels = scr, *conv = scr + panel_bytes * (size_t)ntg;
     for (int64_t tg = 0; tg < ntg; tg++) {
         int nt = (int)(T - 16 * tg < 16 ? T - 16 * tg : 16);
-        pack_float_panel(bf16, xq, xrb, 16 * tg, nt, n, n_pad, panels + panel_bytes * (size_t)tg);
+        pack_float_panel(half, xq, xrb, 16 * tg, nt, n, n_pad, panels + panel_bytes * (size_t)tg);
+        if (mode == 2) deinterleave_half_panel(panels + panel_bytes * (size_t)tg, n_pad);
     }
     for (int64_t rb = r0; rb < r1; rb += FGEMM_ROW_BLOCK) {
         const int rows = (int)(r1 - rb < FGEMM_ROW_BLOCK ? r1 - rb : FGEMM_ROW_BLOCK);
@@ -1234,10 +1254,14 @@ AI void gemm_float_chunk(int type, const void *w, size_t wrb, const void *xq, si
                 __m512 out[8];
                 int nr = rows - r >= 8 ? 8 : rows - r >= 4 ? 4 : 1;
                 const uint8_t *wr = wrows + r * rs;
-                if (bf16) {
+                if (mode == 1) {
                     if (nr == 8) fgemm_tile(1, 8, panel, n_pad, wr, rs, out);
                     else if (nr == 4) fgemm_tile(1, 4, panel, n_pad, wr, rs, out);
                     else fgemm_tile(1, 1, panel, n_pad, wr, rs, out);
+                } else if (mode == 2) {
+                    if (nr == 8) fgemm_tile(2, 8, panel, n_pad, wr, rs, out);
+                    else if (nr == 4) fgemm_tile(2, 4, panel, n_pad, wr, rs, out);
+                    else fgemm_tile(2, 1, panel, n_pad, wr, rs, out);
                 } else {
                     if (nr == 8) fgemm_tile(0, 8, panel, n_pad, wr, rs, out);
                     else if (nr == 4) fgemm_tile(0, 4, panel, n_pad, wr, rs, out);
@@ -1349,6 +1373,14 @@ static void quantize_q8_K_avx512(const float *x, void *xq, int64_t n) {
     }
 }
 
+static void quantize_f16_avx512(const float *x, void *xq, int64_t n) {
+    uint16_t *y = xq;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(y + i), _mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    for (; i < n; i++) y[i] = ffl_float_to_half(x[i]);
+}
+
 static void quantize_bf16_avx512(const float *x, void *xq, int64_t n) {
     uint16_t *y = xq;
     int64_t i = 0;
@@ -1402,6 +1434,7 @@ void ffl_kernels_fill_avx512(ffl_kernel_table *t) {
     t->quantize[FFL_ACT_Q8_1] = quantize_q8_1_avx512;
     t->quantize[FFL_ACT_Q8_K] = quantize_q8_K_avx512;
     t->quantize[FFL_ACT_BF16] = quantize_bf16_avx512;
+    t->quantize[FFL_ACT_F16] = quantize_f16_avx512;
     t->matmul[FFL_TYPE_F32] = mm_f32;
     t->matmul[FFL_TYPE_F16] = mm_f16;
     if (ci->avx512bf16) t->matmul[FFL_TYPE_BF16] = mm_bf16; /* the tiled path uses vdpbf16ps */

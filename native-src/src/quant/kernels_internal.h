@@ -14,7 +14,7 @@ extern "C" {
 #endif
 
 /* Activation formats (index of ffl_kernel_table.quantize). */
-enum { FFL_ACT_F32 = 0, FFL_ACT_Q8_0 = 1, FFL_ACT_Q8_1 = 2, FFL_ACT_Q8_K = 3, FFL_ACT_BF16 = 4, FFL_ACT_COUNT = 5 };
+enum { FFL_ACT_F32 = 0, FFL_ACT_Q8_0 = 1, FFL_ACT_Q8_1 = 2, FFL_ACT_Q8_K = 3, FFL_ACT_BF16 = 4, FFL_ACT_F16 = 5, FFL_ACT_COUNT = 6 };
 
 /* Converts one row of n floats into activation blocks. */
 typedef void (*ffl_act_quantize_fn)(const float *x, void *xq, int64_t n);
@@ -51,6 +51,7 @@ void ffl_quantize_q8_0_scalar(const float *x, void *xq, int64_t n);
 void ffl_quantize_q8_1_scalar(const float *x, void *xq, int64_t n);
 void ffl_quantize_q8_K_scalar(const float *x, void *xq, int64_t n);
 void ffl_quantize_bf16_scalar(const float *x, void *xq, int64_t n);
+void ffl_quantize_f16_scalar(const float *x, void *xq, int64_t n);
 
 /* Q4_K / Q5_K 6-bit scale and min of sub-block j (0..7) from the 12 packed bytes. */
 static inline void ffl_k4_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *mn) {

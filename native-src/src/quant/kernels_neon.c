@@ -78,7 +78,7 @@ AI float load1f(int type, const void *p, int64_t i) {
 
 AI void float_row(int dp, int type, int nt, const uint8_t *w, const void *const *x, int64_t n, float *out) {
     (void)dp;
-    const int xtype = type == FFL_TYPE_BF16 ? FFL_TYPE_BF16 : FFL_TYPE_F32;
+    const int xtype = type; /* activations come in the weights' float format */
     float64x2_t acc[4][2];
     for (int t = 0; t < 4; t++) acc[t][0] = acc[t][1] = vdupq_n_f64(0);
     int64_t i = 0;
@@ -359,7 +359,18 @@ AI void row_k(int dp, int type, int nt, const uint8_t *w, const void *const *x, 
 LEVEL_ENTRIES(neon, 0)
 LEVEL_ENTRIES(dot, 1)
 
+static void quantize_f16_neon(const float *x, void *xq, int64_t n) {
+    uint16_t *y = xq;
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) vst1_u16(y + i, vreinterpret_u16_f16(vcvt_f16_f32(vld1q_f32(x + i)))); /* nearest even */
+    for (; i < n; i++) {
+        __fp16 h = (__fp16)x[i];
+        memcpy(y + i, &h, 2);
+    }
+}
+
 void ffl_kernels_fill_neon(ffl_kernel_table *t, int dotprod) {
+    t->quantize[FFL_ACT_F16] = quantize_f16_neon;
     if (dotprod) fill_dot(t);
     else fill_neon(t);
 }

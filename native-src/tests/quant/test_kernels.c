@@ -194,8 +194,8 @@ static int64_t type_row_bytes(int32_t type, int64_t n) { return ffl_type_row_byt
 
 /* Activation quantizers of every level must equal the scalar ones byte for byte. */
 static void test_activation_quantizers(int32_t level) {
-    static const int32_t wtypes[] = {FFL_TYPE_F32, FFL_TYPE_Q8_0, FFL_TYPE_Q4_1, FFL_TYPE_Q4_K, FFL_TYPE_BF16};
-    for (int wi = 0; wi < 5; wi++) {
+    static const int32_t wtypes[] = {FFL_TYPE_F32, FFL_TYPE_Q8_0, FFL_TYPE_Q4_1, FFL_TYPE_Q4_K, FFL_TYPE_BF16, FFL_TYPE_F16};
+    for (int wi = 0; wi < 6; wi++) {
         int32_t wt = wtypes[wi];
         for (int64_t n = 256; n <= 4096; n *= 4) {
             int rows = 3;
@@ -356,7 +356,7 @@ int main(void) {
     CHECK(ffl_vec_dot_type(FFL_TYPE_Q4_0) == FFL_TYPE_Q8_0);
     CHECK(ffl_vec_dot_type(FFL_TYPE_Q4_1) == FFL_TYPE_Q8_1);
     CHECK(ffl_vec_dot_type(FFL_TYPE_Q4_K) == FFL_TYPE_Q8_K);
-    CHECK(ffl_vec_dot_type(FFL_TYPE_F16) == FFL_TYPE_F32);
+    CHECK(ffl_vec_dot_type(FFL_TYPE_F16) == FFL_TYPE_F16);
     CHECK(ffl_vec_dot_type(FFL_TYPE_BF16) == FFL_TYPE_BF16);
     CHECK(ffl_matmul_supported(FFL_TYPE_Q6_K) && !ffl_matmul_supported(FFL_TYPE_IQ2_XXS));
     CHECK(ffl_activation_row_bytes(FFL_TYPE_Q4_K, 512) == 2 * sizeof(block_q8_K));
