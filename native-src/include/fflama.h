@@ -605,6 +605,22 @@ FFL_API int32_t ffl_grammar_validate(const char *grammar, const char *root);
  * keywords the converter cannot enforce (pattern, not, if, ...): FFL_ERR_UNSUPPORTED. */
 FFL_API int32_t ffl_json_schema_to_grammar(const char *schema_json, char *out, int64_t capacity, int64_t *out_length);
 
+/* ==== generate: the core's own decode + sample loop ==== */
+
+/* ffl_generate flags: stop when the sampled token is an end-of-generation token of the model's vocabulary. */
+#define FFL_GENERATE_STOP_AT_EOG 1
+
+/* Generation with the whole loop inside the core (no call across the API per token), for callers that
+ * need no per-token work of their own and as the yardstick of binding overhead. Evaluates the n_prompt
+ * tokens on sequence 0 and feeds them to the chain's penalty and DRY histories (n_prompt = 0 continues
+ * from the last decode's logits), then repeats: sample, accept, evaluate, until n_max tokens are in
+ * out_tokens. The last token written is sampled but not evaluated (evaluate it to continue, as after
+ * ffl_sampler_sample). With FFL_GENERATE_STOP_AT_EOG an end-of-generation token ends the loop; it is
+ * accepted but neither written nor evaluated. out_logprobs (may be NULL) receives each token's
+ * log-probability as ffl_sampler_sample gives it. Returns the number of tokens written, or a negative
+ * status: a failed decode (FFL_ERR_CONTEXT_FULL, FFL_ERR_ABORTED, ...) leaves the tokens written so far. */
+FFL_API int32_t ffl_generate(ffl_session *session, ffl_sampler *chain, const int32_t *prompt, int32_t n_prompt, int32_t *out_tokens, float *out_logprobs, int32_t n_max, int32_t flags);
+
 #ifdef __cplusplus
 }
 #endif

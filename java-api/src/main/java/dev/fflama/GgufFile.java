@@ -7,22 +7,28 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
+import java.util.AbstractList;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalDouble;
 import java.util.OptionalLong;
+import java.util.RandomAccess;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * A GGUF file opened by the native reader: memory-mapped, validated, read-only.
  *
- * <p>Metadata and the tensor table are read once at open; tensor data stays in the mapping and is
- * reached through {@link #tensorData(TensorInfo)} as a zero-copy segment. Thread-safe; after
- * {@link #close()} every method throws {@link IllegalStateException}.
+ * <p>Scalar metadata and the tensor table are read once at open; array entries (a vocabulary's
+ * tokens, scores, merges) are lists read from the mapping element by element when used, so opening
+ * costs nothing per array element. Tensor data stays in the mapping and is reached through
+ * {@link #tensorData(TensorInfo)} as a zero-copy segment. Thread-safe; after {@link #close()} every
+ * method, and reading an array list, throws {@link IllegalStateException} ({@code List.copyOf} keeps
+ * an array beyond the file).
  */
 public final class GgufFile implements AutoCloseable {
     private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -138,19 +144,15 @@ public final class GgufFile implements AutoCloseable {
         }
     }
 
+    /**
+     * An array entry as a list read from the mapping on demand: opening a model does not turn a
+     * 32000-entry vocabulary into Java objects, only what is read is. Elements are boxed when read
+     * (strings once). Reading after the file is closed throws {@link IllegalStateException}.
+     */
     private List<?> readArray(Arena a, long i, MetadataType element) {
         long n = fflama_h.ffl_gguf_kv_array_length(handle, i);
         if (n > Integer.MAX_VALUE - 8) throw new FflamaException(FflamaException.Status.UNSUPPORTED, "array too long");
-        if (element == MetadataType.STRING) {
-            MemorySegment ptr = a.allocate(ValueLayout.ADDRESS);
-            MemorySegment len = a.allocate(ValueLayout.JAVA_LONG);
-            List<String> out = new ArrayList<>((int) n);
-            for (long j = 0; j < n; j++) {
-                Native.check(fflama_h.ffl_gguf_kv_get_array_string(handle, i, j, ptr, len));
-                out.add(Native.string(ptr.get(ValueLayout.ADDRESS, 0), len.get(ValueLayout.JAVA_LONG, 0)));
-            }
-            return Collections.unmodifiableList(out);
-        }
+        if (element == MetadataType.STRING) return new StringArray(i, (int) n);
         MemorySegment ptr = a.allocate(ValueLayout.ADDRESS);
         Native.check(fflama_h.ffl_gguf_kv_get_array_data(handle, i, ptr));
         int size = switch (element) {
@@ -159,12 +161,33 @@ public final class GgufFile implements AutoCloseable {
             case UINT32, INT32, FLOAT32 -> 4;
             default -> 8;
         };
-        MemorySegment data = ptr.get(ValueLayout.ADDRESS, 0).reinterpret(n * size);
-        ByteOrder le = ByteOrder.LITTLE_ENDIAN;
-        List<Object> out = new ArrayList<>((int) n);
-        for (long j = 0; j < n; j++) {
-            long off = j * size;
-            out.add(switch (element) {
+        // scoped to this file's arena: once closed, a read throws instead of touching the unmapped file
+        return new NumericArray(ptr.get(ValueLayout.ADDRESS, 0).reinterpret(n * size, arena, null), element, size, (int) n);
+    }
+
+    /** A numeric or bool array entry, read in place. */
+    private static final class NumericArray extends AbstractList<Object> implements RandomAccess {
+        private final MemorySegment data;
+        private final MetadataType element;
+        private final int size, length;
+
+        NumericArray(MemorySegment data, MetadataType element, int size, int length) {
+            this.data = data;
+            this.element = element;
+            this.size = size;
+            this.length = length;
+        }
+
+        @Override
+        public int size() {
+            return length;
+        }
+
+        @Override
+        public Object get(int index) {
+            long off = (long) Objects.checkIndex(index, length) * size;
+            ByteOrder le = ByteOrder.LITTLE_ENDIAN;
+            return switch (element) {
                 case UINT8 -> (long) Byte.toUnsignedInt(data.get(ValueLayout.JAVA_BYTE, off));
                 case INT8 -> (long) data.get(ValueLayout.JAVA_BYTE, off);
                 case BOOL -> data.get(ValueLayout.JAVA_BYTE, off) != 0;
@@ -175,9 +198,40 @@ public final class GgufFile implements AutoCloseable {
                 case FLOAT32 -> (double) data.get(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(le), off);
                 case FLOAT64 -> data.get(ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(le), off);
                 default -> data.get(I64, off);
-            });
+            };
         }
-        return Collections.unmodifiableList(out);
+    }
+
+    /** A string array entry: each element decoded on first read and kept. */
+    private final class StringArray extends AbstractList<String> implements RandomAccess {
+        private final long index;
+        private final String[] strings;
+
+        StringArray(long index, int length) {
+            this.index = index;
+            this.strings = new String[length];
+        }
+
+        @Override
+        public int size() {
+            return strings.length;
+        }
+
+        @Override
+        public String get(int element) {
+            String v = strings[Objects.checkIndex(element, strings.length)];
+            if (v != null) return v;
+            v = read(() -> {
+                try (Arena a = Arena.ofConfined()) {
+                    MemorySegment ptr = a.allocate(ValueLayout.ADDRESS);
+                    MemorySegment len = a.allocate(ValueLayout.JAVA_LONG);
+                    Native.check(fflama_h.ffl_gguf_kv_get_array_string(handle, index, element, ptr, len));
+                    return Native.string(ptr.get(ValueLayout.ADDRESS, 0), len.get(ValueLayout.JAVA_LONG, 0));
+                }
+            });
+            strings[element] = v; // a String is safe to publish through a race: any thread decodes the same text
+            return v;
+        }
     }
 
     private void ensureOpen() {
@@ -202,7 +256,8 @@ public final class GgufFile implements AutoCloseable {
 
     /**
      * Every metadata entry in file order. Values are {@code String}, {@code Long} (integers),
-     * {@code Double} (floats), {@code Boolean}, or an unmodifiable {@code List} of those.
+     * {@code Double} (floats), {@code Boolean}, or an unmodifiable {@code List} of those (read from the
+     * file as its elements are used; see the class notes).
      */
     public Map<String, Object> metadata() {
         ensureOpen();

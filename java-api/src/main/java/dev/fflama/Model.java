@@ -25,13 +25,12 @@ public final class Model implements AutoCloseable {
     private final MemorySegment handle;
     private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
-    private final GgufFile gguf;
+    private GgufFile gguf; // made on first use: loading reads no metadata on the Java side
     private volatile boolean closed;
 
     private Model(Path path, MemorySegment handle) {
         this.path = path;
         this.handle = handle;
-        this.gguf = GgufFile.view(path, fflama_h.ffl_model_gguf(handle));
     }
 
     /** Loads a model with default options. */
@@ -160,7 +159,12 @@ public final class Model implements AutoCloseable {
 
     /** The model file's metadata and tensor table (a view; valid while the model is open). */
     public GgufFile gguf() {
-        return withHandle(() -> gguf);
+        return withHandle(() -> {
+            synchronized (this) {
+                if (gguf == null) gguf = GgufFile.view(path, fflama_h.ffl_model_gguf(handle));
+                return gguf;
+            }
+        });
     }
 
     /** Sessions currently open on this model. */
@@ -176,7 +180,9 @@ public final class Model implements AutoCloseable {
             if (closed) return;
             closed = true;
             for (Session s : List.copyOf(sessions)) s.close(); // opened while we waited for the lock
-            gguf.close();
+            synchronized (this) {
+                if (gguf != null) gguf.close();
+            }
             fflama_h.ffl_model_free(handle);
         } finally {
             lock.writeLock().unlock();

@@ -39,6 +39,17 @@ public final class Session implements AutoCloseable {
     private MemorySegment sequenceBuffer;
     private MemorySegment wantBuffer;
     private int bufferCapacity;
+    // generation scratch, used by TokenStream under the lock: no allocation per token
+    private final MemorySegment sampled = arena.allocate(ValueLayout.JAVA_LONG); // int32 token, float logprob
+    private final MemorySegment sampledLogprob = sampled.asSlice(4);
+    private MemorySegment pieceBuffer = arena.allocate(64);
+    private byte[] pieceBytes = new byte[64];
+    private volatile MemorySegment vocab;
+    // the sampler chain and text assembler of the last generation, reused by the next one like it
+    private final Object idleLock = new Object();
+    private Sampler idleSampler;
+    private Sampler.NativeChain idleChain;
+    private TextAssembler idleText;
 
     Session(Model model, SessionOptions options) {
         this.model = model;
@@ -320,37 +331,142 @@ public final class Session implements AutoCloseable {
     }
 
     MemorySegment vocab() {
-        return model.withHandle(() -> {
-            MemorySegment v = fflama_h.ffl_model_vocab(model.handle());
-            if (v.equals(MemorySegment.NULL)) throw Native.error(fflama_h.ffl_last_status());
-            return v;
+        MemorySegment v = vocab;
+        if (v != null) return v;
+        v = model.withHandle(() -> {
+            MemorySegment h = fflama_h.ffl_model_vocab(model.handle());
+            if (h.equals(MemorySegment.NULL)) throw Native.error(fflama_h.ffl_last_status());
+            return h;
         });
+        vocab = v; // the model's, fixed for its life (which outlasts this session)
+        return v;
     }
 
     /** Evaluates tokens on sequence 0 and returns the status instead of throwing (generation decides). */
     int tryEvaluate(int[] tokens, int n) {
         enter();
         try {
-            ensureCapacity(n);
-            MemorySegment.copy(tokens, 0, tokenBuffer, ValueLayout.JAVA_INT, 0, n);
-            evaluatingThread = Thread.currentThread();
-            try {
-                return fflama_h.ffl_session_decode(handle, tokenBuffer, MemorySegment.NULL, MemorySegment.NULL,
-                        MemorySegment.NULL, n);
-            } finally {
-                evaluatingThread = null;
-                cancelRequested = false;
-            }
+            return decodeLocked(tokens, n);
         } finally {
             exit();
         }
     }
 
-    /** Native address of the last logits row, for callers that hand it straight to native code. */
-    MemorySegment lastLogitsAddress() {
-        MemorySegment p = fflama_h.ffl_session_logits(handle, -1);
-        if (p.equals(MemorySegment.NULL)) throw Native.error(fflama_h.ffl_last_status());
-        return p;
+    // ---- generation steps: the caller holds the lock (enterInternal); nothing here allocates
+
+    /** Decodes tokens on sequence 0; returns the status. They stay in tokenBuffer for {@link #acceptPromptLocked}. */
+    int decodeLocked(int[] tokens, int n) {
+        ensureCapacity(n);
+        MemorySegment.copy(tokens, 0, tokenBuffer, ValueLayout.JAVA_INT, 0, n);
+        return decodeBufferLocked(n);
+    }
+
+    int decodeOneLocked(int token) {
+        tokenBuffer.set(ValueLayout.JAVA_INT, 0, token);
+        return decodeBufferLocked(1);
+    }
+
+    private int decodeBufferLocked(int n) {
+        evaluatingThread = Thread.currentThread();
+        try {
+            return fflama_h.ffl_session_decode(handle, tokenBuffer, MemorySegment.NULL, MemorySegment.NULL,
+                    MemorySegment.NULL, n);
+        } finally {
+            evaluatingThread = null;
+            cancelRequested = false;
+        }
+    }
+
+    /** Feeds the n tokens of the last {@link #decodeLocked} to the chain's penalty histories. */
+    int acceptPromptLocked(Sampler.NativeChain chain, int n) {
+        return fflama_h.ffl_sampler_accept_prompt(chain.handle, tokenBuffer, n);
+    }
+
+    /** Samples from the last output's logits; the result is read with {@link #sampledToken()} and {@link #sampledLogprob()}. */
+    void sampleLocked(Sampler.NativeChain chain) {
+        MemorySegment logits = fflama_h.ffl_session_logits(handle, -1);
+        if (logits.equals(MemorySegment.NULL)) throw Native.error(fflama_h.ffl_last_status());
+        Native.check(fflama_h.ffl_sampler_sample(chain.handle, logits, vocabSize, sampled, sampledLogprob));
+    }
+
+    int sampledToken() {
+        return sampled.get(ValueLayout.JAVA_INT, 0);
+    }
+
+    float sampledLogprob() {
+        return sampledLogprob.get(ValueLayout.JAVA_FLOAT, 0);
+    }
+
+    /** The token's bytes (control tokens give none) into {@link #pieceBytes()}; returns their count. */
+    int pieceLocked(MemorySegment vocab, int token) {
+        int n = fflama_h.ffl_vocab_token_piece(vocab, token, pieceBuffer, (int) pieceBuffer.byteSize(), 0);
+        if (n < 0) throw Native.error(n);
+        if (n > pieceBuffer.byteSize()) {
+            pieceBuffer = arena.allocate(n * 2L);
+            n = fflama_h.ffl_vocab_token_piece(vocab, token, pieceBuffer, (int) pieceBuffer.byteSize(), 0);
+            if (n < 0) throw Native.error(n);
+        }
+        if (n > pieceBytes.length) pieceBytes = new byte[n * 2];
+        MemorySegment.copy(pieceBuffer, ValueLayout.JAVA_BYTE, 0, pieceBytes, 0, n);
+        return n;
+    }
+
+    byte[] pieceBytes() {
+        return pieceBytes;
+    }
+
+    // ---- reuse across generations: a chain built from the same Sampler, once reset, is the chain it would build
+
+    /** A native chain in its initial state for sampler: the last generation's when it used the same sampler, else a new one. */
+    Sampler.NativeChain borrowChain(Sampler sampler) {
+        Sampler.NativeChain c = null;
+        synchronized (idleLock) {
+            if (idleSampler == sampler && idleChain != null) {
+                c = idleChain;
+                idleChain = null;
+                idleSampler = null;
+            }
+        }
+        if (c != null) {
+            if (fflama_h.ffl_sampler_reset(c.handle) == 0) return c;
+            c.close();
+        }
+        return sampler.newChain(vocab(), contextSize());
+    }
+
+    /** An empty text assembler for these stop strings. */
+    TextAssembler borrowText(java.util.List<String> stops) {
+        synchronized (idleLock) {
+            TextAssembler t = idleText;
+            if (t != null && t.stopStrings().equals(stops)) {
+                idleText = null;
+                t.reset();
+                return t;
+            }
+        }
+        return new TextAssembler(stops);
+    }
+
+    /** Takes back a finished generation's chain; once the session is closed it is freed instead. */
+    void giveBackChain(Sampler sampler, Sampler.NativeChain chain) {
+        Sampler.NativeChain drop;
+        synchronized (idleLock) {
+            if (closed) {
+                drop = chain;
+            } else {
+                drop = idleChain;
+                idleChain = chain;
+                idleSampler = sampler;
+            }
+        }
+        if (drop != null) drop.close();
+    }
+
+    /** Takes back a finished generation's text assembler. */
+    void giveBackText(TextAssembler text) {
+        synchronized (idleLock) {
+            if (!closed) idleText = text;
+        }
     }
 
     MemorySegment handle() {
@@ -516,6 +632,12 @@ public final class Session implements AutoCloseable {
             closed = true;
             fflama_h.ffl_session_free(handle);
             arena.close();
+            synchronized (idleLock) {
+                if (idleChain != null) idleChain.close();
+                idleChain = null;
+                idleSampler = null;
+                idleText = null;
+            }
         } finally {
             lock.unlock();
             model.forget(this);

@@ -31,6 +31,13 @@ class GgufFileTest {
             List<String> tokens = g.getStringArray("tokenizer.ggml.tokens").orElseThrow();
             assertEquals(512, tokens.size());
             assertEquals("<0x0A>", tokens.get(13));
+            assertEquals(tokens, List.copyOf(tokens));
+            assertThrows(IndexOutOfBoundsException.class, () -> tokens.get(512));
+            List<?> scores = g.getArray("tokenizer.ggml.scores").orElseThrow();
+            assertEquals(512, scores.size());
+            assertTrue(scores.get(300) instanceof Double);
+            List<?> types = g.getArray("tokenizer.ggml.token_type").orElseThrow();
+            assertEquals(3L, types.get(1)); // <s> is a control token
             assertEquals(MetadataType.FLOAT32, g.arrayType("tokenizer.ggml.scores").orElseThrow());
             assertEquals(48, g.tensors().size());
             TensorInfo emb = g.tensor("token_embd.weight").orElseThrow();
@@ -60,9 +67,16 @@ class GgufFileTest {
         GgufFile g = GgufFile.open(TestData.model("stories260K-f16.gguf"));
         TensorInfo t = g.tensors().get(0);
         MemorySegment view = g.tensorData(t);
+        List<?> scores = g.getArray("tokenizer.ggml.scores").orElseThrow();
+        List<String> tokens = g.getStringArray("tokenizer.ggml.tokens").orElseThrow();
+        String kept = tokens.get(13);
         g.close();
         g.close(); // idempotent
         assertThrows(IllegalStateException.class, g::tensors);
+        // arrays are read from the mapping on demand: never after it is gone
+        assertThrows(IllegalStateException.class, () -> scores.get(0));
+        assertThrows(IllegalStateException.class, () -> tokens.get(14));
+        assertEquals("<0x0A>", kept);
         assertThrows(IllegalStateException.class, () -> g.tensorData(t));
         assertThrows(IllegalStateException.class, () -> view.get(ValueLayout.JAVA_BYTE, 0));
     }

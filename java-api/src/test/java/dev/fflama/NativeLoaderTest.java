@@ -33,6 +33,16 @@ class NativeLoaderTest {
     }
 
     @Test
+    void theBuildShipsTheLibrarysSha256() throws Exception {
+        byte[] lib;
+        try (var in = NativeLoader.class.getClassLoader().getResourceAsStream(NativeLoader.resourceName(NativeLoader.platform()))) {
+            lib = in.readAllBytes();
+        }
+        assertEquals(NativeLoader.sha256(lib), NativeLoader.shippedSha256(NativeLoader.class.getClassLoader(), NativeLoader.platform()));
+        assertEquals(null, NativeLoader.shippedSha256(NativeLoader.class.getClassLoader(), "plan9-mips"));
+    }
+
+    @Test
     void missingPlatformNamesItAndTheSupportedOnes() {
         UnsupportedPlatformException e = assertThrows(UnsupportedPlatformException.class,
                 () -> NativeLoader.extractFromJar("plan9-mips"));

@@ -1,17 +1,22 @@
 package dev.fflama.benchmarks;
 
 import dev.fflama.Generation;
+import dev.fflama.KvType;
 import dev.fflama.Model;
 import dev.fflama.Sampler;
 import dev.fflama.Session;
+import dev.fflama.SessionOptions;
 import dev.fflama.Token;
 import dev.fflama.TokenStream;
-import dev.fflama.SessionOptions;
+import dev.fflama.bindings.ffl_session_params;
+import dev.fflama.bindings.fflama_h;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -28,16 +33,25 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * Greedy generation speed through the Java API, in tokens per second (one JMH operation = one token).
- * Every invocation starts from an empty cache, evaluates BOS and generates {@link #TOKENS} tokens, so
- * all variants do the same native work and differ only in what the Java side does around it:
+ * Greedy generation speed through the Java API against the core's own loop, in tokens per second (one
+ * JMH operation = one token). Every invocation starts from an empty cache, evaluates BOS and generates
+ * {@link #TOKENS} tokens, so all variants do the same native work and differ only in what happens
+ * around it:
  * <ul>
- *   <li>{@code evaluateArgmax}: the tight loop, argmax read straight from the zero-copy logits view;</li>
- *   <li>{@code evaluateArgmaxCopy}: the same with {@code logitsArray()}, a float[] copy per token;</li>
+ *   <li>{@code coreLoop}: {@code ffl_generate}, the decode + sample loop run entirely in C (logprobs on,
+ *       as the Java API computes them), on a native session with the same options: the yardstick;</li>
  *   <li>{@code generate}: {@code Session.generate} with the native greedy sampler, consuming the
- *       {@link TokenStream} (each token also decoded to text, stop-string and UTF-8 handling).</li>
+ *       {@link TokenStream} as an iterator of {@link Token}s (text decoded, stop-string and UTF-8 handling);</li>
+ *   <li>{@code generateAdvance}: the same generation read in place with {@link TokenStream#advance()}
+ *       (id and text of each token, no object per token);</li>
+ *   <li>{@code evaluateArgmax}: {@code Session.evaluate} with a Java argmax over the zero-copy logits view;</li>
+ *   <li>{@code evaluateArgmaxCopy}: the same with {@code logitsArray()}, a float[] copy per token.</li>
  * </ul>
- * With {@code -prof gc}, {@code gc.alloc.rate.norm} is the Java garbage per token.
+ * The Java overhead is {@code 1 - generate / coreLoop}. The machine's load drifts between benchmarks, so
+ * {@code paired} measures both in the same invocation (alternating which runs first): its counters
+ * {@code coreMs} and {@code javaMs} are the time each spent on the same tokens, and it prints the speed
+ * ratio java/core after each iteration. With {@code -prof gc}, {@code gc.alloc.rate.norm}
+ * is the Java garbage per token (a generation's fixed setup spread over its tokens included).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
@@ -46,7 +60,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 5, time = 2)
 public class GenerationBenchmark {
-    static final int TOKENS = 64;
+    static final int TOKENS = 256;
 
     /** Model file; empty: llama-dense-q4_k_m.gguf of the test data ($FFLAMA_TESTDATA or ../shared/testdata). */
     @Param("")
@@ -60,19 +74,52 @@ public class GenerationBenchmark {
     int bos;
     Generation greedy;
 
+    // the core's own loop: a native session and greedy chain, nothing of the Java API
+    Arena arena;
+    MemorySegment nativeModel, nativeSession, nativeChain, bosToken, outTokens, outLogprobs;
+
     @Setup(Level.Trial)
     public void setup() {
         Path path = model.isEmpty() ? defaultModel() : Path.of(model);
+        SessionOptions options = SessionOptions.builder().contextSize(TOKENS + 16).batchSize(16).threads(threads)
+                .kvType(KvType.F16).build();
         loaded = Model.load(path);
-        session = loaded.newSession(SessionOptions.builder().contextSize(TOKENS + 16).batchSize(16).threads(threads).build());
+        session = loaded.newSession(options);
         bos = (int) loaded.gguf().getLong("tokenizer.ggml.bos_token_id").orElse(1);
         greedy = Generation.maxTokens(TOKENS).sampler(Sampler.greedy()).stopAtEndToken(false);
+
+        arena = Arena.ofShared();
+        MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
+        check(fflama_h.ffl_model_load(arena.allocateFrom(path.toString()), MemorySegment.NULL, out));
+        nativeModel = out.get(ValueLayout.ADDRESS, 0);
+        MemorySegment params = ffl_session_params.allocate(arena);
+        fflama_h.ffl_session_default_params(params);
+        ffl_session_params.n_ctx(params, options.contextSize());
+        ffl_session_params.n_batch(params, options.batchSize());
+        ffl_session_params.n_threads(params, options.threads());
+        ffl_session_params.kv_type(params, options.kvType() == KvType.F16 ? fflama_h.FFL_TYPE_F16 : fflama_h.FFL_TYPE_F32);
+        check(fflama_h.ffl_session_new(nativeModel, params, out));
+        nativeSession = out.get(ValueLayout.ADDRESS, 0);
+        check(fflama_h.ffl_sampler_chain_new(0, out));
+        nativeChain = out.get(ValueLayout.ADDRESS, 0);
+        check(fflama_h.ffl_sampler_chain_add_greedy(nativeChain));
+        bosToken = arena.allocateFrom(ValueLayout.JAVA_INT, bos);
+        outTokens = arena.allocate(ValueLayout.JAVA_INT, TOKENS);
+        outLogprobs = arena.allocate(ValueLayout.JAVA_FLOAT, TOKENS);
     }
 
     @TearDown(Level.Trial)
     public void tearDown() {
         session.close();
         loaded.close();
+        fflama_h.ffl_sampler_free(nativeChain);
+        fflama_h.ffl_session_free(nativeSession);
+        fflama_h.ffl_model_free(nativeModel);
+        arena.close();
+    }
+
+    static void check(int status) {
+        if (status < 0) throw new IllegalStateException("fflama status " + status + ": " + fflama_h.ffl_last_error().getString(0));
     }
 
     static Path defaultModel() {
@@ -103,6 +150,75 @@ public class GenerationBenchmark {
         return best;
     }
 
+    /** Time of each side of {@code paired} in one iteration. */
+    @State(Scope.Thread)
+    @AuxCounters(AuxCounters.Type.EVENTS)
+    public static class Pair {
+        public double coreMs;
+        public double javaMs;
+        boolean coreFirst;
+
+        @Setup(Level.Iteration)
+        public void reset() {
+            coreMs = 0;
+            javaMs = 0;
+        }
+
+        @TearDown(Level.Iteration)
+        public void report() {
+            System.out.printf("  [paired: core %.1f ms, java %.1f ms, java/core speed %.4f]%n", coreMs, javaMs, coreMs / javaMs);
+        }
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(2 * TOKENS)
+    public int paired(Pair pair) {
+        pair.coreFirst = !pair.coreFirst;
+        long t0 = System.nanoTime();
+        int a = pair.coreFirst ? coreLoop() : generateAdvance();
+        long t1 = System.nanoTime();
+        int b = pair.coreFirst ? generateAdvance() : coreLoop();
+        long t2 = System.nanoTime();
+        pair.coreMs += (pair.coreFirst ? t1 - t0 : t2 - t1) / 1e6;
+        pair.javaMs += (pair.coreFirst ? t2 - t1 : t1 - t0) / 1e6;
+        return a + b;
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(TOKENS)
+    public int coreLoop() {
+        check(fflama_h.ffl_session_clear(nativeSession));
+        check(fflama_h.ffl_sampler_reset(nativeChain));
+        int n = fflama_h.ffl_generate(nativeSession, nativeChain, bosToken, 1, outTokens, outLogprobs, TOKENS, 0);
+        if (n != TOKENS) check(n < 0 ? n : -10);
+        return outTokens.getAtIndex(ValueLayout.JAVA_INT, TOKENS - 1);
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(TOKENS)
+    public int generate() {
+        session.clear();
+        int last = 0;
+        try (TokenStream tokens = session.generate(new int[] {bos}, greedy)) {
+            while (tokens.hasNext()) {
+                Token t = tokens.next();
+                last += t.id() + t.text().length();
+            }
+        }
+        return last;
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(TOKENS)
+    public int generateAdvance() {
+        session.clear();
+        int last = 0;
+        try (TokenStream tokens = session.generate(new int[] {bos}, greedy)) {
+            while (tokens.advance()) last += tokens.tokenId() + tokens.tokenText().length();
+        }
+        return last;
+    }
+
     @Benchmark
     @OperationsPerInvocation(TOKENS)
     public int evaluateArgmax() {
@@ -125,19 +241,5 @@ public class GenerationBenchmark {
             token = argmax(session.logitsArray());
         }
         return token;
-    }
-
-    @Benchmark
-    @OperationsPerInvocation(TOKENS)
-    public int generate() {
-        session.clear();
-        int last = 0;
-        try (TokenStream tokens = session.generate(new int[] {bos}, greedy)) {
-            while (tokens.hasNext()) {
-                Token t = tokens.next();
-                last += t.id();
-            }
-        }
-        return last;
     }
 }
