@@ -605,7 +605,7 @@ FFL_API int32_t ffl_grammar_validate(const char *grammar, const char *root);
  * keywords the converter cannot enforce (pattern, not, if, ...): FFL_ERR_UNSUPPORTED. */
 FFL_API int32_t ffl_json_schema_to_grammar(const char *schema_json, char *out, int64_t capacity, int64_t *out_length);
 
-/* ==== generate: the core's own decode + sample loop ==== */
+/* ==== generate: the core's own decode + sample loop, cheap abort checks ==== */
 
 /* ffl_generate flags: stop when the sampled token is an end-of-generation token of the model's vocabulary. */
 #define FFL_GENERATE_STOP_AT_EOG 1
@@ -620,6 +620,24 @@ FFL_API int32_t ffl_json_schema_to_grammar(const char *schema_json, char *out, i
  * log-probability as ffl_sampler_sample gives it. Returns the number of tokens written, or a negative
  * status: a failed decode (FFL_ERR_CONTEXT_FULL, FFL_ERR_ABORTED, ...) leaves the tokens written so far. */
 FFL_API int32_t ffl_generate(ffl_session *session, ffl_sampler *chain, const int32_t *prompt, int32_t n_prompt, int32_t *out_tokens, float *out_logprobs, int32_t n_max, int32_t flags);
+
+/* An abort check that costs no call into a binding per check, for bindings whose own callbacks are
+ * slow to enter (a JVM upcall costs about a microsecond, a token of a small model a few hundred):
+ * set ffl_abort_flag_check as a session's abort callback with an ffl_abort_flag as its user data.
+ * It aborts while flag is non-zero (written from any thread, e.g. to cancel); otherwise it calls
+ * poll (may be NULL) only once poll_interval_us microseconds have passed since its last call, so a
+ * slow check (say, "was the thread interrupted") runs a few times per second however often the core
+ * checks. The first check of a zeroed struct polls. */
+typedef struct ffl_abort_flag {
+    int32_t flag;                    /* non-zero: abort */
+    int32_t poll_interval_us;        /* least time between two calls of poll */
+    ffl_abort_fn poll;               /* the slow check, may be NULL */
+    void *poll_user_data;
+    int64_t last_poll_us;            /* managed by ffl_abort_flag_check: monotonic time of the last poll */
+} ffl_abort_flag;
+
+/* An ffl_abort_fn over an ffl_abort_flag (its user_data); NULL never aborts. */
+FFL_API int32_t ffl_abort_flag_check(void *abort_flag);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,7 @@
 /* ffl_generate: reproduces the reference greedy text, matches a loop written against the public
  * API token for token (ids and logprobs, any sampler), continues from a previous decode, stops at
- * end tokens, reports a full context with the tokens so far, and rejects bad arguments. */
+ * end tokens, reports a full context with the tokens so far, and rejects bad arguments.
+ * ffl_abort_flag_check: aborts on the flag without polling, polls at most once per interval. */
 #include "fflama.h"
 #include "test_util.h"
 
@@ -149,6 +150,67 @@ static void test_errors(const ffl_model *m) {
     ffl_session_free(s);
 }
 
+static int polls;
+static int32_t poll_answer;
+
+static int32_t count_poll(void *user_data) {
+    (void)user_data;
+    polls++;
+    return poll_answer;
+}
+
+static void test_abort_flag(const ffl_model *m) {
+    CHECK(ffl_abort_flag_check(NULL) == 0);
+    ffl_abort_flag f;
+    memset(&f, 0, sizeof f);
+    CHECK(ffl_abort_flag_check(&f) == 0); /* no poll function: only the flag counts */
+    f.flag = 1;
+    CHECK(ffl_abort_flag_check(&f) == 1);
+
+    memset(&f, 0, sizeof f);
+    f.poll = count_poll;
+    f.poll_interval_us = 60 * 1000 * 1000; /* a minute: only the first check may poll */
+    polls = 0;
+    poll_answer = 0;
+    CHECK(ffl_abort_flag_check(&f) == 0);
+    CHECK(polls == 1);
+    for (int i = 0; i < 1000; i++) CHECK(ffl_abort_flag_check(&f) == 0);
+    CHECK(polls == 1);
+    f.flag = 7;
+    CHECK(ffl_abort_flag_check(&f) == 1);
+    CHECK(polls == 1); /* the flag answers without asking */
+    f.flag = 0;
+    f.poll_interval_us = 0; /* every check polls */
+    poll_answer = 1;
+    CHECK(ffl_abort_flag_check(&f) == 1);
+    CHECK(polls == 2);
+
+    /* as a session's abort callback: the flag aborts a decode and leaves the cache as it was */
+    ffl_session *s = new_session(m, 64);
+    memset(&f, 0, sizeof f);
+    f.poll = count_poll;
+    f.poll_interval_us = 0;
+    poll_answer = 0;
+    polls = 0;
+    CHECK(ffl_session_set_abort_callback(s, ffl_abort_flag_check, &f) == FFL_OK);
+    CHECK(ffl_session_decode(s, PROMPT, NULL, NULL, NULL, N_PROMPT) == FFL_OK);
+    CHECK_MSG(polls == ffl_model_n_layer(m), "%d polls for %d layers", polls, ffl_model_n_layer(m));
+    f.flag = 1;
+    CHECK(ffl_session_decode(s, PROMPT, NULL, NULL, NULL, 1) == FFL_ERR_ABORTED);
+    CHECK(ffl_session_n_past(s, 0) == N_PROMPT);
+    f.flag = 0;
+    f.poll_interval_us = 60 * 1000 * 1000;
+    polls = 0;
+    int32_t toks[16];
+    ffl_sampler *g = greedy();
+    CHECK(ffl_session_clear(s) == FFL_OK);
+    CHECK(ffl_generate(s, g, PROMPT, N_PROMPT, toks, NULL, 16, 0) == 16);
+    CHECK(polls == 0); /* a minute's interval: 16 decodes x layers of checks, no poll */
+    for (int i = 0; i < 16; i++) CHECK(toks[i] == REF_GREEDY[i]);
+    ffl_sampler_free(g);
+    ffl_session_free(s);
+}
+
 int main(void) {
     char path[1024];
     testdata_path(path, sizeof path, "models/stories260K-f32.gguf");
@@ -159,6 +221,7 @@ int main(void) {
     test_reference_and_manual_loop(m);
     test_end_token(m);
     test_errors(m);
+    test_abort_flag(m);
     ffl_model_free(m);
     return test_finish("test_generate");
 }

@@ -1,6 +1,7 @@
 package dev.fflama;
 
-import dev.fflama.bindings.ffl_abort_fn;
+import dev.fflama.bindings.NativeLibrary;
+import dev.fflama.bindings.ffl_abort_flag;
 import dev.fflama.bindings.ffl_session_params;
 import dev.fflama.bindings.fflama_h;
 import java.io.IOException;
@@ -8,6 +9,12 @@ import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
+import java.lang.invoke.VarHandle;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.locks.ReentrantLock;
@@ -18,9 +25,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * at once throws {@link IllegalStateException} instead of corrupting it. Open one session per
  * thread to run in parallel on the same model.
  *
- * <p>Long evaluations stop between layers when the evaluating thread is interrupted, or when
- * {@link #cancel()} or {@link #close()} is called from another thread; they then throw a
- * {@link FflamaException} with status {@code ABORTED} and leave the cache as it was before.
+ * <p>Long evaluations stop between layers when {@link #cancel()} or {@link #close()} is called from
+ * another thread, or when the evaluating thread is interrupted (noticed before the evaluation starts
+ * and then within {@value #ABORT_POLL_MICROS} µs); they then throw a {@link FflamaException} with
+ * status {@code ABORTED} and leave the cache as it was before. The core checks a native flag between
+ * layers, so these checks cost no call into Java per layer.
  */
 public final class Session implements AutoCloseable {
     private final Model model;
@@ -31,8 +40,12 @@ public final class Session implements AutoCloseable {
     private final int vocabSize;
     private final int embeddingLength;
     private volatile boolean closed;
+    /** How often a running evaluation asks Java whether its thread was interrupted. */
+    static final int ABORT_POLL_MICROS = 10_000;
+    private static final VarHandle INT = ValueLayout.JAVA_INT.varHandle();
     private volatile boolean cancelRequested;
     private volatile Thread evaluatingThread;
+    private final MemorySegment abortFlag; // an ffl_abort_flag: cancel() raises its flag, the core reads it
     // reused native buffers: no allocation per token
     private MemorySegment tokenBuffer;
     private MemorySegment positionBuffer;
@@ -63,7 +76,12 @@ public final class Session implements AutoCloseable {
             ffl_session_params.kv_type(params, options.kvType().tensorType.id());
             ffl_session_params.n_seq_max(params, options.sequences());
             ffl_session_params.embeddings(params, options.embeddings() ? 1 : 0);
-            ffl_session_params.abort_callback(params, ffl_abort_fn.allocate(this::shouldAbort, arena));
+            abortFlag = ffl_abort_flag.allocate(arena);
+            ffl_abort_flag.poll_interval_us(abortFlag, ABORT_POLL_MICROS);
+            ffl_abort_flag.poll(abortFlag, abortPollStub(this, arena));
+            ffl_session_params.abort_callback(params, NativeLibrary.find("ffl_abort_flag_check")
+                    .orElseThrow(() -> new UnsatisfiedLinkError("libfflama has no symbol ffl_abort_flag_check")));
+            ffl_session_params.abort_user_data(params, abortFlag);
             MemorySegment out = a.allocate(ValueLayout.ADDRESS);
             int st = fflama_h.ffl_session_new(model.handle(), params, out);
             if (st < 0) {
@@ -77,10 +95,39 @@ public final class Session implements AutoCloseable {
         ensureCapacity(Math.max(16, Math.min(options.batchSize(), 4096)));
     }
 
-    /** Abort-callback upcall: runs on whichever native thread checks; must not throw. */
-    private int shouldAbort(MemorySegment userData) {
+    /**
+     * The abort flag's poll, an ffl_abort_fn upcall (at most every ABORT_POLL_MICROS). Its void* user
+     * data is taken as an integer of the pointer's size, which the ABIs pass alike, so that a call
+     * allocates no segment.
+     */
+    private static MemorySegment abortPollStub(Session session, Arena arena) {
+        try {
+            MethodHandle poll = MethodHandles.lookup()
+                    .findVirtual(Session.class, "shouldAbort", MethodType.methodType(int.class, long.class)).bindTo(session);
+            ValueLayout pointerAsInteger = ValueLayout.ADDRESS.byteSize() == 8 ? ValueLayout.JAVA_LONG : ValueLayout.JAVA_INT;
+            if (pointerAsInteger == ValueLayout.JAVA_INT) poll = MethodHandles.explicitCastArguments(poll, MethodType.methodType(int.class, int.class));
+            return Linker.nativeLinker().upcallStub(poll, FunctionDescriptor.of(ValueLayout.JAVA_INT, pointerAsInteger), arena);
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Runs on the thread that checks; must not throw. */
+    private int shouldAbort(long userData) {
         Thread t = evaluatingThread;
         return cancelRequested || (t != null && t.isInterrupted()) ? 1 : 0;
+    }
+
+    private void beginEvaluation() {
+        Thread t = Thread.currentThread();
+        evaluatingThread = t;
+        if (cancelRequested || t.isInterrupted()) INT.setVolatile(abortFlag, ffl_abort_flag.flag$OFFSET, 1);
+    }
+
+    private void endEvaluation() {
+        evaluatingThread = null;
+        cancelRequested = false;
+        INT.setVolatile(abortFlag, ffl_abort_flag.flag$OFFSET, 0);
     }
 
     private void ensureCapacity(int n) {
@@ -211,19 +258,23 @@ public final class Session implements AutoCloseable {
 
     private void run(MemorySegment tokens, MemorySegment pos, MemorySegment seq, MemorySegment want, int n) {
         if (n == 0) return;
-        evaluatingThread = Thread.currentThread();
+        beginEvaluation();
         try {
             int st = fflama_h.ffl_session_decode(handle, tokens, pos, seq, want, n);
             if (st < 0) throw Native.error(st);
         } finally {
-            evaluatingThread = null;
-            cancelRequested = false;
+            endEvaluation();
         }
     }
 
     /** Asks a running evaluation (on another thread) to stop between layers. */
     public void cancel() {
         cancelRequested = true;
+        try {
+            INT.setVolatile(abortFlag, ffl_abort_flag.flag$OFFSET, 1);
+        } catch (IllegalStateException closedMeanwhile) {
+            // the session is closed: nothing runs any more
+        }
     }
 
     // ------------------------------------------------------------------ outputs
@@ -367,13 +418,12 @@ public final class Session implements AutoCloseable {
     }
 
     private int decodeBufferLocked(int n) {
-        evaluatingThread = Thread.currentThread();
+        beginEvaluation();
         try {
             return fflama_h.ffl_session_decode(handle, tokenBuffer, MemorySegment.NULL, MemorySegment.NULL,
                     MemorySegment.NULL, n);
         } finally {
-            evaluatingThread = null;
-            cancelRequested = false;
+            endEvaluation();
         }
     }
 
@@ -625,7 +675,7 @@ public final class Session implements AutoCloseable {
     @Override
     public void close() {
         if (closed) return;
-        cancelRequested = true;
+        cancel();
         lock.lock();
         try {
             if (closed) return;

@@ -127,6 +127,48 @@ class GenerationHotPathTest {
         }
     }
 
+    /** A worker evaluating a long prompt again and again; returns how its first failing evaluation failed. */
+    static FflamaException abortedWhile(Session s, java.util.function.Consumer<Thread> stop) throws Exception {
+        int[] prompt = new int[400];
+        for (int i = 0; i < prompt.length; i++) prompt[i] = 1 + (i * 7) % 500;
+        var failure = new java.util.concurrent.atomic.AtomicReference<FflamaException>();
+        var started = new java.util.concurrent.CountDownLatch(1);
+        Thread worker = new Thread(() -> {
+            for (int round = 0; round < 100_000; round++) {
+                s.clear();
+                started.countDown();
+                try {
+                    s.evaluate(prompt);
+                } catch (FflamaException e) {
+                    failure.set(e);
+                    Thread.interrupted();
+                    return;
+                }
+            }
+        });
+        worker.start();
+        assertTrue(started.await(30, java.util.concurrent.TimeUnit.SECONDS));
+        Thread.sleep(30);
+        stop.accept(worker);
+        worker.join(30_000);
+        assertFalse(worker.isAlive());
+        return failure.get();
+    }
+
+    @Test
+    void cancelAndInterruptAbortAnEvaluationAndLeaveTheCache() throws Exception {
+        try (Session s = model.newSession(SessionOptions.builder().contextSize(512).batchSize(512).threads(1).build())) {
+            FflamaException cancelled = abortedWhile(s, w -> s.cancel());
+            assertEquals(FflamaException.Status.ABORTED, cancelled.status());
+            assertEquals(0, s.position());
+            FflamaException interrupted = abortedWhile(s, Thread::interrupt);
+            assertEquals(FflamaException.Status.ABORTED, interrupted.status());
+            assertEquals(0, s.position());
+            s.evaluate(1, 403, 407); // and it works on
+            assertEquals(3, s.position());
+        }
+    }
+
     @Test
     void steadyStateGenerationAllocatesNothingPerToken() {
         var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
