@@ -96,6 +96,17 @@ final class TextAssembler {
     int pushChars(byte[] piece, int length, boolean last) {
         releasedLength = 0;
         if (stopped) return 0;
+        if (pendingLength == 0 && isAscii(piece, length)) {
+            // most pieces: nothing pending and every byte a whole character, no decoder needed
+            if (heldLength + length > held.length) {
+                held = java.util.Arrays.copyOf(held, Math.max(heldLength + length, held.length * 2));
+                heldView = CharBuffer.wrap(held);
+            }
+            for (int i = 0; i < length; i++) held[heldLength + i] = (char) piece[i];
+            heldLength += length;
+            release(false);
+            return last ? finishMore() : releasedLength;
+        }
         if (pendingLength + length > pendingBytes.length) {
             pendingBytes = java.util.Arrays.copyOf(pendingBytes, Math.max(pendingLength + length, pendingBytes.length * 2));
             pendingView = ByteBuffer.wrap(pendingBytes);
@@ -193,6 +204,11 @@ final class TextAssembler {
 
     private boolean startsAt(int start, char[] s, int len) {
         for (int i = 0; i < len; i++) if (held[start + i] != s[i]) return false;
+        return true;
+    }
+
+    private static boolean isAscii(byte[] b, int n) {
+        for (int i = 0; i < n; i++) if (b[i] < 0) return false;
         return true;
     }
 

@@ -15,6 +15,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -31,6 +32,8 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.IterationParams;
+import org.openjdk.jmh.runner.IterationType;
 
 /**
  * Greedy generation speed through the Java API against the core's own loop, in tokens per second (one
@@ -49,8 +52,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * </ul>
  * The Java overhead is {@code 1 - generate / coreLoop}. The machine's load drifts between benchmarks, so
  * {@code paired} measures both in the same invocation (alternating which runs first): its counters
- * {@code coreMs} and {@code javaMs} are the time each spent on the same tokens, and it prints the speed
- * ratio java/core after each iteration. With {@code -prof gc}, {@code gc.alloc.rate.norm}
+ * {@code coreMs} and {@code javaMs} are the time each spent on the same tokens; it prints the speed
+ * ratio java/core after each iteration, and at the end the median ratio over all measured pairs. With {@code -prof gc}, {@code gc.alloc.rate.norm}
  * is the Java garbage per token (a generation's fixed setup spread over its tokens included).
  */
 @State(Scope.Benchmark)
@@ -150,23 +153,46 @@ public class GenerationBenchmark {
         return best;
     }
 
-    /** Time of each side of {@code paired} in one iteration. */
+    /**
+     * Time of each side of {@code paired}: summed per iteration (the aux counters), and the speed ratio of
+     * every pair of the measurement iterations, whose median the trial prints (robust to load spikes that
+     * hit one side of a pair).
+     */
     @State(Scope.Thread)
     @AuxCounters(AuxCounters.Type.EVENTS)
     public static class Pair {
         public double coreMs;
         public double javaMs;
         boolean coreFirst;
+        boolean measuring;
+        double[] ratios = new double[1 << 16];
+        int count;
 
         @Setup(Level.Iteration)
-        public void reset() {
+        public void reset(IterationParams iteration) {
             coreMs = 0;
             javaMs = 0;
+            measuring = iteration.getType() == IterationType.MEASUREMENT;
+        }
+
+        void add(long coreNs, long javaNs) {
+            coreMs += coreNs / 1e6;
+            javaMs += javaNs / 1e6;
+            if (measuring && count < ratios.length) ratios[count++] = (double) coreNs / javaNs;
         }
 
         @TearDown(Level.Iteration)
         public void report() {
             System.out.printf("  [paired: core %.1f ms, java %.1f ms, java/core speed %.4f]%n", coreMs, javaMs, coreMs / javaMs);
+        }
+
+        @TearDown(Level.Trial)
+        public void summary() {
+            if (count == 0) return;
+            double[] r = Arrays.copyOf(ratios, count);
+            Arrays.sort(r);
+            System.out.printf("%n  [paired: java/core speed over %d measured pairs: median %.4f, quartiles %.4f .. %.4f]%n",
+                    count, r[count / 2], r[count / 4], r[(3 * count) / 4]);
         }
     }
 
@@ -179,8 +205,7 @@ public class GenerationBenchmark {
         long t1 = System.nanoTime();
         int b = pair.coreFirst ? generateAdvance() : coreLoop();
         long t2 = System.nanoTime();
-        pair.coreMs += (pair.coreFirst ? t1 - t0 : t2 - t1) / 1e6;
-        pair.javaMs += (pair.coreFirst ? t2 - t1 : t1 - t0) / 1e6;
+        pair.add(pair.coreFirst ? t1 - t0 : t2 - t1, pair.coreFirst ? t2 - t1 : t1 - t0);
         return a + b;
     }
 
