@@ -627,7 +627,8 @@ FFL_API int32_t ffl_generate(ffl_session *session, ffl_sampler *chain, const int
  * It aborts while flag is non-zero (written from any thread, e.g. to cancel); otherwise it calls
  * poll (may be NULL) only once poll_interval_us microseconds have passed since its last call, so a
  * slow check (say, "was the thread interrupted") runs a few times per second however often the core
- * checks. The first check of a zeroed struct polls. */
+ * checks. In a zeroed struct the first interval starts at the first check (check your own condition
+ * before starting a call). */
 typedef struct ffl_abort_flag {
     int32_t flag;                    /* non-zero: abort */
     int32_t poll_interval_us;        /* least time between two calls of poll */

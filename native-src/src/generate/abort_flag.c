@@ -17,8 +17,12 @@ FFL_API int32_t ffl_abort_flag_check(void *abort_flag) {
     if (__atomic_load_n(&f->flag, __ATOMIC_RELAXED) != 0) return 1;
     if (!f->poll) return 0;
     int64_t now = now_us();
-    /* a zeroed struct, or a clock that went back, polls at once */
-    if (f->last_poll_us != 0 && now >= f->last_poll_us && now - f->last_poll_us < f->poll_interval_us) return 0;
+    if (f->last_poll_us == 0) { /* a zeroed struct: the first interval starts now */
+        f->last_poll_us = now;
+        return 0;
+    }
+    /* a clock that went back polls at once */
+    if (now >= f->last_poll_us && now - f->last_poll_us < f->poll_interval_us) return 0;
     f->last_poll_us = now;
     return f->poll(f->poll_user_data) != 0;
 }

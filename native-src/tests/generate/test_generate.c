@@ -169,21 +169,27 @@ static void test_abort_flag(const ffl_model *m) {
 
     memset(&f, 0, sizeof f);
     f.poll = count_poll;
-    f.poll_interval_us = 60 * 1000 * 1000; /* a minute: only the first check may poll */
+    f.poll_interval_us = 60 * 1000 * 1000; /* a minute: no check polls */
     polls = 0;
-    poll_answer = 0;
-    CHECK(ffl_abort_flag_check(&f) == 0);
-    CHECK(polls == 1);
+    poll_answer = 1;
+    CHECK(ffl_abort_flag_check(&f) == 0); /* the first check starts the interval */
+    CHECK(f.last_poll_us != 0);
     for (int i = 0; i < 1000; i++) CHECK(ffl_abort_flag_check(&f) == 0);
-    CHECK(polls == 1);
+    CHECK(polls == 0);
     f.flag = 7;
     CHECK(ffl_abort_flag_check(&f) == 1);
-    CHECK(polls == 1); /* the flag answers without asking */
+    CHECK(polls == 0); /* the flag answers without asking */
     f.flag = 0;
     f.poll_interval_us = 0; /* every check polls */
-    poll_answer = 1;
     CHECK(ffl_abort_flag_check(&f) == 1);
+    CHECK(polls == 1);
+    poll_answer = 0;
+    CHECK(ffl_abort_flag_check(&f) == 0);
     CHECK(polls == 2);
+    f.last_poll_us = (int64_t)1 << 62; /* a clock that went back: poll at once */
+    f.poll_interval_us = 60 * 1000 * 1000;
+    CHECK(ffl_abort_flag_check(&f) == 0);
+    CHECK(polls == 3);
 
     /* as a session's abort callback: the flag aborts a decode and leaves the cache as it was */
     ffl_session *s = new_session(m, 64);
@@ -194,7 +200,12 @@ static void test_abort_flag(const ffl_model *m) {
     polls = 0;
     CHECK(ffl_session_set_abort_callback(s, ffl_abort_flag_check, &f) == FFL_OK);
     CHECK(ffl_session_decode(s, PROMPT, NULL, NULL, NULL, N_PROMPT) == FFL_OK);
-    CHECK_MSG(polls == ffl_model_n_layer(m), "%d polls for %d layers", polls, ffl_model_n_layer(m));
+    CHECK_MSG(polls == ffl_model_n_layer(m) - 1, "%d polls for %d layers", polls, ffl_model_n_layer(m));
+    /* a poll that says stop aborts the next decode at its first check */
+    poll_answer = 1;
+    CHECK(ffl_session_decode(s, PROMPT, NULL, NULL, NULL, 1) == FFL_ERR_ABORTED);
+    CHECK(ffl_session_n_past(s, 0) == N_PROMPT);
+    poll_answer = 0;
     f.flag = 1;
     CHECK(ffl_session_decode(s, PROMPT, NULL, NULL, NULL, 1) == FFL_ERR_ABORTED);
     CHECK(ffl_session_n_past(s, 0) == N_PROMPT);
