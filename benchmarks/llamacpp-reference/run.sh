@@ -89,9 +89,12 @@ if [ -n "${LLAMACPP_CPU_VARIANT:-}" ]; then
     BIN="$VDIR"
 fi
 
-load1="$(cut -d' ' -f1 /proc/loadavg)"
-if awk -v l="$load1" 'BEGIN { exit !(l > 0.5) }'; then
-    echo "warning: load average is $load1; other work on this machine will distort the numbers" >&2
+# CPU use over 2 s from /proc/stat (the load average lags by a minute).
+cpu_times() { awk '/^cpu / { print $2 + $3 + $4 + $5 + $6 + $7 + $8, $5 + $6 }' /proc/stat; }
+read -r total0 idle0 < <(cpu_times); sleep 2; read -r total1 idle1 < <(cpu_times)
+busy=$(( 100 - 100 * (idle1 - idle0) / (total1 - total0 > 0 ? total1 - total0 : 1) ))
+if [ "$busy" -gt 10 ]; then
+    echo "warning: the CPUs are ${busy}% busy with other work; that will distort the numbers" >&2
 fi
 
 RUN_DIR="$CACHE_ROOT/runs/$(date +%Y%m%d-%H%M%S)"
