@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "common/fp16.h"
@@ -36,6 +37,21 @@ static uint32_t rnd(void) {
     rng ^= rng >> 7;
     rng ^= rng << 17;
     return (uint32_t)(rng >> 11);
+}
+
+/* Large buffers 2 MiB aligned and hinted to transparent huge pages, as the library's read bandwidth
+ * probe and models read into memory are (FFLAMA_BENCH_SMALL_PAGES=1: leave them 4 KiB). */
+static void *big_alloc(size_t bytes) {
+    void *p = NULL;
+    const size_t huge = (size_t)2 << 20;
+    if (posix_memalign(&p, huge, (bytes + huge - 1) & ~(huge - 1)) != 0) return NULL;
+    const char *small = getenv("FFLAMA_BENCH_SMALL_PAGES");
+#ifdef MADV_HUGEPAGE
+    if (!small || strcmp(small, "1") != 0) (void)madvise(p, (bytes + huge - 1) & ~(huge - 1), MADV_HUGEPAGE);
+#else
+    (void)small;
+#endif
+    return p;
 }
 
 /* ---------------------------------------------------------------- bandwidth */
@@ -253,7 +269,7 @@ int main(int argc, char **argv) {
     if (n_types > 32) return usage();
     size_t bw_bytes = (size_t)(gib * 1073741824.0);
     uint64_t *bw_buf = NULL;
-    if (posix_memalign((void **)&bw_buf, 4096, bw_bytes) != 0) return 1;
+    if (!(bw_buf = big_alloc(bw_bytes))) return 1;
     for (size_t i = 0; i < bw_bytes / 8; i++) bw_buf[i] = i * 0x9E3779B97F4A7C15ull;
     /* The read bandwidth is measured again before every type and the best value is the reference:
      * other processes on the machine only ever lower both figures. */
@@ -272,7 +288,7 @@ int main(int argc, char **argv) {
         int64_t max_rows = mv_rows > mm_rows ? mv_rows : mm_rows;
         int64_t max_tok = tokens;
         uint8_t *w = NULL;
-        if (posix_memalign((void **)&w, 4096, wrb * (size_t)max_rows) != 0) return 1;
+        if (!(w = big_alloc(wrb * (size_t)max_rows))) return 1;
         fill_weights(type, w, wrb * (size_t)max_rows);
         float *x = malloc(sizeof(float) * (size_t)(cols * max_tok));
         uint8_t *xq = malloc(ffl_activation_row_bytes(type, cols) * (size_t)max_tok);

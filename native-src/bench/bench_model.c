@@ -17,7 +17,7 @@ static double now(void) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s <model.gguf> [n_prompt] [n_gen] [n_threads] [f16|f32] [reps]\n", argv[0]);
+        fprintf(stderr, "usage: %s <model.gguf> [n_prompt] [n_gen] [n_threads] [f16|f32] [reps] [mmap|read]\n", argv[0]);
         return 2;
     }
     const int n_prompt = argc > 2 ? atoi(argv[2]) : 128;
@@ -27,7 +27,10 @@ int main(int argc, char **argv) {
     const int reps = argc > 6 ? atoi(argv[6]) : 3;
 
     ffl_model *m = NULL;
-    if (ffl_model_load(argv[1], NULL, &m) != FFL_OK) {
+    ffl_model_params mp;
+    ffl_model_default_params(&mp);
+    mp.use_mmap = !(argc > 7 && strcmp(argv[7], "read") == 0);
+    if (ffl_model_load(argv[1], &mp, &m) != FFL_OK) {
         fprintf(stderr, "load: %s\n", ffl_last_error());
         return 1;
     }

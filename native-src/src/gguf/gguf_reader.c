@@ -526,10 +526,17 @@ static int fits_in_memory(uint64_t size) {
 #endif
 }
 
-/* Reads the whole file into a heap buffer (FFL_GGUF_NO_MMAP, or when mmap is refused). */
+/* Reads the whole file into memory (FFL_GGUF_NO_MMAP, or when mmap is refused). The buffer is an
+ * anonymous mapping that asks for transparent huge pages: weights are streamed once per token, and
+ * 2 MiB pages spare the TLB walks and let the hardware prefetcher run past 4 KiB boundaries. */
 static int read_whole(int fd, ffl_gguf *g, const char *path) {
-    uint8_t *buf = malloc((size_t)g->size);
-    if (!buf) return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "gguf: out of memory reading '%s' (%llu bytes)", path, (ull)g->size);
+    uint8_t *buf = mmap(NULL, (size_t)g->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (buf == MAP_FAILED)
+        return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "gguf: out of memory reading '%s' (%llu bytes)", path, (ull)g->size);
+#ifdef MADV_HUGEPAGE
+    (void)madvise(buf, (size_t)g->size, MADV_HUGEPAGE); /* a hint: without it the pages are 4 KiB */
+#endif
+    g->mapped = 1; /* released with munmap */
     uint64_t done = 0;
     while (done < g->size) {
         uint64_t want = g->size - done;
@@ -539,7 +546,8 @@ static int read_whole(int fd, ffl_gguf *g, const char *path) {
         if (r <= 0) {
             int32_t st = ffl_fail(FFL_ERR_IO, "gguf: cannot read '%s' at offset %llu: %s", path, (ull)done,
                                   r < 0 ? strerror(errno) : "unexpected end of file");
-            free(buf);
+            munmap(buf, (size_t)g->size);
+            g->mapped = 0;
             return st;
         }
         done += (uint64_t)r;

@@ -12,6 +12,7 @@
 #include "quant/kernels.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,15 +95,11 @@ typedef struct {
     mm_task t[3];
     int n;
     int64_t n_tok;
+    atomic_llong next; /* first row of the next unclaimed chunk (few-token steps) */
 } mm_job;
 
-static void mm_worker(void *ctx, int ith, int nth) {
-    const mm_job *j = ctx;
-    int64_t total = 0;
-    for (int i = 0; i < j->n; i++) total += j->t[i].n_rows;
-    int64_t per = (total + nth - 1) / nth;
-    if (total >= 16 * (int64_t)nth) per = (per + 15) & ~(int64_t)15; /* whole row tiles per thread */
-    int64_t b = per * ith, e = b + per < total ? b + per : total;
+/* Rows [b, e) of the job's concatenated matrices. */
+static void mm_rows(const mm_job *j, int64_t b, int64_t e) {
     int64_t off = 0;
     for (int i = 0; i < j->n && b < e; i++) {
         const mm_task *t = &j->t[i];
@@ -111,6 +108,31 @@ static void mm_worker(void *ctx, int ith, int nth) {
             ffl_matmul_rows(t->type, t->w, t->row_bytes, t->xq, t->n_cols, j->n_tok, t->y, t->ldy, lo - off, hi - off);
         off += t->n_rows;
     }
+}
+
+/* Few-token steps stream the weights once and are bound by memory: threads claim chunks of rows
+ * as they go, so a thread the OS delays (a shared machine) does not hold the others at the barrier.
+ * Many-token steps keep one contiguous share per thread (each call packs the activations once). */
+#define MM_DYNAMIC_MAX_TOKENS 4
+#define MM_CHUNKS_PER_THREAD 8
+
+static void mm_worker(void *ctx, int ith, int nth) {
+    mm_job *j = ctx;
+    int64_t total = 0;
+    for (int i = 0; i < j->n; i++) total += j->t[i].n_rows;
+    if (j->n_tok <= MM_DYNAMIC_MAX_TOKENS && nth > 1) {
+        int64_t chunk = (total / ((int64_t)nth * MM_CHUNKS_PER_THREAD) + 15) & ~(int64_t)15;
+        if (chunk < 16) chunk = 16;
+        for (;;) {
+            int64_t b = atomic_fetch_add_explicit(&j->next, chunk, memory_order_relaxed);
+            if (b >= total) return;
+            mm_rows(j, b, b + chunk < total ? b + chunk : total);
+        }
+    }
+    int64_t per = (total + nth - 1) / nth;
+    if (total >= 16 * (int64_t)nth) per = (per + 15) & ~(int64_t)15; /* whole row tiles per thread */
+    int64_t b = per * ith, e = b + per < total ? b + per : total;
+    mm_rows(j, b, e);
 }
 
 static void mm_add(mm_job *j, const ffl_weight *w, int64_t mat, const void *xq, float *y, int64_t ldy) {
@@ -126,6 +148,7 @@ static void mm_add(mm_job *j, const ffl_weight *w, int64_t mat, const void *xq, 
 }
 
 static void mm_run(ffl_session *s, mm_job *j) {
+    atomic_init(&j->next, 0);
     double work = 0;
     for (int i = 0; i < j->n; i++) work += (double)j->t[i].n_rows * (double)j->t[i].n_cols;
     run(s, mm_worker, j, work * (double)j->n_tok);

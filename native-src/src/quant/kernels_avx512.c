@@ -70,8 +70,7 @@ AI __m512d fold_pd(__m512d acc, __m512 s) {
     return _mm512_add_pd(acc, _mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(s)), _mm512_cvtps_pd(_mm512_extractf32x8_ps(s, 1))));
 }
 
-AI void float_row(int type, int dpbf, int nt, const void *w, const void *const *x, int64_t n, float *out) {
-    const int xtype = type; /* activations come in the weights' float format */
+AI void float_row(int type, int xtype, int dpbf, int nt, const void *w, const void *const *x, int64_t n, float *out) {
     __m512d acc[4];
     for (int t = 0; t < 4; t++) acc[t] = _mm512_setzero_pd();
     int64_t i = 0;
@@ -108,21 +107,39 @@ AI void float_row(int type, int dpbf, int nt, const void *w, const void *const *
     for (int t = 0; t < nt; t++) out[t] = (float)_mm512_reduce_add_pd(acc[t]);
 }
 
+/* Activations come in the weights' float format. F16 ones are widened to F32 once per call (exactly),
+ * so each weight vector costs one conversion instead of two. */
 AI void float_direct(int type, int dpbf, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t nt_all,
                          float *y, int64_t ldy, int64_t r0, int64_t r1) {
+    const size_t wide_row = ((size_t)n * sizeof(float) + 63) & ~(size_t)63;
+    float *wide = type == FFL_TYPE_F16 ? ffl_kernel_scratch(wide_row * 4) : NULL;
+    const int xtype = wide ? FFL_TYPE_F32 : type;
     for (int64_t t0 = 0; t0 < nt_all; t0 += 4) {
         int nt = (int)(nt_all - t0 < 4 ? nt_all - t0 : 4);
         const void *x[4];
-        for (int t = 0; t < nt; t++) x[t] = (const char *)xq + (size_t)(t0 + t) * xrb;
+        for (int t = 0; t < nt; t++) {
+            x[t] = (const char *)xq + (size_t)(t0 + t) * xrb;
+            if (wide) {
+                float *o = (float *)((char *)wide + wide_row * (size_t)t);
+                const uint16_t *h = x[t];
+                int64_t i = 0;
+                for (; i + 16 <= n; i += 16) _mm512_storeu_ps(o + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(h + i))));
+                for (; i < n; i++) o[i] = h2f(h[i]);
+                x[t] = o;
+            }
+        }
         for (int64_t r = r0; r < r1; r++) {
             const void *wr = (const char *)w + (size_t)r * wrb;
             float out[4];
-            switch (nt) {
-            case 1: float_row(type, dpbf, 1, wr, x, n, out); break;
-            case 2: float_row(type, dpbf, 2, wr, x, n, out); break;
-            case 3: float_row(type, dpbf, 3, wr, x, n, out); break;
-            default: float_row(type, dpbf, 4, wr, x, n, out); break;
-            }
+#define FLOAT_ROWS(XT)                                                  \
+    switch (nt) {                                                       \
+    case 1: float_row(type, XT, dpbf, 1, wr, x, n, out); break;         \
+    case 2: float_row(type, XT, dpbf, 2, wr, x, n, out); break;         \
+    case 3: float_row(type, XT, dpbf, 3, wr, x, n, out); break;         \
+    default: float_row(type, XT, dpbf, 4, wr, x, n, out); break;        \
+    }
+            if (xtype == FFL_TYPE_F32) FLOAT_ROWS(FFL_TYPE_F32) else FLOAT_ROWS(type)
+#undef FLOAT_ROWS
             for (int t = 0; t < nt; t++) y[(t0 + t) * ldy + r] = out[t];
         }
     }
@@ -134,13 +151,14 @@ AI void float_direct(int type, int dpbf, const void *w, size_t wrb, const void *
  * register holds the first 16 weights of four blocks (one 128-bit lane each), another the last 16
  * (that is how the nibbles of Q4/Q5 blocks come apart), so each 32-bit lane sums 8 products of one
  * block and four blocks share one convert and one FMA. The activation bytes are stored in that
- * order (128 bytes per 4 blocks); the offset correction -offset * sum(block) is applied in float
- * with the block scales, which keeps the per-block data the kernel loads small. */
+ * order (128 bytes per 4 blocks); the offset correction -offset * sum(block) is the starting value
+ * of the block's integer sum (one 64-byte vector per 4 blocks, in the first lane of each block). */
 typedef struct {
     const int8_t *qs;      /* raw qs of block 0 (tail blocks); blocks are `astride` bytes apart */
     const uint8_t *quads;  /* 128 bytes per 4 blocks */
     const float *da;       /* block scales */
-    const float *corr;     /* -offset * sum(qs) of each block */
+    const float *corr;     /* -offset * sum(qs) of each block (tail blocks) */
+    const int32_t *icorr;  /* the same per 4 blocks: 16 lanes, block i's value in lane 4i, others 0 */
     const float *s;        /* Q8_1: d * sum(qs) of each block (for the weight minimum) */
 } tok32;
 
@@ -249,6 +267,14 @@ AI void decode_quad(int type, const uint8_t *p, __m512i *lo, __m512i *hi, __m128
     }
     *lo = l;
     *hi = h;
+    /* blocks of up to 20 bytes keep all four scales (and minimums) in the first 64 bytes: a
+     * one-source word permute is cheaper than the two-source one */
+    if (s <= 20) {
+        *d4 = _mm_cvtph_ps(_mm512_castsi512_si128(_mm512_permutexvar_epi16(_mm512_load_si512(quad_d_idx[slot]), z0)));
+        if (has_min32(type))
+            *m4 = _mm_cvtph_ps(_mm512_castsi512_si128(_mm512_permutexvar_epi16(_mm512_load_si512(quad_m_idx[slot]), z0)));
+        return;
+    }
     *d4 = _mm_cvtph_ps(_mm512_castsi512_si128(_mm512_permutex2var_epi16(z0, _mm512_load_si512(quad_d_idx[slot]), z1)));
     if (has_min32(type))
         *m4 = _mm_cvtph_ps(_mm512_castsi512_si128(_mm512_permutex2var_epi16(z0, _mm512_load_si512(quad_m_idx[slot]), z1)));
@@ -281,13 +307,13 @@ AI void row32(int type, int nr, int nt, const uint8_t *w, size_t wrb, int64_t nb
             const uint8_t *pa = tk[t].quads + (size_t)(b / 4 + (K)) * 128;                                             \
             const __m512i alo = _mm512_load_si512(pa), ahi = _mm512_load_si512(pa + 64);                              \
             const __m128 da4 = _mm_loadu_ps(tk[t].da + b + 4 * (K));                                                   \
+            const __m512i ic = off ? _mm512_load_si512(tk[t].icorr + (size_t)(b / 4 + (K)) * 16) : _mm512_setzero_si512(); \
             for (int r = 0; r < nr; r++) {                                                                             \
-                __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo[r], alo);                                   \
+                __m512i s = _mm512_dpbusd_epi32(ic, lo[r], alo);                                                       \
                 s = _mm512_dpbusd_epi32(s, hi[r], ahi);                                                                \
                 const __m128 sc4 = _mm_mul_ps(d4[r], da4);                                                             \
                 acc[r][t][K] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(sc4)), \
                                                acc[r][t][K]);                                                          \
-                if (off) macc[r][t] = _mm_fmadd_ps(sc4, _mm_loadu_ps(tk[t].corr + b + 4 * (K)), macc[r][t]);          \
                 if (has_min32(type)) macc[r][t] = _mm_fmadd_ps(m4[r], _mm_loadu_ps(tk[t].s + b + 4 * (K)), macc[r][t]); \
             }                                                                                                          \
         }                                                                                                              \
@@ -326,7 +352,8 @@ AI void row32(int type, int nr, int nt, const uint8_t *w, size_t wrb, int64_t nb
 
 /* Prepares one token row of Q8_0 (or Q8_1) blocks: float scales, corrections and, per 4 blocks
  * (128 bytes, 64-byte aligned), the first 16 activations of each block, then the last 16 of each. */
-void ffl_avx512_prep32(int q81, int offset, const void *xrow, int64_t nb, float *da, float *corr, float *s, uint8_t *quads) {
+void ffl_avx512_prep32(int q81, int offset, const void *xrow, int64_t nb, float *da, float *corr, float *s, uint8_t *quads,
+                       int32_t *icorr) {
     const int astride = q81 ? (int)sizeof(block_q8_1) : (int)sizeof(block_q8_0);
     const int qo = q81 ? 4 : 2;
     const uint8_t *p = xrow;
@@ -345,6 +372,7 @@ void ffl_avx512_prep32(int q81, int offset, const void *xrow, int64_t nb, float 
     }
     const uint8_t *x = xrow;
     for (int64_t q = 0; q < nb / 4; q++) {
+        for (int l = 0; l < 16; l++) icorr[16 * q + l] = l % 4 ? 0 : (int32_t)corr[4 * q + l / 4];
         uint8_t *o = quads + q * 128;
         for (int i = 0; i < 4; i++) {
             const uint8_t *a = x + (4 * q + i) * astride + qo;
@@ -359,7 +387,7 @@ AI void direct32(int type, const void *w, size_t wrb, const void *xq, size_t xrb
     const int64_t nb = n / 32;
     const int q81 = has_min32(type);
     const int astride = q81 ? (int)sizeof(block_q8_1) : (int)sizeof(block_q8_0);
-    const size_t per_tok = ((size_t)nb * 12 + (size_t)(nb / 4) * 128 + 127) & ~(size_t)63;
+    const size_t per_tok = ((size_t)nb * 12 + (size_t)(nb / 4) * 192 + 127) & ~(size_t)63;
     for (int64_t t0 = 0; t0 < nt_all; t0 += 4) {
         int nt = (int)(nt_all - t0 < 4 ? nt_all - t0 : 4);
         char *scr = ffl_kernel_scratch(per_tok * 4);
@@ -373,11 +401,12 @@ AI void direct32(int type, const void *w, size_t wrb, const void *xq, size_t xrb
         tok32 tk[4];
         for (int t = 0; t < nt; t++) {
             uint8_t *quads = (uint8_t *)scr + per_tok * t;
-            float *da = (float *)(quads + (size_t)(nb / 4) * 128);
+            int32_t *icorr = (int32_t *)(quads + (size_t)(nb / 4) * 128);
+            float *da = (float *)(icorr + (size_t)(nb / 4) * 16);
             float *corr = da + nb, *s = corr + nb;
             const char *xr = (const char *)xq + (size_t)(t0 + t) * xrb;
-            ffl_avx512_prep32(q81, ffl_avx512_offset32(type), xr, nb, da, corr, s, quads);
-            tk[t] = (tok32){(const int8_t *)(xr + (q81 ? 4 : 2)), quads, da, corr, s};
+            ffl_avx512_prep32(q81, ffl_avx512_offset32(type), xr, nb, da, corr, s, quads, icorr);
+            tk[t] = (tok32){(const int8_t *)(xr + (q81 ? 4 : 2)), quads, da, corr, icorr, s};
         }
         /* one row at a time: interleaving two rows' weight streams defeats the hardware prefetcher */
         const int nr = 1;

@@ -80,7 +80,13 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     /** Machine limits at one thread count. */
-    record Machine(double readBandwidth, double peakF32, double peakInt8) {}
+    record Machine(double readBandwidth, double peakF32, double peakInt8) {
+        /** Other processes only ever lower these figures, so the best seen is the machine's limit. */
+        Machine best(Machine o) {
+            return o == null ? this : new Machine(Math.max(readBandwidth, o.readBandwidth), Math.max(peakF32, o.peakF32),
+                    Math.max(peakInt8, o.peakInt8));
+        }
+    }
 
     @Override
     public Integer call() throws IOException {
@@ -96,16 +102,14 @@ final class BenchCommand implements Callable<Integer> {
         PrintStream out = System.out;
         PrintStream log = System.err;
         String loadBefore = loadAverage();
+        // The machine is measured before every model and once more at the end; all ratios use the best
+        // figures of the run, so a busy moment during a measurement cannot inflate them.
         Map<Integer, Machine> machines = new TreeMap<>();
-        for (int t : threadCounts) {
-            log.printf(Locale.ROOT, "measuring the machine with %d thread(s)...%n", t);
-            machines.put(t, measureMachine(t));
-        }
-        if (!json) printHeader(out, machines);
-
+        Map<Integer, Integer> machineRuns = new TreeMap<>();
         List<Map<String, Object>> results = new ArrayList<>();
-        boolean headerPrinted = false;
+        List<String> modelNotes = new ArrayList<>();
         for (Path path : models) {
+            for (int t : threadCounts) measureInto(machines, machineRuns, t, log);
             long t0 = System.nanoTime();
             try (Model model = Model.load(path, ModelOptions.builder().mmap(!noMmap).build())) {
                 double loadMs = (System.nanoTime() - t0) / 1e6;
@@ -114,7 +118,6 @@ final class BenchCommand implements Callable<Integer> {
                 int maxN = gens.stream().mapToInt(Integer::intValue).max().orElse(0);
                 boolean firstSession = true;
                 for (int t : threadCounts) {
-                    Machine machine = machines.get(t);
                     SessionOptions opts = SessionOptions.builder().contextSize(Math.max(16, maxP + maxN + 1))
                             .batchSize(Math.max(1, maxP)).threads(t).build();
                     long s0 = System.nanoTime();
@@ -134,45 +137,57 @@ final class BenchCommand implements Callable<Integer> {
                             if (p == 0) continue;
                             double[] ns = runPrompt(session, p, random, vocab, model);
                             Map<String, Object> r = result(common, p, 0, ns, p);
-                            double ops = costs.promptOps(p);
-                            double peak = costs.floatMatrices() ? machine.peakF32() : machine.peakInt8();
-                            r.put("useful_ops_per_test", ops);
+                            r.put("useful_ops_per_test", costs.promptOps(p));
                             r.put("peak_kind", costs.floatMatrices() ? "f32_fma" : "int8_dot");
-                            r.put("peak_ops_per_second", peak);
-                            r.put("compute_ratio", ops * 1e9 / mean(ns) / peak);
                             results.add(r);
-                            if (!json) headerPrinted = printRow(out, r, headerPrinted);
+                            progress(log, r);
                         }
                         for (int n : gens) {
                             if (n == 0) continue;
                             double[] ns = runGen(session, n, random, vocab);
                             Map<String, Object> r = result(common, 0, n, ns, n);
                             r.put("model_bytes_per_token", costs.bytesPerToken());
-                            r.put("read_bandwidth", machine.readBandwidth());
-                            r.put("bandwidth_ratio", costs.bytesPerToken() * (double) r.get("avg_ts") / machine.readBandwidth());
                             results.add(r);
-                            if (!json) headerPrinted = printRow(out, r, headerPrinted);
+                            progress(log, r);
                         }
                     }
                 }
-                if (!json) {
-                    out.printf(Locale.ROOT, "%n%s: load %.0f ms (%s), weights %s, %s matrices (%s peak)%n", path.getFileName(), loadMs,
+                {
+                    modelNotes.add(String.format(Locale.ROOT, "%s: load %.0f ms (%s), weights %s, %s matrices (%s peak)", path.getFileName(), loadMs,
                             noMmap ? "read" : "mmap", InspectCommand.human(costs.bytesPerToken()), costs.dominantType(),
-                            costs.floatMatrices() ? "f32 FMA" : "int8 dot");
+                            costs.floatMatrices() ? "f32 FMA" : "int8 dot"));
                     for (Map<String, Object> r : results) {
                         if (!r.get("model_filename").equals(path.toString()) || !(r.get("first_token_ms") instanceof Double d)) continue;
-                        out.printf(Locale.ROOT, "time to first token (load + session + 1 token, %d threads): %.0f ms = %.0f + %.0f + %.0f%n",
-                                (int) r.get("n_threads"), loadMs + (double) r.get("session_ms") + d, loadMs, (double) r.get("session_ms"), d);
+                        modelNotes.add(String.format(Locale.ROOT, "  time to first token (load + session + 1 token, %d threads): %.0f ms = %.0f + %.0f + %.0f",
+                                (int) r.get("n_threads"), loadMs + (double) r.get("session_ms") + d, loadMs, (double) r.get("session_ms"), d));
                         break;
                     }
                 }
             }
         }
+        for (int t : threadCounts) measureInto(machines, machineRuns, t, log);
         String loadAfter = loadAverage();
-        for (Map<String, Object> r : results) r.put("load_average", loadBefore + " -> " + loadAfter);
+        for (Map<String, Object> r : results) {
+            r.put("load_average", loadBefore + " -> " + loadAfter);
+            Machine machine = machines.get((int) r.get("n_threads"));
+            double seconds = (double) (long) r.get("avg_ns") / 1e9;
+            if ((int) r.get("n_prompt") > 0) {
+                double peak = "f32_fma".equals(r.get("peak_kind")) ? machine.peakF32() : machine.peakInt8();
+                r.put("peak_ops_per_second", peak);
+                r.put("compute_ratio", (double) r.get("useful_ops_per_test") / seconds / peak);
+            } else {
+                r.put("read_bandwidth", machine.readBandwidth());
+                r.put("bandwidth_ratio", (long) r.get("model_bytes_per_token") * (double) r.get("avg_ts") / machine.readBandwidth());
+            }
+        }
         if (json) {
             out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(results));
         } else {
+            printHeader(out, machines, machineRuns);
+            boolean headerPrinted = false;
+            for (Map<String, Object> r : results) headerPrinted = printRow(out, r, headerPrinted);
+            out.println();
+            modelNotes.forEach(out::println);
             out.printf("%nload average (1/5/15 min) before: %s, after: %s  (this machine's cores may be shared)%n", loadBefore, loadAfter);
             out.println("bandwidth ratio = weight bytes read per token x t/s / read bandwidth; compute ratio = useful ops/s"
                     + " (2 x weights x tokens + causal attention) / peak of the instruction set in use");
@@ -187,8 +202,16 @@ final class BenchCommand implements Callable<Integer> {
         return new Machine(bw, f32, i8);
     }
 
-    private Machine measureMachine(int threads) {
-        return measureMachine(threads, bandwidthMib << 20);
+    private void measureInto(Map<Integer, Machine> machines, Map<Integer, Integer> runs, int threads, PrintStream log) {
+        log.printf(Locale.ROOT, "measuring the machine with %d thread(s)...%n", threads);
+        machines.put(threads, measureMachine(threads, bandwidthMib << 20).best(machines.get(threads)));
+        runs.merge(threads, 1, Integer::sum);
+    }
+
+    private static void progress(PrintStream log, Map<String, Object> r) {
+        int p = (int) r.get("n_prompt"), n = (int) r.get("n_gen");
+        log.printf(Locale.ROOT, "%s %s: %.2f ± %.2f t/s%n", r.get("model_type"), p > 0 ? "pp" + p : "tg" + n, (double) r.get("avg_ts"),
+                (double) r.get("stddev_ts"));
     }
 
     /** A first token: BOS when the vocabulary has one (as llama-bench starts its prompts), else a random one. */
@@ -317,13 +340,14 @@ final class BenchCommand implements Callable<Integer> {
         return Math.sqrt(s / (v.length - 1));
     }
 
-    private void printHeader(PrintStream out, Map<Integer, Machine> machines) {
+    private void printHeader(PrintStream out, Map<Integer, Machine> machines, Map<Integer, Integer> runs) {
         out.printf("fflama %s, cpu: %s%nfeatures: %s%nkernels: %s%n", Fflama.version(), cpuModel(), Fflama.cpuFeatures(), Fflama.kernelLevel());
         String f32Name = NativeCalls.string(fflama_h.ffl_measure_peak_kernel_name(fflama_h.FFL_PEAK_F32_FMA));
         String i8Name = NativeCalls.string(fflama_h.ffl_measure_peak_kernel_name(fflama_h.FFL_PEAK_INT8_DOT));
         machines.forEach((t, m) -> out.printf(Locale.ROOT,
-                "machine, %d thread(s): read %.1f GB/s (%d MiB buffer), peak f32 %.1f GFLOP/s (%s), peak int8 %.1f Gop/s (%s)%n",
-                t, m.readBandwidth() / 1e9, bandwidthMib, m.peakF32() / 1e9, f32Name, m.peakInt8() / 1e9, i8Name));
+                "machine, %d thread(s), best of %d measurements in this run: read %.1f GB/s (%d MiB buffer), peak f32 %.1f GFLOP/s (%s), "
+                        + "peak int8 %.1f Gop/s (%s)%n",
+                t, runs.get(t), m.readBandwidth() / 1e9, bandwidthMib, m.peakF32() / 1e9, f32Name, m.peakInt8() / 1e9, i8Name));
         out.println();
     }
 

@@ -74,6 +74,8 @@ class BenchCommandTest {
         for (String s : List.of("pp8 |", "tg4 |", "bandwidth ", "compute ", "read ", "peak int8", "time to first token", "load average"))
             assertTrue(r.out().contains(s), s + " in\n" + r.out());
         assertEquals(4, r.out().lines().filter(l -> l.startsWith("| llama")).count(), r.out());
+        // measured before the model and again at the end, for each thread count; ratios use the best
+        assertEquals(2, r.out().lines().filter(l -> l.contains("best of 2 measurements in this run")).count(), r.out());
     }
 
     /** Weight bytes per token: everything but the embedding table (one row of it), experts by used/total. */
