@@ -195,7 +195,112 @@ AI void row32(int type, int nt, const uint8_t *w, const void *const *x, int64_t 
     for (int t = 0; t < nt; t++) out[t] = hsum256(_mm256_add_ps(acc[t][0], acc[t][1])) + macc[t];
 }
 
-static void direct32(int type, MM_ARGS) { FOR_ROWS_AND_TOKENS(row32, type, x) }
+/* ---- one token (generation): two passes per row. Pass 1 turns the row's fp16 block scales, eight
+ * at a time, into the products with the activation scales (and, for offset and minimum types, the
+ * row's whole correction term); pass 2 re-reads the row from L1 and only does integer dots, each
+ * scaled by one broadcast load. Offset types (Q4_0, Q5_0) and minimum types (Q4_1, Q5_1) multiply
+ * their unsigned values directly (values < 32 cannot saturate vpmaddubsw); the offset comes back as
+ * -offset * sum(a) per block, prepared once per call. */
+
+AI int signed32(int type) { return type == FFL_TYPE_Q8_0 || type == FFL_TYPE_IQ4_NL; }
+AI int offset32(int type) { return type == FFL_TYPE_Q4_0 ? 8 : type == FFL_TYPE_Q5_0 ? 16 : 0; }
+
+/* The block's 32 weights: unsigned (without the offset) except for Q8_0 / IQ4_NL. */
+AI __m256i decode32_u(int type, const uint8_t *p) {
+    switch (type) {
+    case FFL_TYPE_Q4_0: {
+        /* the 16 bytes in both lanes, the upper lane shifted: one shift instead of shift + insert */
+        const __m256i q = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(p + 2)));
+        return _mm256_and_si256(_mm256_srlv_epi64(q, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(0x0F));
+    }
+    case FFL_TYPE_Q5_0: return _mm256_or_si256(nibbles32(p + 6), bits_to_bytes(ld32(p + 2)));
+    default: return decode32(type, p);
+    }
+}
+
+/* Four fp16 words stride bytes apart packed in general-purpose registers (idle integer pipes), so
+ * that eight of them cost two vector inserts instead of eight. */
+AI uint64_t words4(const uint8_t *p, int stride) {
+    return (uint64_t)ld16(p) | (uint64_t)ld16(p + stride) << 16 | (uint64_t)ld16(p + 2 * stride) << 32 |
+           (uint64_t)ld16(p + 3 * stride) << 48;
+}
+/* The fp16 words of eight consecutive blocks (stride bytes apart) as floats. */
+AI __m256 halves8(const uint8_t *p, int stride) {
+    return _mm256_cvtph_ps(_mm_set_epi64x((long long)words4(p + 4 * stride, stride), (long long)words4(p, stride)));
+}
+
+AI int mv32_one_token(int type, const uint8_t *w, size_t wrb, const uint8_t *x, int64_t n, float *y, int64_t r0,
+                      int64_t r1) {
+    const int ws = wstride32(type), q81 = has_min32(type), off = offset32(type);
+    const int as = q81 ? (int)sizeof(block_q8_1) : (int)sizeof(block_q8_0), ao = q81 ? 4 : 2;
+    const int64_t nb = n / 32, nb8 = (nb + 7) & ~(int64_t)7;
+    /* the activation bytes are copied to 32-byte aligned rows: loads that split cache lines are slow */
+    uint8_t *aq = ffl_kernel_scratch((size_t)nb8 * (3 * sizeof(float) + 32));
+    if (!aq) return 0;
+    float *da = (float *)(aq + 32 * nb8), *ca = da + nb8, *s = da + 2 * nb8;
+    /* per block of the token: its scale, and the factor of the row's offset or minimum term */
+    for (int64_t b = 0; b < nb8; b++) {
+        if (b >= nb) {
+            da[b] = ca[b] = 0.0f;
+            continue;
+        }
+        const uint8_t *a = x + b * as;
+        _mm256_store_si256((__m256i *)(aq + 32 * b), _mm256_loadu_si256((const __m256i *)(a + ao)));
+        da[b] = h2f(ld16(a));
+        if (q81) ca[b] = h2f(ld16(a + 2));
+        else if (off) {
+            const __m256i sa = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), _mm256_loadu_si256((const __m256i *)(a + 2))),
+                                                 _mm256_set1_epi16(1));
+            __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sa), _mm256_extracti128_si256(sa, 1));
+            s4 = _mm_hadd_epi32(s4, s4);
+            ca[b] = -(float)off * da[b] * (float)(_mm_cvtsi128_si32(s4) + _mm_extract_epi32(s4, 1));
+        } else ca[b] = 0.0f;
+    }
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *wr = w + (size_t)r * wrb;
+        __m256 corr = _mm256_setzero_ps();
+        float corr1 = 0.0f;
+        int64_t b = 0;
+        for (; b + 8 <= nb; b += 8) {
+            const __m256 dw = halves8(wr + b * ws, ws);
+            _mm256_storeu_ps(s + b, _mm256_mul_ps(dw, _mm256_loadu_ps(da + b)));
+            if (q81) corr = _mm256_fmadd_ps(halves8(wr + b * ws + 2, ws), _mm256_loadu_ps(ca + b), corr);
+            else if (off) corr = _mm256_fmadd_ps(dw, _mm256_loadu_ps(ca + b), corr);
+        }
+        for (; b < nb; b++) {
+            const float dw = h2f(ld16(wr + b * ws));
+            s[b] = dw * da[b];
+            if (q81) corr1 += h2f(ld16(wr + b * ws + 2)) * ca[b];
+            else if (off) corr1 += dw * ca[b];
+        }
+        __m256 acc[4];
+        for (int k = 0; k < 4; k++) acc[k] = _mm256_setzero_ps();
+#define MV_BLOCK(B, K)                                                                                             \
+    do {                                                                                                           \
+        const __m256i wv = decode32_u(type, wr + (B) * ws);                                                        \
+        const __m256i av = _mm256_load_si256((const __m256i *)(aq + (B) * 32));                                   \
+        const __m256i d = signed32(type) ? dot_i8(wv, av) : dot_u8(wv, av);                                       \
+        acc[K] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_broadcast_ss(s + (B)), acc[K]);                    \
+    } while (0)
+        b = 0;
+        for (; b + 4 <= nb; b += 4) {
+            MV_BLOCK(b, 0);
+            MV_BLOCK(b + 1, 1);
+            MV_BLOCK(b + 2, 2);
+            MV_BLOCK(b + 3, 3);
+        }
+        for (; b < nb; b++) MV_BLOCK(b, 0);
+#undef MV_BLOCK
+        const __m256 sum = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+        y[r] = hsum256(_mm256_add_ps(sum, corr)) + corr1;
+    }
+    return 1;
+}
+
+static void direct32(int type, MM_ARGS) {
+    if (nt_all == 1 && mv32_one_token(type, w, wrb, xq, n, y, r0, r1)) return;
+    FOR_ROWS_AND_TOKENS(row32, type, x)
+}
 
 /* ================================================================ K-quants (Q8_K activations) */
 
