@@ -256,25 +256,27 @@ AI int mv32_one_token(int type, const uint8_t *w, size_t wrb, const uint8_t *x, 
             ca[b] = -(float)off * da[b] * (float)(_mm_cvtsi128_si32(s4) + _mm_extract_epi32(s4, 1));
         } else ca[b] = 0.0f;
     }
+    const int64_t ng = nb / 8;
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *wr = w + (size_t)r * wrb;
         __m256 corr = _mm256_setzero_ps();
         float corr1 = 0.0f;
-        int64_t b = 0;
-        for (; b + 8 <= nb; b += 8) {
-            const __m256 dw = halves8(wr + b * ws, ws);
-            _mm256_storeu_ps(s + b, _mm256_mul_ps(dw, _mm256_loadu_ps(da + b)));
-            if (q81) corr = _mm256_fmadd_ps(halves8(wr + b * ws + 2, ws), _mm256_loadu_ps(ca + b), corr);
-            else if (off) corr = _mm256_fmadd_ps(dw, _mm256_loadu_ps(ca + b), corr);
-        }
-        for (; b < nb; b++) {
+        for (int64_t b = 8 * ng; b < nb; b++) {
             const float dw = h2f(ld16(wr + b * ws));
             s[b] = dw * da[b];
             if (q81) corr1 += h2f(ld16(wr + b * ws + 2)) * ca[b];
             else if (off) corr1 += dw * ca[b];
         }
-        __m256 acc[4];
-        for (int k = 0; k < 4; k++) acc[k] = _mm256_setzero_ps();
+        /* the scales of group g + 1 are prepared while group g is multiplied: their loads and integer
+         * work then overlap the vector-bound dots */
+#define MV_SCALES8(G)                                                                                              \
+    do {                                                                                                           \
+        const int64_t b8 = 8 * (G);                                                                                \
+        const __m256 dw = halves8(wr + b8 * ws, ws);                                                               \
+        _mm256_storeu_ps(s + b8, _mm256_mul_ps(dw, _mm256_loadu_ps(da + b8)));                                     \
+        if (q81) corr = _mm256_fmadd_ps(halves8(wr + b8 * ws + 2, ws), _mm256_loadu_ps(ca + b8), corr);            \
+        else if (off) corr = _mm256_fmadd_ps(dw, _mm256_loadu_ps(ca + b8), corr);                                 \
+    } while (0)
 #define MV_BLOCK(B, K)                                                                                             \
     do {                                                                                                           \
         const __m256i wv = decode32_u(type, wr + (B) * ws);                                                        \
@@ -282,15 +284,24 @@ AI int mv32_one_token(int type, const uint8_t *w, size_t wrb, const uint8_t *x, 
         const __m256i d = signed32(type) ? dot_i8(wv, av) : dot_u8(wv, av);                                       \
         acc[K] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_broadcast_ss(s + (B)), acc[K]);                    \
     } while (0)
-        b = 0;
-        for (; b + 4 <= nb; b += 4) {
+        __m256 acc[4];
+        for (int k = 0; k < 4; k++) acc[k] = _mm256_setzero_ps();
+        if (ng > 0) MV_SCALES8(0);
+        for (int64_t g = 0; g < ng; g++) {
+            if (g + 1 < ng) MV_SCALES8(g + 1);
+            const int64_t b = 8 * g;
             MV_BLOCK(b, 0);
             MV_BLOCK(b + 1, 1);
             MV_BLOCK(b + 2, 2);
             MV_BLOCK(b + 3, 3);
+            MV_BLOCK(b + 4, 0);
+            MV_BLOCK(b + 5, 1);
+            MV_BLOCK(b + 6, 2);
+            MV_BLOCK(b + 7, 3);
         }
-        for (; b < nb; b++) MV_BLOCK(b, 0);
+        for (int64_t b = 8 * ng; b < nb; b++) MV_BLOCK(b, 0);
 #undef MV_BLOCK
+#undef MV_SCALES8
         const __m256 sum = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
         y[r] = hsum256(_mm256_add_ps(sum, corr)) + corr1;
     }
