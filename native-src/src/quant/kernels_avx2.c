@@ -500,7 +500,103 @@ AI void row_k(int type, int nt, const uint8_t *w, const void *const *x, int64_t 
     for (int t = 0; t < nt; t++) out[t] = hsum256(acc[t]) - hsum256(macc[t]);
 }
 
-static void direct_k(int type, MM_ARGS) { FOR_ROWS_AND_TOKENS(row_k, type, x) }
+/* ---- one token (generation) for Q4_K, Q5_K and Q6_K: each 32-weight chunk is decoded, multiplied
+ * and scaled as it streams by (no decoded super-block kept in registers), against activation bytes
+ * copied once per call to aligned memory. */
+
+/* Word w of both 128-bit lanes of v (low lane word wl, high lane word wh) in every word of that lane. */
+AI __m256i pick_words(__m256i v, int wl, int wh) {
+    return _mm256_shuffle_epi8(v, _mm256_setr_epi8(2 * wl, 2 * wl + 1, 2 * wl, 2 * wl + 1, 2 * wl, 2 * wl + 1, 2 * wl, 2 * wl + 1,
+                                                   2 * wl, 2 * wl + 1, 2 * wl, 2 * wl + 1, 2 * wl, 2 * wl + 1, 2 * wl, 2 * wl + 1,
+                                                   2 * wh, 2 * wh + 1, 2 * wh, 2 * wh + 1, 2 * wh, 2 * wh + 1, 2 * wh, 2 * wh + 1,
+                                                   2 * wh, 2 * wh + 1, 2 * wh, 2 * wh + 1, 2 * wh, 2 * wh + 1, 2 * wh, 2 * wh + 1));
+}
+
+/* Chunk c (32 weights, unsigned) of a Q4_K / Q5_K / Q6_K super-block. */
+AI __m256i kchunk(int type, const uint8_t *p, int c) {
+    if (type == FFL_TYPE_Q6_K) {
+        const block_q6_K *x = (const block_q6_K *)p;
+        const int h = c / 4, j = c % 4;
+        const __m256i l = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h + 32 * (j & 1)));
+        const __m256i qh = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * h));
+        const __m256i lo = j < 2 ? _mm256_and_si256(l, _mm256_set1_epi8(0x0F)) : shr_and(l, 4, 0x0F);
+        const __m256i hb = j == 0 ? _mm256_slli_epi16(qh, 4) : j == 1 ? _mm256_slli_epi16(qh, 2) : j == 2 ? qh : _mm256_srli_epi16(qh, 2);
+        return _mm256_or_si256(lo, _mm256_and_si256(hb, _mm256_set1_epi8(0x30)));
+    }
+    const uint8_t *qs = type == FFL_TYPE_Q4_K ? ((const block_q4_K *)p)->qs : ((const block_q5_K *)p)->qs;
+    const __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * (c / 2)));
+    __m256i v = c % 2 ? shr_and(q, 4, 0x0F) : _mm256_and_si256(q, _mm256_set1_epi8(0x0F));
+    if (type == FFL_TYPE_Q5_K) {
+        const __m256i qh = _mm256_loadu_si256((const __m256i *)((const block_q5_K *)p)->qh);
+        const __m256i hb = c <= 4 ? _mm256_slli_epi16(qh, 4 - c) : _mm256_srli_epi16(qh, c - 4); /* bit c -> bit 4 */
+        v = _mm256_or_si256(v, _mm256_and_si256(hb, _mm256_set1_epi8(0x10)));
+    }
+    return v;
+}
+
+AI int mvk_one_token(int type, const uint8_t *w, size_t wrb, const uint8_t *x, int64_t n, float *y, int64_t r0, int64_t r1) {
+    const int ws = kstride(type), q6 = type == FFL_TYPE_Q6_K;
+    const int64_t nb = n / QK_K;
+    uint8_t *aq = ffl_kernel_scratch((size_t)nb * (QK_K + 2 * sizeof(float)));
+    if (!aq) return 0;
+    float *da = (float *)(aq + (size_t)nb * QK_K);
+    const block_q8_K *xa = (const block_q8_K *)x;
+    for (int64_t b = 0; b < nb; b++) {
+        for (int k = 0; k < QK_K; k += 32)
+            _mm256_store_si256((__m256i *)(aq + b * QK_K + k), _mm256_loadu_si256((const __m256i *)(xa[b].qs + k)));
+        da[b] = xa[b].d;
+    }
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *wr = w + (size_t)r * wrb;
+        __m256 acc = _mm256_setzero_ps(), macc = _mm256_setzero_ps();
+        for (int64_t b = 0; b < nb; b++) {
+            const uint8_t *p = wr + b * ws;
+            const uint8_t *a = aq + b * QK_K;
+            __m256i scw, bmul;
+            float d, dmin = 0.0f;
+            if (q6) {
+                const block_q6_K *xb = (const block_q6_K *)p;
+                scw = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)xb->scales));
+                bmul = _mm256_slli_epi16(scw, 5); /* offset 32 */
+                d = h2f(xb->d);
+            } else {
+                const uint8_t *q = p + 4;
+                const uint32_t w0 = ld32(q), w1 = ld32(q + 4), w2 = ld32(q + 8);
+                const uint64_t sc = (w0 & 0x3f3f3f3fu) | ((uint64_t)((w2 & 0x0f0f0f0fu) | (((w0 >> 6) & 0x03030303u) << 4)) << 32);
+                const uint64_t mn = (w1 & 0x3f3f3f3fu) | ((uint64_t)(((w2 >> 4) & 0x0f0f0f0fu) | (((w1 >> 6) & 0x03030303u) << 4)) << 32);
+                scw = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc)));
+                bmul = bytes_doubled(mn);
+                d = h2f(ld16(p));
+                dmin = h2f(ld16(p + 2));
+            }
+            const __m256i s_lo = q6 ? _mm256_permute2x128_si256(scw, scw, 0x00) : scw;
+            const __m256i s_hi = q6 ? _mm256_permute2x128_si256(scw, scw, 0x11) : scw;
+            __m256i i0 = _mm256_setzero_si256(), i1 = _mm256_setzero_si256();
+#pragma GCC unroll 8
+            for (int c = 0; c < 8; c++) {
+                /* Q6_K: 16-weight scales (words 2c, 2c + 1); Q4_K / Q5_K: one scale per chunk (word c) */
+                const __m256i sv = q6 ? pick_words(c < 4 ? s_lo : s_hi, (2 * c) % 8, (2 * c + 1) % 8) : pick_words(scw, c, c);
+                const __m256i pr = _mm256_madd_epi16(_mm256_maddubs_epi16(kchunk(type, p, c), _mm256_load_si256((const __m256i *)(a + 32 * c))), sv);
+                if (c % 2) i1 = _mm256_add_epi32(i1, pr);
+                else i0 = _mm256_add_epi32(i0, pr);
+            }
+            __m256i is = _mm256_add_epi32(i0, i1);
+            const __m256i bt = _mm256_madd_epi16(bmul, _mm256_loadu_si256((const __m256i *)xa[b].bsums));
+            if (q6) is = _mm256_sub_epi32(is, bt);
+            else macc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(bt), _mm256_set1_ps(dmin * da[b]), macc);
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), _mm256_set1_ps(d * da[b]), acc);
+        }
+        y[r] = hsum256(_mm256_sub_ps(acc, macc));
+    }
+    return 1;
+}
+
+static void direct_k(int type, MM_ARGS) {
+    if (nt_all == 1 && (type == FFL_TYPE_Q4_K || type == FFL_TYPE_Q5_K || type == FFL_TYPE_Q6_K) &&
+        mvk_one_token(type, w, wrb, xq, n, y, r0, r1))
+        return;
+    FOR_ROWS_AND_TOKENS(row_k, type, x)
+}
 
 /* ================================================================ entry points */
 
