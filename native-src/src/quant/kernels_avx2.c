@@ -8,6 +8,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "common/fp16.h"
 #include "quant/kernels_internal.h"
 
 #define AI static inline __attribute__((always_inline))
@@ -619,6 +620,119 @@ ENTRY(mm_q5_K, direct_k, FFL_TYPE_Q5_K)
 ENTRY(mm_q6_K, direct_k, FFL_TYPE_Q6_K)
 ENTRY(mm_iq4_xs, direct_k, FFL_TYPE_IQ4_XS)
 
+/* ================================================================ activation quantizers (byte-identical to scalar) */
+
+/* roundf: round half away from zero. */
+AI __m256 round_away(__m256 v) {
+    const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    const __m256 frac = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), _mm256_sub_ps(v, t)); /* exact */
+    const __m256 up = _mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+    const __m256 one = _mm256_or_ps(_mm256_set1_ps(1.0f), _mm256_and_ps(v, _mm256_set1_ps(-0.0f)));
+    return _mm256_add_ps(t, _mm256_and_ps(up, one));
+}
+AI float hmax256(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+AI int hsum256i(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+    return _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32(s, 1)));
+}
+/* 32 int32 values in [-128, 127] as bytes, in order. */
+AI void store_i8x32(int8_t *dst, const __m256i q[4]) {
+    const __m256i b = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+    _mm256_storeu_si256((__m256i *)dst, _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+}
+/* max |x| over 32 floats; NaN is skipped as fmaxf does (the NaN operand first: max returns the second). */
+AI float amax32(const float *x) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 m = _mm256_setzero_ps();
+    for (int j = 0; j < 32; j += 8) m = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)), m);
+    return hmax256(m);
+}
+AI void quant_q8_0_block(const float *x, int8_t *qs, uint16_t *dh, int *sum) {
+    const float d = amax32(x) / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    *dh = ffl_float_to_half(d);
+    __m256i q[4];
+    for (int k = 0; k < 4; k++) q[k] = _mm256_cvttps_epi32(round_away(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), _mm256_set1_ps(id))));
+    store_i8x32(qs, q);
+    if (sum) *sum = hsum256i(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
+}
+
+static void quantize_q8_0_avx2(const float *x, void *xq, int64_t n) {
+    block_q8_0 *y = xq;
+    for (int64_t i = 0; i < n / QK8_0; i++) {
+        uint16_t d;
+        quant_q8_0_block(x + 32 * i, y[i].qs, &d, NULL);
+        y[i].d = d;
+    }
+}
+
+static void quantize_q8_1_avx2(const float *x, void *xq, int64_t n) {
+    block_q8_1 *y = xq;
+    for (int64_t i = 0; i < n / QK8_1; i++) {
+        uint16_t d;
+        int sum;
+        quant_q8_0_block(x + 32 * i, y[i].qs, &d, &sum);
+        y[i].d = d;
+        y[i].s = ffl_float_to_half((float)sum * (amax32(x + 32 * i) / 127.0f)); /* the unrounded scale, as the reference */
+    }
+}
+
+static void quantize_q8_K_avx2(const float *x, void *xq, int64_t n) {
+    block_q8_K *y = xq;
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
+        __m256 m = _mm256_setzero_ps();
+        for (int j = 0; j < QK_K; j += 8) m = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)), m);
+        const float amax = hmax256(m);
+        block_q8_K blk;
+        if (amax == 0.0f) {
+            memset(&blk, 0, sizeof blk);
+            memcpy(&y[i], &blk, sizeof blk);
+            continue;
+        }
+        float max = 0.0f; /* the signed value of the first element with the largest magnitude */
+        for (int j = 0; j < QK_K; j++)
+            if (__builtin_fabsf(x[j]) == amax) {
+                max = x[j];
+                break;
+            }
+        const float iscale = -127.0f / max;
+        const __m256 is = _mm256_set1_ps(iscale);
+        for (int g = 0; g < QK_K / 32; g++) {
+            __m256i q[4];
+            for (int k = 0; k < 4; k++) /* nearest, ties to even; at most 127 in magnitude but one side can round to 128 */
+                q[k] = _mm256_min_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(is, _mm256_loadu_ps(x + 32 * g + 8 * k))), _mm256_set1_epi32(127));
+            store_i8x32(blk.qs + 32 * g, q);
+            blk.bsums[2 * g] = (int16_t)hsum256i(_mm256_add_epi32(q[0], q[1]));
+            blk.bsums[2 * g + 1] = (int16_t)hsum256i(_mm256_add_epi32(q[2], q[3]));
+        }
+        blk.d = 1.0f / iscale;
+        memcpy(&y[i], &blk, sizeof blk); /* activation rows may start at any address */
+    }
+}
+
+static void quantize_bf16_avx2(const float *x, void *xq, int64_t n) {
+    uint16_t *y = xq;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256i u = _mm256_castps_si256(_mm256_loadu_ps(x + i));
+        __m256i r = _mm256_add_epi32(u, _mm256_add_epi32(_mm256_set1_epi32(0x7fff), _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1))));
+        r = _mm256_srli_epi32(r, 16);
+        /* NaN: keep the top half, force quiet */
+        const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff)), _mm256_set1_epi32(0x7f800000));
+        r = _mm256_blendv_epi8(r, _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(64)), nan);
+        const __m128i p = _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+        _mm_storeu_si128((__m128i *)(y + i), p);
+    }
+    for (; i < n; i++) y[i] = ffl_float_to_bf16(x[i]);
+}
+
 static void quantize_f16_avx2(const float *x, void *xq, int64_t n) {
     uint16_t *y = xq;
     int64_t i = 0;
@@ -628,6 +742,10 @@ static void quantize_f16_avx2(const float *x, void *xq, int64_t n) {
 }
 
 void ffl_kernels_fill_avx2(ffl_kernel_table *t) {
+    t->quantize[FFL_ACT_Q8_0] = quantize_q8_0_avx2;
+    t->quantize[FFL_ACT_Q8_1] = quantize_q8_1_avx2;
+    t->quantize[FFL_ACT_Q8_K] = quantize_q8_K_avx2;
+    t->quantize[FFL_ACT_BF16] = quantize_bf16_avx2;
     t->quantize[FFL_ACT_F16] = quantize_f16_avx2;
     t->matmul[FFL_TYPE_F32] = mm_f32;
     t->matmul[FFL_TYPE_F16] = mm_f16;
