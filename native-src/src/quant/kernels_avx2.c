@@ -39,12 +39,12 @@ AI double hsum256d(__m256d v) {
     const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t nt_all, float *y, int64_t ldy,       \
         int64_t r0, int64_t r1
 
-/* Calls ROW(type, nt, ...) for every row and every group of up to 4 tokens. */
-#define FOR_ROWS_AND_TOKENS(ROW, T, XPTR)                                                                          \
+/* Calls ROW(type, nt, ...) for every row and every group of up to 4 tokens (token rows XRB bytes apart from XB). */
+#define FOR_ROWS_AND_TOKENS(ROW, T, XB, XRB)                                                                        \
     for (int64_t t0 = 0; t0 < nt_all; t0 += 4) {                                                                   \
         int nt = (int)(nt_all - t0 < 4 ? nt_all - t0 : 4);                                                         \
         const void *x[4];                                                                                          \
-        for (int t = 0; t < nt; t++) x[t] = (const char *)xq + (size_t)(t0 + t) * xrb;                             \
+        for (int t = 0; t < nt; t++) x[t] = (const char *)(XB) + (size_t)(t0 + t) * (XRB);                        \
         for (int64_t r = r0; r < r1; r++) {                                                                        \
             const uint8_t *wr = (const uint8_t *)w + (size_t)r * wrb;                                              \
             float out[4];                                                                                          \
@@ -81,8 +81,7 @@ AI __m256d fold_pd(__m256d acc, __m256 s) {
     return _mm256_add_pd(acc, _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(s)), _mm256_cvtps_pd(_mm256_extractf128_ps(s, 1))));
 }
 
-AI void float_row(int type, int nt, const uint8_t *w, const void *const *x, int64_t n, float *out) {
-    const int xtype = type; /* activations come in the weights' float format */
+AI void float_row_x(int type, int xtype, int nt, const uint8_t *w, const void *const *x, int64_t n, float *out) {
     __m256d acc[4];
     for (int t = 0; t < 4; t++) acc[t] = _mm256_setzero_pd();
     int64_t i = 0;
@@ -113,7 +112,32 @@ AI void float_row(int type, int nt, const uint8_t *w, const void *const *x, int6
     }
 }
 
-static void float_direct(int type, MM_ARGS) { FOR_ROWS_AND_TOKENS(float_row, type, x) }
+/* Activations in the weights' float format, or widened to F32 (exactly) once per call: a conversion per
+ * element and row would otherwise compete with the weights' own. */
+AI void float_row(int type, int nt, const uint8_t *w, const void *const *x, int64_t n, float *out) {
+    float_row_x(type, type, nt, w, x, n, out);
+}
+AI void float_row_f32x(int type, int nt, const uint8_t *w, const void *const *x, int64_t n, float *out) {
+    float_row_x(type, FFL_TYPE_F32, nt, w, x, n, out);
+}
+
+static void float_direct(int type, MM_ARGS) {
+    float *wide = type != FFL_TYPE_F32 && nt_all <= 4 ? ffl_kernel_scratch((size_t)(n * nt_all) * sizeof(float)) : NULL;
+    if (wide) {
+        for (int64_t t = 0; t < nt_all; t++) {
+            const void *src = (const char *)xq + (size_t)t * xrb;
+            float *dst = wide + t * n;
+            int64_t i = 0;
+            for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load8f(type, src, i));
+            for (; i < n; i++) dst[i] = load1f(type, src, i);
+        }
+        const void *xw = wide;
+        const size_t xrb_w = (size_t)n * sizeof(float);
+        FOR_ROWS_AND_TOKENS(float_row_f32x, type, xw, xrb_w)
+        return;
+    }
+    FOR_ROWS_AND_TOKENS(float_row, type, xq, xrb)
+}
 
 /* ================================================================ 32-element blocks */
 
@@ -311,7 +335,7 @@ AI int mv32_one_token(int type, const uint8_t *w, size_t wrb, const uint8_t *x, 
 
 static void direct32(int type, MM_ARGS) {
     if (nt_all == 1 && mv32_one_token(type, w, wrb, xq, n, y, r0, r1)) return;
-    FOR_ROWS_AND_TOKENS(row32, type, x)
+    FOR_ROWS_AND_TOKENS(row32, type, xq, xrb)
 }
 
 /* ================================================================ K-quants (Q8_K activations) */
@@ -596,7 +620,7 @@ static void direct_k(int type, MM_ARGS) {
     if (nt_all == 1 && (type == FFL_TYPE_Q4_K || type == FFL_TYPE_Q5_K || type == FFL_TYPE_Q6_K) &&
         mvk_one_token(type, w, wrb, xq, n, y, r0, r1))
         return;
-    FOR_ROWS_AND_TOKENS(row_k, type, x)
+    FOR_ROWS_AND_TOKENS(row_k, type, xq, xrb)
 }
 
 /* ================================================================ entry points */
