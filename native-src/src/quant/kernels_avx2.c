@@ -121,7 +121,7 @@ AI void float_row_f32x(int type, int nt, const uint8_t *w, const void *const *x,
     float_row_x(type, FFL_TYPE_F32, nt, w, x, n, out);
 }
 
-static void float_direct(int type, MM_ARGS) {
+AI void float_direct(int type, MM_ARGS) {
     float *wide = type != FFL_TYPE_F32 && nt_all <= 4 ? ffl_kernel_scratch((size_t)(n * nt_all) * sizeof(float)) : NULL;
     if (wide) {
         for (int64_t t = 0; t < nt_all; t++) {
@@ -333,7 +333,7 @@ AI int mv32_one_token(int type, const uint8_t *w, size_t wrb, const uint8_t *x, 
     return 1;
 }
 
-static void direct32(int type, MM_ARGS) {
+AI void direct32(int type, MM_ARGS) {
     if (nt_all == 1 && mv32_one_token(type, w, wrb, xq, n, y, r0, r1)) return;
     FOR_ROWS_AND_TOKENS(row32, type, xq, xrb)
 }
@@ -616,7 +616,7 @@ AI int mvk_one_token(int type, const uint8_t *w, size_t wrb, const uint8_t *x, i
     return 1;
 }
 
-static void direct_k(int type, MM_ARGS) {
+AI void direct_k(int type, MM_ARGS) {
     if (nt_all == 1 && (type == FFL_TYPE_Q4_K || type == FFL_TYPE_Q5_K || type == FFL_TYPE_Q6_K) &&
         mvk_one_token(type, w, wrb, xq, n, y, r0, r1))
         return;
