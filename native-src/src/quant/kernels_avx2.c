@@ -35,6 +35,11 @@ AI double hsum256d(__m256d v) {
     return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
 }
 
+/* Single-token kernels stream each weight byte once: a software prefetch this far ahead (rows of one
+ * matrix are contiguous, so it runs on into the next rows) keeps more misses in flight than the
+ * hardware prefetcher alone (one thread, Q4_0: ~12 -> ~16 GB/s from memory). */
+#define MV_PREFETCH 2048
+
 #define MM_ARGS                                                                                                    \
     const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t nt_all, float *y, int64_t ldy,       \
         int64_t r0, int64_t r1
@@ -90,6 +95,7 @@ AI void float_row_x(int type, int xtype, int nt, const uint8_t *w, const void *c
         __m256 s[4][2];
         for (int t = 0; t < 4; t++) s[t][0] = s[t][1] = _mm256_setzero_ps();
         for (; i < end; i += 32) {
+            if (nt == 1) _mm_prefetch((const char *)w + i * (type == FFL_TYPE_F32 ? 4 : 2) + MV_PREFETCH, _MM_HINT_T0);
             const __m256 w0 = load8f(type, w, i), w1 = load8f(type, w, i + 8);
             const __m256 w2 = load8f(type, w, i + 16), w3 = load8f(type, w, i + 24);
             for (int t = 0; t < nt; t++) {
@@ -297,6 +303,7 @@ AI int mv32_one_token(int type, const uint8_t *w, size_t wrb, const uint8_t *x, 
 #define MV_SCALES8(G)                                                                                              \
     do {                                                                                                           \
         const int64_t b8 = 8 * (G);                                                                                \
+        for (int o = 0; o < 8 * ws; o += 64) _mm_prefetch((const char *)wr + b8 * ws + MV_PREFETCH + o, _MM_HINT_T0); \
         const __m256 dw = halves8(wr + b8 * ws, ws);                                                               \
         _mm256_storeu_ps(s + b8, _mm256_mul_ps(dw, _mm256_loadu_ps(da + b8)));                                     \
         if (q81) corr = _mm256_fmadd_ps(halves8(wr + b8 * ws + 2, ws), _mm256_loadu_ps(ca + b8), corr);            \
@@ -577,6 +584,7 @@ AI int mvk_one_token(int type, const uint8_t *w, size_t wrb, const uint8_t *x, i
         for (int64_t b = 0; b < nb; b++) {
             const uint8_t *p = wr + b * ws;
             const uint8_t *a = aq + b * QK_K;
+            for (int o = 0; o < ws; o += 64) _mm_prefetch((const char *)p + MV_PREFETCH + o, _MM_HINT_T0);
             __m256i scw, bmul;
             float d, dmin = 0.0f;
             if (q6) {
