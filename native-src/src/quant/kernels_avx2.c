@@ -252,8 +252,10 @@ AI __m256i decode32_u(int type, const uint8_t *p) {
 /* Four fp16 words stride bytes apart packed in general-purpose registers (idle integer pipes), so
  * that eight of them cost two vector inserts instead of eight. */
 AI uint64_t words4(const uint8_t *p, int stride) {
-    return (uint64_t)ld16(p) | (uint64_t)ld16(p + stride) << 16 | (uint64_t)ld16(p + 2 * stride) << 32 |
-           (uint64_t)ld16(p + 3 * stride) << 48;
+    uint64_t a = ld16(p), b = ld16(p + stride), c = ld16(p + 2 * stride), d = ld16(p + 3 * stride);
+    /* keeps gcc's SLP vectorizer from moving the packing back onto the busy vector pipes */
+    __asm__("" : "+r"(a), "+r"(b), "+r"(c), "+r"(d));
+    return a | b << 16 | c << 32 | d << 48;
 }
 /* The fp16 words of eight consecutive blocks (stride bytes apart) as floats. */
 AI __m256 halves8(const uint8_t *p, int stride) {
