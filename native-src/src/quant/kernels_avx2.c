@@ -39,6 +39,7 @@ AI double hsum256d(__m256d v) {
  * matrix are contiguous, so it runs on into the next rows) keeps more misses in flight than the
  * hardware prefetcher alone (one thread, Q4_0: ~12 -> ~16 GB/s from memory). */
 #define MV_PREFETCH 2048
+#define MV_PREFETCH_FLOAT 1024 /* float rows stream faster per instruction: nearer is better (F16: ~15 -> ~18 GB/s) */
 
 #define MM_ARGS                                                                                                    \
     const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t nt_all, float *y, int64_t ldy,       \
@@ -95,7 +96,7 @@ AI void float_row_x(int type, int xtype, int nt, const uint8_t *w, const void *c
         __m256 s[4][2];
         for (int t = 0; t < 4; t++) s[t][0] = s[t][1] = _mm256_setzero_ps();
         for (; i < end; i += 32) {
-            if (nt == 1) _mm_prefetch((const char *)w + i * (type == FFL_TYPE_F32 ? 4 : 2) + MV_PREFETCH, _MM_HINT_T0);
+            if (nt == 1) _mm_prefetch((const char *)w + i * (type == FFL_TYPE_F32 ? 4 : 2) + MV_PREFETCH_FLOAT, _MM_HINT_T0);
             const __m256 w0 = load8f(type, w, i), w1 = load8f(type, w, i + 8);
             const __m256 w2 = load8f(type, w, i + 16), w3 = load8f(type, w, i + 24);
             for (int t = 0; t < nt; t++) {
