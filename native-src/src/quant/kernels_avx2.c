@@ -8,6 +8,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "common/fp16.h"
 #include "quant/kernels_internal.h"
 
 #define AI static inline __attribute__((always_inline))
@@ -34,16 +35,22 @@ AI double hsum256d(__m256d v) {
     return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
 }
 
+/* Single-token kernels stream each weight byte once: a software prefetch this far ahead (rows of one
+ * matrix are contiguous, so it runs on into the next rows) keeps more misses in flight than the
+ * hardware prefetcher alone (one thread, Q4_0: ~12 -> ~16 GB/s from memory). */
+#define MV_PREFETCH 2048
+#define MV_PREFETCH_FLOAT 1024 /* float rows stream faster per instruction: nearer is better (F16: ~15 -> ~18 GB/s) */
+
 #define MM_ARGS                                                                                                    \
     const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t nt_all, float *y, int64_t ldy,       \
         int64_t r0, int64_t r1
 
-/* Calls ROW(type, nt, ...) for every row and every group of up to 4 tokens. */
-#define FOR_ROWS_AND_TOKENS(ROW, T, XPTR)                                                                          \
+/* Calls ROW(type, nt, ...) for every row and every group of up to 4 tokens (token rows XRB bytes apart from XB). */
+#define FOR_ROWS_AND_TOKENS(ROW, T, XB, XRB)                                                                        \
     for (int64_t t0 = 0; t0 < nt_all; t0 += 4) {                                                                   \
         int nt = (int)(nt_all - t0 < 4 ? nt_all - t0 : 4);                                                         \
         const void *x[4];                                                                                          \
-        for (int t = 0; t < nt; t++) x[t] = (const char *)xq + (size_t)(t0 + t) * xrb;                             \
+        for (int t = 0; t < nt; t++) x[t] = (const char *)(XB) + (size_t)(t0 + t) * (XRB);                        \
         for (int64_t r = r0; r < r1; r++) {                                                                        \
             const uint8_t *wr = (const uint8_t *)w + (size_t)r * wrb;                                              \
             float out[4];                                                                                          \
@@ -80,8 +87,7 @@ AI __m256d fold_pd(__m256d acc, __m256 s) {
     return _mm256_add_pd(acc, _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(s)), _mm256_cvtps_pd(_mm256_extractf128_ps(s, 1))));
 }
 
-AI void float_row(int type, int nt, const uint8_t *w, const void *const *x, int64_t n, float *out) {
-    const int xtype = type; /* activations come in the weights' float format */
+AI void float_row_x(int type, int xtype, int nt, const uint8_t *w, const void *const *x, int64_t n, float *out) {
     __m256d acc[4];
     for (int t = 0; t < 4; t++) acc[t] = _mm256_setzero_pd();
     int64_t i = 0;
@@ -90,6 +96,7 @@ AI void float_row(int type, int nt, const uint8_t *w, const void *const *x, int6
         __m256 s[4][2];
         for (int t = 0; t < 4; t++) s[t][0] = s[t][1] = _mm256_setzero_ps();
         for (; i < end; i += 32) {
+            if (nt == 1) _mm_prefetch((const char *)w + i * (type == FFL_TYPE_F32 ? 4 : 2) + MV_PREFETCH_FLOAT, _MM_HINT_T0);
             const __m256 w0 = load8f(type, w, i), w1 = load8f(type, w, i + 8);
             const __m256 w2 = load8f(type, w, i + 16), w3 = load8f(type, w, i + 24);
             for (int t = 0; t < nt; t++) {
@@ -112,7 +119,32 @@ AI void float_row(int type, int nt, const uint8_t *w, const void *const *x, int6
     }
 }
 
-static void float_direct(int type, MM_ARGS) { FOR_ROWS_AND_TOKENS(float_row, type, x) }
+/* Activations in the weights' float format, or widened to F32 (exactly) once per call: a conversion per
+ * element and row would otherwise compete with the weights' own. */
+AI void float_row(int type, int nt, const uint8_t *w, const void *const *x, int64_t n, float *out) {
+    float_row_x(type, type, nt, w, x, n, out);
+}
+AI void float_row_f32x(int type, int nt, const uint8_t *w, const void *const *x, int64_t n, float *out) {
+    float_row_x(type, FFL_TYPE_F32, nt, w, x, n, out);
+}
+
+AI void float_direct(int type, MM_ARGS) {
+    float *wide = type != FFL_TYPE_F32 && nt_all <= 4 ? ffl_kernel_scratch((size_t)(n * nt_all) * sizeof(float)) : NULL;
+    if (wide) {
+        for (int64_t t = 0; t < nt_all; t++) {
+            const void *src = (const char *)xq + (size_t)t * xrb;
+            float *dst = wide + t * n;
+            int64_t i = 0;
+            for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load8f(type, src, i));
+            for (; i < n; i++) dst[i] = load1f(type, src, i);
+        }
+        const void *xw = wide;
+        const size_t xrb_w = (size_t)n * sizeof(float);
+        FOR_ROWS_AND_TOKENS(float_row_f32x, type, xw, xrb_w)
+        return;
+    }
+    FOR_ROWS_AND_TOKENS(float_row, type, xq, xrb)
+}
 
 /* ================================================================ 32-element blocks */
 
@@ -195,7 +227,126 @@ AI void row32(int type, int nt, const uint8_t *w, const void *const *x, int64_t 
     for (int t = 0; t < nt; t++) out[t] = hsum256(_mm256_add_ps(acc[t][0], acc[t][1])) + macc[t];
 }
 
-static void direct32(int type, MM_ARGS) { FOR_ROWS_AND_TOKENS(row32, type, x) }
+/* ---- one token (generation): two passes per row. Pass 1 turns the row's fp16 block scales, eight
+ * at a time, into the products with the activation scales (and, for offset and minimum types, the
+ * row's whole correction term); pass 2 re-reads the row from L1 and only does integer dots, each
+ * scaled by one broadcast load. Offset types (Q4_0, Q5_0) and minimum types (Q4_1, Q5_1) multiply
+ * their unsigned values directly (values < 32 cannot saturate vpmaddubsw); the offset comes back as
+ * -offset * sum(a) per block, prepared once per call. */
+
+AI int signed32(int type) { return type == FFL_TYPE_Q8_0 || type == FFL_TYPE_IQ4_NL; }
+AI int offset32(int type) { return type == FFL_TYPE_Q4_0 ? 8 : type == FFL_TYPE_Q5_0 ? 16 : 0; }
+
+/* The block's 32 weights: unsigned (without the offset) except for Q8_0 / IQ4_NL. */
+AI __m256i decode32_u(int type, const uint8_t *p) {
+    switch (type) {
+    case FFL_TYPE_Q4_0: {
+        /* the 16 bytes in both lanes, the upper lane shifted: one shift instead of shift + insert */
+        const __m256i q = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(p + 2)));
+        return _mm256_and_si256(_mm256_srlv_epi64(q, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(0x0F));
+    }
+    case FFL_TYPE_Q5_0: return _mm256_or_si256(nibbles32(p + 6), bits_to_bytes(ld32(p + 2)));
+    default: return decode32(type, p);
+    }
+}
+
+/* Four fp16 words stride bytes apart packed in general-purpose registers (idle integer pipes), so
+ * that eight of them cost two vector inserts instead of eight. */
+AI uint64_t words4(const uint8_t *p, int stride) {
+    uint64_t a = ld16(p), b = ld16(p + stride), c = ld16(p + 2 * stride), d = ld16(p + 3 * stride);
+    /* keeps gcc's SLP vectorizer from moving the packing back onto the busy vector pipes */
+    __asm__("" : "+r"(a), "+r"(b), "+r"(c), "+r"(d));
+    return a | b << 16 | c << 32 | d << 48;
+}
+/* The fp16 words of eight consecutive blocks (stride bytes apart) as floats. */
+AI __m256 halves8(const uint8_t *p, int stride) {
+    return _mm256_cvtph_ps(_mm_set_epi64x((long long)words4(p + 4 * stride, stride), (long long)words4(p, stride)));
+}
+
+AI int mv32_one_token(int type, const uint8_t *w, size_t wrb, const uint8_t *x, int64_t n, float *y, int64_t r0,
+                      int64_t r1) {
+    const int ws = wstride32(type), q81 = has_min32(type), off = offset32(type);
+    const int as = q81 ? (int)sizeof(block_q8_1) : (int)sizeof(block_q8_0), ao = q81 ? 4 : 2;
+    const int64_t nb = n / 32, nb8 = (nb + 7) & ~(int64_t)7;
+    /* the activation bytes are copied to 32-byte aligned rows: loads that split cache lines are slow */
+    uint8_t *aq = ffl_kernel_scratch((size_t)nb8 * (3 * sizeof(float) + 32));
+    if (!aq) return 0;
+    float *da = (float *)(aq + 32 * nb8), *ca = da + nb8, *s = da + 2 * nb8;
+    /* per block of the token: its scale, and the factor of the row's offset or minimum term */
+    for (int64_t b = 0; b < nb8; b++) {
+        if (b >= nb) {
+            da[b] = ca[b] = 0.0f;
+            continue;
+        }
+        const uint8_t *a = x + b * as;
+        _mm256_store_si256((__m256i *)(aq + 32 * b), _mm256_loadu_si256((const __m256i *)(a + ao)));
+        da[b] = h2f(ld16(a));
+        if (q81) ca[b] = h2f(ld16(a + 2));
+        else if (off) {
+            const __m256i sa = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), _mm256_loadu_si256((const __m256i *)(a + 2))),
+                                                 _mm256_set1_epi16(1));
+            __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sa), _mm256_extracti128_si256(sa, 1));
+            s4 = _mm_hadd_epi32(s4, s4);
+            ca[b] = -(float)off * da[b] * (float)(_mm_cvtsi128_si32(s4) + _mm_extract_epi32(s4, 1));
+        } else ca[b] = 0.0f;
+    }
+    const int64_t ng = nb / 8;
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *wr = w + (size_t)r * wrb;
+        __m256 corr = _mm256_setzero_ps();
+        float corr1 = 0.0f;
+        for (int64_t b = 8 * ng; b < nb; b++) {
+            const float dw = h2f(ld16(wr + b * ws));
+            s[b] = dw * da[b];
+            if (q81) corr1 += h2f(ld16(wr + b * ws + 2)) * ca[b];
+            else if (off) corr1 += dw * ca[b];
+        }
+        /* the scales of group g + 1 are prepared while group g is multiplied: their loads and integer
+         * work then overlap the vector-bound dots */
+#define MV_SCALES8(G)                                                                                              \
+    do {                                                                                                           \
+        const int64_t b8 = 8 * (G);                                                                                \
+        for (int o = 0; o < 8 * ws; o += 64) _mm_prefetch((const char *)wr + b8 * ws + MV_PREFETCH + o, _MM_HINT_T0); \
+        const __m256 dw = halves8(wr + b8 * ws, ws);                                                               \
+        _mm256_storeu_ps(s + b8, _mm256_mul_ps(dw, _mm256_loadu_ps(da + b8)));                                     \
+        if (q81) corr = _mm256_fmadd_ps(halves8(wr + b8 * ws + 2, ws), _mm256_loadu_ps(ca + b8), corr);            \
+        else if (off) corr = _mm256_fmadd_ps(dw, _mm256_loadu_ps(ca + b8), corr);                                 \
+    } while (0)
+#define MV_BLOCK(B, K)                                                                                             \
+    do {                                                                                                           \
+        const __m256i wv = decode32_u(type, wr + (B) * ws);                                                        \
+        const __m256i av = _mm256_load_si256((const __m256i *)(aq + (B) * 32));                                   \
+        const __m256i d = signed32(type) ? dot_i8(wv, av) : dot_u8(wv, av);                                       \
+        acc[K] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_broadcast_ss(s + (B)), acc[K]);                    \
+    } while (0)
+        __m256 acc[4];
+        for (int k = 0; k < 4; k++) acc[k] = _mm256_setzero_ps();
+        if (ng > 0) MV_SCALES8(0);
+        for (int64_t g = 0; g < ng; g++) {
+            if (g + 1 < ng) MV_SCALES8(g + 1);
+            const int64_t b = 8 * g;
+            MV_BLOCK(b, 0);
+            MV_BLOCK(b + 1, 1);
+            MV_BLOCK(b + 2, 2);
+            MV_BLOCK(b + 3, 3);
+            MV_BLOCK(b + 4, 0);
+            MV_BLOCK(b + 5, 1);
+            MV_BLOCK(b + 6, 2);
+            MV_BLOCK(b + 7, 3);
+        }
+        for (int64_t b = 8 * ng; b < nb; b++) MV_BLOCK(b, 0);
+#undef MV_BLOCK
+#undef MV_SCALES8
+        const __m256 sum = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+        y[r] = hsum256(_mm256_add_ps(sum, corr)) + corr1;
+    }
+    return 1;
+}
+
+AI void direct32(int type, MM_ARGS) {
+    if (nt_all == 1 && mv32_one_token(type, w, wrb, xq, n, y, r0, r1)) return;
+    FOR_ROWS_AND_TOKENS(row32, type, xq, xrb)
+}
 
 /* ================================================================ K-quants (Q8_K activations) */
 
@@ -384,7 +535,104 @@ AI void row_k(int type, int nt, const uint8_t *w, const void *const *x, int64_t 
     for (int t = 0; t < nt; t++) out[t] = hsum256(acc[t]) - hsum256(macc[t]);
 }
 
-static void direct_k(int type, MM_ARGS) { FOR_ROWS_AND_TOKENS(row_k, type, x) }
+/* ---- one token (generation) for Q4_K, Q5_K and Q6_K: each 32-weight chunk is decoded, multiplied
+ * and scaled as it streams by (no decoded super-block kept in registers), against activation bytes
+ * copied once per call to aligned memory. */
+
+/* Word w of both 128-bit lanes of v (low lane word wl, high lane word wh) in every word of that lane. */
+AI __m256i pick_words(__m256i v, int wl, int wh) {
+    return _mm256_shuffle_epi8(v, _mm256_setr_epi8(2 * wl, 2 * wl + 1, 2 * wl, 2 * wl + 1, 2 * wl, 2 * wl + 1, 2 * wl, 2 * wl + 1,
+                                                   2 * wl, 2 * wl + 1, 2 * wl, 2 * wl + 1, 2 * wl, 2 * wl + 1, 2 * wl, 2 * wl + 1,
+                                                   2 * wh, 2 * wh + 1, 2 * wh, 2 * wh + 1, 2 * wh, 2 * wh + 1, 2 * wh, 2 * wh + 1,
+                                                   2 * wh, 2 * wh + 1, 2 * wh, 2 * wh + 1, 2 * wh, 2 * wh + 1, 2 * wh, 2 * wh + 1));
+}
+
+/* Chunk c (32 weights, unsigned) of a Q4_K / Q5_K / Q6_K super-block. */
+AI __m256i kchunk(int type, const uint8_t *p, int c) {
+    if (type == FFL_TYPE_Q6_K) {
+        const block_q6_K *x = (const block_q6_K *)p;
+        const int h = c / 4, j = c % 4;
+        const __m256i l = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h + 32 * (j & 1)));
+        const __m256i qh = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * h));
+        const __m256i lo = j < 2 ? _mm256_and_si256(l, _mm256_set1_epi8(0x0F)) : shr_and(l, 4, 0x0F);
+        const __m256i hb = j == 0 ? _mm256_slli_epi16(qh, 4) : j == 1 ? _mm256_slli_epi16(qh, 2) : j == 2 ? qh : _mm256_srli_epi16(qh, 2);
+        return _mm256_or_si256(lo, _mm256_and_si256(hb, _mm256_set1_epi8(0x30)));
+    }
+    const uint8_t *qs = type == FFL_TYPE_Q4_K ? ((const block_q4_K *)p)->qs : ((const block_q5_K *)p)->qs;
+    const __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * (c / 2)));
+    __m256i v = c % 2 ? shr_and(q, 4, 0x0F) : _mm256_and_si256(q, _mm256_set1_epi8(0x0F));
+    if (type == FFL_TYPE_Q5_K) {
+        const __m256i qh = _mm256_loadu_si256((const __m256i *)((const block_q5_K *)p)->qh);
+        const __m256i hb = c <= 4 ? _mm256_slli_epi16(qh, 4 - c) : _mm256_srli_epi16(qh, c - 4); /* bit c -> bit 4 */
+        v = _mm256_or_si256(v, _mm256_and_si256(hb, _mm256_set1_epi8(0x10)));
+    }
+    return v;
+}
+
+AI int mvk_one_token(int type, const uint8_t *w, size_t wrb, const uint8_t *x, int64_t n, float *y, int64_t r0, int64_t r1) {
+    const int ws = kstride(type), q6 = type == FFL_TYPE_Q6_K;
+    const int64_t nb = n / QK_K;
+    uint8_t *aq = ffl_kernel_scratch((size_t)nb * (QK_K + 2 * sizeof(float)));
+    if (!aq) return 0;
+    float *da = (float *)(aq + (size_t)nb * QK_K);
+    const block_q8_K *xa = (const block_q8_K *)x;
+    for (int64_t b = 0; b < nb; b++) {
+        for (int k = 0; k < QK_K; k += 32)
+            _mm256_store_si256((__m256i *)(aq + b * QK_K + k), _mm256_loadu_si256((const __m256i *)(xa[b].qs + k)));
+        da[b] = xa[b].d;
+    }
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *wr = w + (size_t)r * wrb;
+        __m256 acc = _mm256_setzero_ps(), macc = _mm256_setzero_ps();
+        for (int64_t b = 0; b < nb; b++) {
+            const uint8_t *p = wr + b * ws;
+            const uint8_t *a = aq + b * QK_K;
+            for (int o = 0; o < ws; o += 64) _mm_prefetch((const char *)p + MV_PREFETCH + o, _MM_HINT_T0);
+            __m256i scw, bmul;
+            float d, dmin = 0.0f;
+            if (q6) {
+                const block_q6_K *xb = (const block_q6_K *)p;
+                scw = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)xb->scales));
+                bmul = _mm256_slli_epi16(scw, 5); /* offset 32 */
+                d = h2f(xb->d);
+            } else {
+                const uint8_t *q = p + 4;
+                const uint32_t w0 = ld32(q), w1 = ld32(q + 4), w2 = ld32(q + 8);
+                const uint64_t sc = (w0 & 0x3f3f3f3fu) | ((uint64_t)((w2 & 0x0f0f0f0fu) | (((w0 >> 6) & 0x03030303u) << 4)) << 32);
+                const uint64_t mn = (w1 & 0x3f3f3f3fu) | ((uint64_t)(((w2 >> 4) & 0x0f0f0f0fu) | (((w1 >> 6) & 0x03030303u) << 4)) << 32);
+                scw = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc)));
+                bmul = bytes_doubled(mn);
+                d = h2f(ld16(p));
+                dmin = h2f(ld16(p + 2));
+            }
+            const __m256i s_lo = q6 ? _mm256_permute2x128_si256(scw, scw, 0x00) : scw;
+            const __m256i s_hi = q6 ? _mm256_permute2x128_si256(scw, scw, 0x11) : scw;
+            __m256i i0 = _mm256_setzero_si256(), i1 = _mm256_setzero_si256();
+#pragma GCC unroll 8
+            for (int c = 0; c < 8; c++) {
+                /* Q6_K: 16-weight scales (words 2c, 2c + 1); Q4_K / Q5_K: one scale per chunk (word c) */
+                const __m256i sv = q6 ? pick_words(c < 4 ? s_lo : s_hi, (2 * c) % 8, (2 * c + 1) % 8) : pick_words(scw, c, c);
+                const __m256i pr = _mm256_madd_epi16(_mm256_maddubs_epi16(kchunk(type, p, c), _mm256_load_si256((const __m256i *)(a + 32 * c))), sv);
+                if (c % 2) i1 = _mm256_add_epi32(i1, pr);
+                else i0 = _mm256_add_epi32(i0, pr);
+            }
+            __m256i is = _mm256_add_epi32(i0, i1);
+            const __m256i bt = _mm256_madd_epi16(bmul, _mm256_loadu_si256((const __m256i *)xa[b].bsums));
+            if (q6) is = _mm256_sub_epi32(is, bt);
+            else macc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(bt), _mm256_set1_ps(dmin * da[b]), macc);
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), _mm256_set1_ps(d * da[b]), acc);
+        }
+        y[r] = hsum256(_mm256_sub_ps(acc, macc));
+    }
+    return 1;
+}
+
+AI void direct_k(int type, MM_ARGS) {
+    if (nt_all == 1 && (type == FFL_TYPE_Q4_K || type == FFL_TYPE_Q5_K || type == FFL_TYPE_Q6_K) &&
+        mvk_one_token(type, w, wrb, xq, n, y, r0, r1))
+        return;
+    FOR_ROWS_AND_TOKENS(row_k, type, xq, xrb)
+}
 
 /* ================================================================ entry points */
 
@@ -407,6 +655,119 @@ ENTRY(mm_q5_K, direct_k, FFL_TYPE_Q5_K)
 ENTRY(mm_q6_K, direct_k, FFL_TYPE_Q6_K)
 ENTRY(mm_iq4_xs, direct_k, FFL_TYPE_IQ4_XS)
 
+/* ================================================================ activation quantizers (byte-identical to scalar) */
+
+/* roundf: round half away from zero. */
+AI __m256 round_away(__m256 v) {
+    const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    const __m256 frac = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), _mm256_sub_ps(v, t)); /* exact */
+    const __m256 up = _mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+    const __m256 one = _mm256_or_ps(_mm256_set1_ps(1.0f), _mm256_and_ps(v, _mm256_set1_ps(-0.0f)));
+    return _mm256_add_ps(t, _mm256_and_ps(up, one));
+}
+AI float hmax256(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+AI int hsum256i(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+    return _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32(s, 1)));
+}
+/* 32 int32 values in [-128, 127] as bytes, in order. */
+AI void store_i8x32(int8_t *dst, const __m256i q[4]) {
+    const __m256i b = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+    _mm256_storeu_si256((__m256i *)dst, _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+}
+/* max |x| over 32 floats; NaN is skipped as fmaxf does (the NaN operand first: max returns the second). */
+AI float amax32(const float *x) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 m = _mm256_setzero_ps();
+    for (int j = 0; j < 32; j += 8) m = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)), m);
+    return hmax256(m);
+}
+AI void quant_q8_0_block(const float *x, int8_t *qs, uint16_t *dh, int *sum) {
+    const float d = amax32(x) / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    *dh = ffl_float_to_half(d);
+    __m256i q[4];
+    for (int k = 0; k < 4; k++) q[k] = _mm256_cvttps_epi32(round_away(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), _mm256_set1_ps(id))));
+    store_i8x32(qs, q);
+    if (sum) *sum = hsum256i(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
+}
+
+static void quantize_q8_0_avx2(const float *x, void *xq, int64_t n) {
+    block_q8_0 *y = xq;
+    for (int64_t i = 0; i < n / QK8_0; i++) {
+        uint16_t d;
+        quant_q8_0_block(x + 32 * i, y[i].qs, &d, NULL);
+        y[i].d = d;
+    }
+}
+
+static void quantize_q8_1_avx2(const float *x, void *xq, int64_t n) {
+    block_q8_1 *y = xq;
+    for (int64_t i = 0; i < n / QK8_1; i++) {
+        uint16_t d;
+        int sum;
+        quant_q8_0_block(x + 32 * i, y[i].qs, &d, &sum);
+        y[i].d = d;
+        y[i].s = ffl_float_to_half((float)sum * (amax32(x + 32 * i) / 127.0f)); /* the unrounded scale, as the reference */
+    }
+}
+
+static void quantize_q8_K_avx2(const float *x, void *xq, int64_t n) {
+    block_q8_K *y = xq;
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
+        __m256 m = _mm256_setzero_ps();
+        for (int j = 0; j < QK_K; j += 8) m = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)), m);
+        const float amax = hmax256(m);
+        block_q8_K blk;
+        if (amax == 0.0f) {
+            memset(&blk, 0, sizeof blk);
+            memcpy(&y[i], &blk, sizeof blk);
+            continue;
+        }
+        float max = 0.0f; /* the signed value of the first element with the largest magnitude */
+        for (int j = 0; j < QK_K; j++)
+            if (__builtin_fabsf(x[j]) == amax) {
+                max = x[j];
+                break;
+            }
+        const float iscale = -127.0f / max;
+        const __m256 is = _mm256_set1_ps(iscale);
+        for (int g = 0; g < QK_K / 32; g++) {
+            __m256i q[4];
+            for (int k = 0; k < 4; k++) /* nearest, ties to even; at most 127 in magnitude but one side can round to 128 */
+                q[k] = _mm256_min_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(is, _mm256_loadu_ps(x + 32 * g + 8 * k))), _mm256_set1_epi32(127));
+            store_i8x32(blk.qs + 32 * g, q);
+            blk.bsums[2 * g] = (int16_t)hsum256i(_mm256_add_epi32(q[0], q[1]));
+            blk.bsums[2 * g + 1] = (int16_t)hsum256i(_mm256_add_epi32(q[2], q[3]));
+        }
+        blk.d = 1.0f / iscale;
+        memcpy(&y[i], &blk, sizeof blk); /* activation rows may start at any address */
+    }
+}
+
+static void quantize_bf16_avx2(const float *x, void *xq, int64_t n) {
+    uint16_t *y = xq;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256i u = _mm256_castps_si256(_mm256_loadu_ps(x + i));
+        __m256i r = _mm256_add_epi32(u, _mm256_add_epi32(_mm256_set1_epi32(0x7fff), _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1))));
+        r = _mm256_srli_epi32(r, 16);
+        /* NaN: keep the top half, force quiet */
+        const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff)), _mm256_set1_epi32(0x7f800000));
+        r = _mm256_blendv_epi8(r, _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(64)), nan);
+        const __m128i p = _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+        _mm_storeu_si128((__m128i *)(y + i), p);
+    }
+    for (; i < n; i++) y[i] = ffl_float_to_bf16(x[i]);
+}
+
 static void quantize_f16_avx2(const float *x, void *xq, int64_t n) {
     uint16_t *y = xq;
     int64_t i = 0;
@@ -416,6 +777,10 @@ static void quantize_f16_avx2(const float *x, void *xq, int64_t n) {
 }
 
 void ffl_kernels_fill_avx2(ffl_kernel_table *t) {
+    t->quantize[FFL_ACT_Q8_0] = quantize_q8_0_avx2;
+    t->quantize[FFL_ACT_Q8_1] = quantize_q8_1_avx2;
+    t->quantize[FFL_ACT_Q8_K] = quantize_q8_K_avx2;
+    t->quantize[FFL_ACT_BF16] = quantize_bf16_avx2;
     t->quantize[FFL_ACT_F16] = quantize_f16_avx2;
     t->matmul[FFL_TYPE_F32] = mm_f32;
     t->matmul[FFL_TYPE_F16] = mm_f16;

@@ -326,7 +326,7 @@ static void test_matmul_shapes(int32_t level) {
         if (bs == 1) {
             ns[nn++] = 1, ns[nn++] = 7, ns[nn++] = 172, ns[nn++] = 256, ns[nn++] = 1000;
         } else if (bs == 32) {
-            ns[nn++] = 32, ns[nn++] = 96, ns[nn++] = 224, ns[nn++] = 256, ns[nn++] = 1024;
+            ns[nn++] = 32, ns[nn++] = 96, ns[nn++] = 224, ns[nn++] = 256, ns[nn++] = 320, ns[nn++] = 1024; /* 320: groups of 8 blocks and a tail */
         } else {
             ns[nn++] = 256, ns[nn++] = 512, ns[nn++] = 768, ns[nn++] = 2048;
         }
