@@ -43,6 +43,12 @@ AI uint32_t ld32(const void *p) {
 }
 AI __m256i bcast32(const void *p) { return _mm256_set1_epi32((int)ld32(p)); }
 AI size_t align64(size_t v) { return (v + 63) & ~(size_t)63; }
+/* Keeps a sum a sequential chain: GCC would otherwise rebalance the tile's add chains into trees,
+ * which keeps every product alive at once and spills the tile's registers. */
+AI __m256i chain(__m256i v) {
+    __asm__("" : "+x"(v));
+    return v;
+}
 
 /* ================================================================ type properties */
 
@@ -342,7 +348,7 @@ AI void tile32(int type, int R, int V, const uint8_t *const *pv, int64_t nb, con
                     const __m256i wv = bcast32(wb + r * rs + 32 * b + 4 * s), wa = _mm256_abs_epi8(wv);
                     for (int v = 0; v < V; v++) {
                         const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(wa, _mm256_sign_epi8(a[v], wv)), ones);
-                        i32[r][v] = s ? _mm256_add_epi32(i32[r][v], p) : p;
+                        i32[r][v] = s ? chain(_mm256_add_epi32(i32[r][v], p)) : p;
                     }
                 }
             }
@@ -358,7 +364,7 @@ AI void tile32(int type, int R, int V, const uint8_t *const *pv, int64_t nb, con
                         const __m256i wv = bcast32(wb + r * rs + 32 * b + 4 * s);
                         for (int v = 0; v < V; v++) {
                             const __m256i p = _mm256_maddubs_epi16(wv, a[v]);
-                            i16[r][v] = s > s0 ? _mm256_add_epi16(i16[r][v], p) : p;
+                            i16[r][v] = s > s0 ? chain(_mm256_add_epi16(i16[r][v], p)) : p;
                         }
                     }
                 }
@@ -417,8 +423,8 @@ AI void tilek(int type, int R, int V, const uint8_t *const *pv, int64_t nb, cons
                     for (int r = 0; r < R; r++) {
                         const __m256i wv = bcast32(wb + r * rs + 256 * b + 4 * s), wa = _mm256_abs_epi8(wv);
                         for (int v = 0; v < V; v++)
-                            i32[r][v] = _mm256_add_epi32(
-                                i32[r][v], _mm256_madd_epi16(_mm256_maddubs_epi16(wa, _mm256_sign_epi8(a[v], wv)), scl[r]));
+                            i32[r][v] = chain(_mm256_add_epi32(
+                                i32[r][v], _mm256_madd_epi16(_mm256_maddubs_epi16(wa, _mm256_sign_epi8(a[v], wv)), scl[r])));
                     }
                 }
                 continue;
@@ -434,7 +440,7 @@ AI void tilek(int type, int R, int V, const uint8_t *const *pv, int64_t nb, cons
                         const __m256i wv = bcast32(wb + r * rs + 256 * b + 4 * s);
                         for (int v = 0; v < V; v++) {
                             const __m256i p = _mm256_maddubs_epi16(wv, a[v]);
-                            i16[r][v] = s > s0 ? _mm256_add_epi16(i16[r][v], p) : p;
+                            i16[r][v] = s > s0 ? chain(_mm256_add_epi16(i16[r][v], p)) : p;
                         }
                     }
                 }
@@ -477,8 +483,10 @@ AI void store_tile(int R, int V, __m256 out[][4], float *y, int64_t ldy, int64_t
     }
 }
 
+#ifndef TILE_R
 #define TILE_R 4 /* rows x panels of the main integer tile */
 #define TILE_V 1
+#endif
 
 AI void int8_tile(int type, int R, int V, const uint8_t *const *pv, int64_t n, const uint8_t *wb, size_t rs,
                   const uint8_t *meta, size_t ms, __m256 out[][4]) {
@@ -535,8 +543,10 @@ AI void gemm_int8_chunk(int type, const void *w, size_t wrb, const void *xq, siz
  * to zero-padded floats once per row block, and an R x V tile of FMA accumulators: per k, V panel
  * loads and R broadcasts feed R * V FMAs. Half x half and bf16 x bf16 products are exact in float. */
 
+#ifndef FTILE_R
 #define FTILE_R 4
 #define FTILE_V 3
+#endif
 
 /* Floats i..i+7 of a row of `type` (F32, F16 or BF16). */
 AI __m256 load8f(int type, const void *p, int64_t i) {
@@ -580,7 +590,7 @@ static void pack_float_panel(int type, const uint8_t *xq, size_t xrb, int64_t t0
 }
 
 AI void ftile(int R, int V, const float *const *pv, int64_t n_pad, const float *wf, size_t rs, __m256 out[][4]) {
-    __m256 acc[4][4];
+    __m256 acc[8][4];
     for (int r = 0; r < R; r++)
         for (int v = 0; v < V; v++) acc[r][v] = _mm256_setzero_ps();
 #pragma GCC unroll 2
@@ -620,7 +630,7 @@ AI void gemm_float_chunk(int type, const void *w, size_t wrb, const void *xq, si
             const float *pv[4];
             for (int v = 0; v < V; v++) pv[v] = (const float *)(panels + panel_bytes * (size_t)(tv + v));
             for (int r = 0; r < rows;) {
-                __m256 out[4][4];
+                __m256 out[8][4];
                 const int R = rows - r >= FTILE_R ? FTILE_R : 1;
                 const float *wr = wf + r * rs;
                 if (R == FTILE_R && V == FTILE_V) ftile(FTILE_R, FTILE_V, pv, n_pad, wr, rs, out);
