@@ -22,7 +22,7 @@
 
 #define AI static inline __attribute__((always_inline))
 
-#define GEMM_MIN_TOKENS 8   /* fewer tokens: the row kernels of kernels_avx2.c */
+#define GEMM_MIN_TOKENS 8    /* fewer tokens: the row kernels of kernels_avx2.c (slower from 8 on) */
 #define GEMM_ROW_BLOCK 32   /* weight rows decoded at a time */
 #define GEMM_TOKEN_CHUNK 512 /* bounds the packed activations (and scratch) per pass */
 
@@ -626,16 +626,19 @@ AI void gemm_float_chunk(int type, const void *w, size_t wrb, const void *xq, si
         const int rows = (int)(r1 - rb < GEMM_ROW_BLOCK ? r1 - rb : GEMM_ROW_BLOCK);
         for (int r = 0; r < rows; r++) row_to_float(type, (const uint8_t *)w + (size_t)(rb + r) * wrb, n, n_pad, wf + r * rs);
         for (int64_t tv = 0; tv < ntv;) {
-            const int V = ntv - tv >= FTILE_V ? FTILE_V : 1;
+            /* leftover panels: fewer panels but more rows, so enough FMA chains stay independent */
+            const int V = ntv - tv >= FTILE_V ? FTILE_V : (int)(ntv - tv);
             const float *pv[4];
             for (int v = 0; v < V; v++) pv[v] = (const float *)(panels + panel_bytes * (size_t)(tv + v));
             for (int r = 0; r < rows;) {
                 __m256 out[8][4];
-                const int R = rows - r >= FTILE_R ? FTILE_R : 1;
                 const float *wr = wf + r * rs;
-                if (R == FTILE_R && V == FTILE_V) ftile(FTILE_R, FTILE_V, pv, n_pad, wr, rs, out);
-                else if (R == FTILE_R) ftile(FTILE_R, 1, pv, n_pad, wr, rs, out);
+                int R = 1;
+                if (V == FTILE_V && rows - r >= FTILE_R) ftile(R = FTILE_R, FTILE_V, pv, n_pad, wr, rs, out);
+                else if (V == 2 && rows - r >= 4) ftile(R = 4, 2, pv, n_pad, wr, rs, out);
+                else if (V == 1 && rows - r >= 8) ftile(R = 8, 1, pv, n_pad, wr, rs, out);
                 else if (V == FTILE_V) ftile(1, FTILE_V, pv, n_pad, wr, rs, out);
+                else if (V == 2) ftile(1, 2, pv, n_pad, wr, rs, out);
                 else ftile(1, 1, pv, n_pad, wr, rs, out);
                 store_tile(R, V, out, y, ldy, rb + r, tv, T);
                 r += R;
