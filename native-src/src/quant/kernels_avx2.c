@@ -797,4 +797,5 @@ void ffl_kernels_fill_avx2(ffl_kernel_table *t) {
     t->matmul[FFL_TYPE_Q5_K] = mm_q5_K;
     t->matmul[FFL_TYPE_Q6_K] = mm_q6_K;
     t->matmul[FFL_TYPE_IQ4_XS] = mm_iq4_xs;
+    ffl_kernels_fill_avx2_gemm(t);
 }

@@ -33,6 +33,8 @@ void ffl_kernels_fill_scalar(ffl_kernel_table *t);
 #if defined(__x86_64__)
 void ffl_kernels_fill_avx2(ffl_kernel_table *t);
 void ffl_kernels_fill_avx512(ffl_kernel_table *t);
+/* Wraps the AVX2 entries: many tokens go to the tiled kernels of kernels_avx2_gemm.c. */
+void ffl_kernels_fill_avx2_gemm(ffl_kernel_table *t);
 #endif
 #if defined(__aarch64__)
 void ffl_kernels_fill_neon(ffl_kernel_table *t, int dotprod);

@@ -343,6 +343,10 @@ static void test_matmul_shapes(int32_t level) {
         /* a tile-sized problem with many tokens, as prompt processing runs it */
         check_matmul(level, type, bs == 256 ? 512 : 256, 48, 64, 0, 48, 0);
         check_matmul(level, type, bs == 256 ? 512 : 256, 48, 64, 5, 41, 0);
+        /* tiled paths with partial token panels and row ranges that are not whole tiles */
+        check_matmul(level, type, bs == 256 ? 256 : 96, 13, 9, 2, 11, 0);
+        check_matmul(level, type, bs == 256 ? 256 : 32, 7, 23, 0, 7, misalign);
+        check_matmul(level, type, bs == 256 ? 768 : bs == 1 ? 61 : 160, 21, 41, 3, 20, 0);
         /* more tokens than one chunk of the tiled path */
         check_matmul(level, type, bs == 256 ? 256 : 64, 3, 530, 0, 3, 0);
     }
