@@ -18,7 +18,6 @@
 #include <immintrin.h>
 #include <string.h>
 
-#include "common/fp16.h"
 #include "quant/kernels_internal.h"
 
 #define AI static inline __attribute__((always_inline))
@@ -649,105 +648,6 @@ AI void gemm_float_chunk(int type, const void *w, size_t wrb, const void *xq, si
     }
 }
 
-/* ================================================================ activation quantizers
- * Prompt processing quantizes every token's activations; these are bit-identical to the scalar
- * reference in kernels.c (same float operations in the same order). */
-
-AI float hmax256(__m256 v) {
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
-}
-AI int hsum_i32(__m256i v) {
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
-    return _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1))));
-}
-AI __m256 absf(__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
-/* roundf: to nearest, halves away from zero. */
-AI __m256 round_away(__m256 v) {
-    const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    const __m256 up = _mm256_cmp_ps(absf(_mm256_sub_ps(v, t)), _mm256_set1_ps(0.5f), _CMP_GE_OQ); /* v - t is exact */
-    const __m256 one = _mm256_or_ps(_mm256_set1_ps(1.0f), _mm256_and_ps(v, _mm256_set1_ps(-0.0f)));
-    return _mm256_add_ps(t, _mm256_and_ps(up, one));
-}
-/* 32 int32 in [-127, 127] (four vectors) -> 32 bytes in order. */
-AI __m256i pack_i8(__m256i a, __m256i b, __m256i c, __m256i d) {
-    const __m256i ab = _mm256_packs_epi32(a, b), cd = _mm256_packs_epi32(c, d);
-    return _mm256_permutevar8x32_epi32(_mm256_packs_epi16(ab, cd), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-}
-
-/* One block of 32: qs, the half scale, the unrounded scale and the sum of qs. */
-AI void quant_block32(const float *x, int8_t *qs, uint16_t *dh, float *dr, int *sum) {
-    __m256 v[4], m = _mm256_setzero_ps();
-    for (int i = 0; i < 4; i++) {
-        v[i] = _mm256_loadu_ps(x + 8 * i);
-        m = _mm256_max_ps(m, absf(v[i]));
-    }
-    const float d = hmax256(m) / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    __m256i q[4];
-    for (int i = 0; i < 4; i++) q[i] = _mm256_cvttps_epi32(round_away(_mm256_mul_ps(v[i], _mm256_set1_ps(id))));
-    _mm256_storeu_si256((__m256i *)qs, pack_i8(q[0], q[1], q[2], q[3]));
-    *dh = ffl_float_to_half(d);
-    *dr = d;
-    *sum = hsum_i32(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
-}
-
-static void quantize_q8_0_avx2(const float *x, void *xq, int64_t n) {
-    block_q8_0 *y = xq;
-    for (int64_t i = 0; i < n / QK8_0; i++) {
-        uint16_t dh;
-        float d;
-        int sum;
-        quant_block32(x + 32 * i, y[i].qs, &dh, &d, &sum);
-        y[i].d = dh;
-    }
-}
-
-static void quantize_q8_1_avx2(const float *x, void *xq, int64_t n) {
-    block_q8_1 *y = xq;
-    for (int64_t i = 0; i < n / QK8_1; i++) {
-        uint16_t dh;
-        float d;
-        int sum;
-        quant_block32(x + 32 * i, y[i].qs, &dh, &d, &sum);
-        y[i].d = dh;
-        y[i].s = ffl_float_to_half((float)sum * d);
-    }
-}
-
-static void quantize_q8_K_avx2(const float *x, void *xq, int64_t n) {
-    for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
-        block_q8_K blk; /* built aligned, copied out: activation rows may start at any address */
-        __m256 m = _mm256_setzero_ps();
-        for (int j = 0; j < QK_K; j += 8) m = _mm256_max_ps(m, absf(_mm256_loadu_ps(x + j)));
-        const float amax = hmax256(m);
-        if (amax == 0.0f) {
-            memset(&blk, 0, sizeof blk);
-        } else {
-            float max = 0.0f; /* the signed value of the first element with the largest magnitude */
-            for (int j = 0; j < QK_K; j++)
-                if (x[j] == amax || x[j] == -amax) {
-                    max = x[j];
-                    break;
-                }
-            const float iscale = -127.0f / max;
-            for (int g = 0; g < QK_K / 16; g++) {
-                __m256i a = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_set1_ps(iscale), _mm256_loadu_ps(x + 16 * g)));
-                __m256i b = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_set1_ps(iscale), _mm256_loadu_ps(x + 16 * g + 8)));
-                a = _mm256_min_epi32(a, _mm256_set1_epi32(127)); /* nearest, ties to even, as lrintf */
-                b = _mm256_min_epi32(b, _mm256_set1_epi32(127));
-                const __m256i p = pack_i8(a, b, _mm256_setzero_si256(), _mm256_setzero_si256());
-                _mm_storeu_si128((__m128i *)(blk.qs + 16 * g), _mm256_castsi256_si128(p));
-                blk.bsums[g] = (int16_t)hsum_i32(_mm256_add_epi32(a, b));
-            }
-            blk.d = 1.0f / iscale;
-        }
-        memcpy((char *)xq + i * (int64_t)sizeof blk, &blk, sizeof blk);
-    }
-}
-
 /* ================================================================ entry points */
 
 AI void gemm(int type, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t T, float *y, int64_t ldy,
@@ -794,9 +694,6 @@ void ffl_kernels_fill_avx2_gemm(ffl_kernel_table *t) {
                    {FFL_TYPE_Q5_1, mm_q5_1},   {FFL_TYPE_Q8_0, mm_q8_0},   {FFL_TYPE_IQ4_NL, mm_iq4_nl},
                    {FFL_TYPE_Q2_K, mm_q2_K},   {FFL_TYPE_Q3_K, mm_q3_K},   {FFL_TYPE_Q4_K, mm_q4_K},
                    {FFL_TYPE_Q5_K, mm_q5_K},   {FFL_TYPE_Q6_K, mm_q6_K},   {FFL_TYPE_IQ4_XS, mm_iq4_xs}};
-    t->quantize[FFL_ACT_Q8_0] = quantize_q8_0_avx2;
-    t->quantize[FFL_ACT_Q8_1] = quantize_q8_1_avx2;
-    t->quantize[FFL_ACT_Q8_K] = quantize_q8_K_avx2;
     for (size_t i = 0; i < sizeof entries / sizeof entries[0]; i++) {
         direct[entries[i].type] = t->matmul[entries[i].type];
         t->matmul[entries[i].type] = entries[i].fn;
