@@ -9,21 +9,8 @@
 #include <string.h>
 
 #include "common/fp16.h"
-#include "quant/kernels_internal.h"
+#include "quant/kernels_avx2_common.h"
 
-#define AI static inline __attribute__((always_inline))
-
-AI float h2f(uint16_t h) { return _cvtsh_ss(h); }
-AI uint16_t ld16(const void *p) {
-    uint16_t v;
-    memcpy(&v, p, 2);
-    return v;
-}
-AI uint32_t ld32(const void *p) {
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
 AI float hsum256(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -40,10 +27,6 @@ AI double hsum256d(__m256d v) {
  * hardware prefetcher alone (one thread, Q4_0: ~12 -> ~16 GB/s from memory). */
 #define MV_PREFETCH 2048
 #define MV_PREFETCH_FLOAT 1024 /* float rows stream faster per instruction: nearer is better (F16: ~15 -> ~18 GB/s) */
-
-#define MM_ARGS                                                                                                    \
-    const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t nt_all, float *y, int64_t ldy,       \
-        int64_t r0, int64_t r1
 
 /* Calls ROW(type, nt, ...) for every row and every group of up to 4 tokens (token rows XRB bytes apart from XB). */
 #define FOR_ROWS_AND_TOKENS(ROW, T, XB, XRB)                                                                        \
@@ -65,22 +48,6 @@ AI double hsum256d(__m256d v) {
     }
 
 /* ================================================================ float weights (double accumulation) */
-
-AI __m256 load8f(int type, const void *p, int64_t i) {
-    if (type == FFL_TYPE_F32) return _mm256_loadu_ps((const float *)p + i);
-    __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)p + i));
-    if (type == FFL_TYPE_F16) return _mm256_cvtph_ps(h);
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-}
-AI float load1f(int type, const void *p, int64_t i) {
-    if (type == FFL_TYPE_F32) return ((const float *)p)[i];
-    uint16_t h = ((const uint16_t *)p)[i];
-    if (type == FFL_TYPE_F16) return h2f(h);
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
 
 /* Sums of up to 128 products in float, added in double (see the AVX-512 file for why). */
 AI __m256d fold_pd(__m256d acc, __m256 s) {
@@ -148,22 +115,7 @@ AI void float_direct(int type, MM_ARGS) {
 
 /* ================================================================ 32-element blocks */
 
-AI int wstride32(int type) {
-    switch (type) {
-    case FFL_TYPE_Q4_0: return sizeof(block_q4_0);
-    case FFL_TYPE_Q4_1: return sizeof(block_q4_1);
-    case FFL_TYPE_Q5_0: return sizeof(block_q5_0);
-    case FFL_TYPE_Q5_1: return sizeof(block_q5_1);
-    case FFL_TYPE_Q8_0: return sizeof(block_q8_0);
-    default: return sizeof(block_iq4_nl);
-    }
-}
 AI int has_min32(int type) { return type == FFL_TYPE_Q4_1 || type == FFL_TYPE_Q5_1; }
-
-AI __m256i nibbles32(const uint8_t *qs) {
-    __m128i q = _mm_loadu_si128((const __m128i *)qs);
-    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0x0F));
-}
 
 /* Bit j of a 32-bit word into bit 4 of byte j. */
 AI __m256i bits_to_bytes(uint32_t bits) {
@@ -235,7 +187,6 @@ AI void row32(int type, int nt, const uint8_t *w, const void *const *x, int64_t 
  * -offset * sum(a) per block, prepared once per call. */
 
 AI int signed32(int type) { return type == FFL_TYPE_Q8_0 || type == FFL_TYPE_IQ4_NL; }
-AI int offset32(int type) { return type == FFL_TYPE_Q4_0 ? 8 : type == FFL_TYPE_Q5_0 ? 16 : 0; }
 
 /* The block's 32 weights: unsigned (without the offset) except for Q8_0 / IQ4_NL. */
 AI __m256i decode32_u(int type, const uint8_t *p) {
@@ -350,17 +301,6 @@ AI void direct32(int type, MM_ARGS) {
 
 /* ================================================================ K-quants (Q8_K activations) */
 
-AI int kstride(int type) {
-    switch (type) {
-    case FFL_TYPE_Q2_K: return sizeof(block_q2_K);
-    case FFL_TYPE_Q3_K: return sizeof(block_q3_K);
-    case FFL_TYPE_Q4_K: return sizeof(block_q4_K);
-    case FFL_TYPE_Q5_K: return sizeof(block_q5_K);
-    case FFL_TYPE_Q6_K: return sizeof(block_q6_K);
-    default: return sizeof(block_iq4_xs);
-    }
-}
-
 /* One super-block decoded: 8 chunks of 32 weights (unsigned, or signed for IQ4_XS), the int16
  * multiplier of each 16-weight half chunk (words 2c, 2c+1 for chunk c), the multipliers of the 16
  * bsums for the offset or minimum term, and the float factors. Scales are built in registers: byte
@@ -371,8 +311,6 @@ typedef struct {
     __m256i bmul;  /* 16 int16 */
     float d, dmin; /* Q2_K/Q4_K/Q5_K: the bsum term is a minimum with its own scale dmin */
 } kblock;
-
-AI __m256i shr_and(__m256i v, int s, int mask) { return _mm256_and_si256(_mm256_srli_epi16(v, s), _mm256_set1_epi8((char)mask)); }
 
 /* 8 bytes -> 16 words, each byte twice. */
 AI __m256i bytes_doubled(uint64_t v) {

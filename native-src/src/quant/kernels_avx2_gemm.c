@@ -18,29 +18,12 @@
 #include <immintrin.h>
 #include <string.h>
 
-#include "quant/kernels_internal.h"
-
-#define AI static inline __attribute__((always_inline))
+#include "quant/kernels_avx2_common.h"
 
 #define GEMM_MIN_TOKENS 8    /* fewer tokens: the row kernels of kernels_avx2.c (slower from 8 on) */
 #define GEMM_ROW_BLOCK 32   /* weight rows decoded at a time */
 #define GEMM_TOKEN_CHUNK 512 /* bounds the packed activations (and scratch) per pass */
 
-#define MM_ARGS                                                                                                    \
-    const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t nt_all, float *y, int64_t ldy,       \
-        int64_t r0, int64_t r1
-
-AI float h2f(uint16_t h) { return _cvtsh_ss(h); }
-AI uint16_t ld16(const void *p) {
-    uint16_t v;
-    memcpy(&v, p, 2);
-    return v;
-}
-AI uint32_t ld32(const void *p) {
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
 AI __m256i bcast32(const void *p) { return _mm256_set1_epi32((int)ld32(p)); }
 AI size_t align64(size_t v) { return (v + 63) & ~(size_t)63; }
 /* Keeps a sum a sequential chain: GCC would otherwise rebalance the tile's add chains into trees,
@@ -62,9 +45,6 @@ AI int has_min(int type) {
     return type == FFL_TYPE_Q4_1 || type == FFL_TYPE_Q5_1 || type == FFL_TYPE_Q2_K || type == FFL_TYPE_Q4_K ||
            type == FFL_TYPE_Q5_K;
 }
-/* Offset of the unsigned 32-block weights (w = q - offset). */
-AI int offset32(int type) { return type == FFL_TYPE_Q4_0 ? 8 : type == FFL_TYPE_Q5_0 ? 16 : 0; }
-
 /* 4-byte steps whose vpmaddubsw results may be summed in int16: one step adds two products of
  * at most qmax * 127 to a lane, so m steps stay below 2 * m * qmax * 127, which is <= 32767 for
  * m = 8 at 4 bits (30480), m = 4 at 5 bits (31496) and m = 2 at 6 bits (32004). */
@@ -75,27 +55,6 @@ AI int int16_steps(int type) {
     case FFL_TYPE_Q5_K: return 4;
     case FFL_TYPE_Q6_K: return 2;
     default: return 8; /* Q2_K/Q3_K (<= 7), 4-bit types */
-    }
-}
-
-AI int wstride32(int type) {
-    switch (type) {
-    case FFL_TYPE_Q4_0: return sizeof(block_q4_0);
-    case FFL_TYPE_Q4_1: return sizeof(block_q4_1);
-    case FFL_TYPE_Q5_0: return sizeof(block_q5_0);
-    case FFL_TYPE_Q5_1: return sizeof(block_q5_1);
-    case FFL_TYPE_Q8_0: return sizeof(block_q8_0);
-    default: return sizeof(block_iq4_nl);
-    }
-}
-AI int kstride(int type) {
-    switch (type) {
-    case FFL_TYPE_Q2_K: return sizeof(block_q2_K);
-    case FFL_TYPE_Q3_K: return sizeof(block_q3_K);
-    case FFL_TYPE_Q4_K: return sizeof(block_q4_K);
-    case FFL_TYPE_Q5_K: return sizeof(block_q5_K);
-    case FFL_TYPE_Q6_K: return sizeof(block_q6_K);
-    default: return sizeof(block_iq4_xs);
     }
 }
 
@@ -201,10 +160,6 @@ static void pack_int8_panel(int type, const uint8_t *xq, size_t xrb, int64_t t0,
 
 #define KMETA_BYTES 128
 
-AI __m256i nibbles32(const uint8_t *qs) {
-    const __m128i q = _mm_loadu_si128((const __m128i *)qs);
-    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0x0F));
-}
 AI __m256i iq4_lut(void) {
     const __m128i l = _mm_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
     return _mm256_set_m128i(l, l);
@@ -217,7 +172,6 @@ AI __m256i bits_to_0x10(uint32_t m) {
     v = _mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit);
     return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
 }
-AI __m256i shr_and(__m256i v, int s, int mask) { return _mm256_and_si256(_mm256_srli_epi16(v, s), _mm256_set1_epi8((char)mask)); }
 AI uint32_t pair16(int a, int b) { return (uint32_t)(uint16_t)a | (uint32_t)(uint16_t)b << 16; }
 
 static void decode_row32(int type, const uint8_t *wr, int64_t n, uint8_t *wb, float *meta) {
@@ -548,26 +502,6 @@ AI void gemm_int8_chunk(int type, const void *w, size_t wrb, const void *xq, siz
 #define FTILE_V 3
 #endif
 
-/* Floats i..i+7 of a row of `type` (F32, F16 or BF16). */
-AI __m256 load8f(int type, const void *p, int64_t i) {
-    if (type == FFL_TYPE_F32) return _mm256_loadu_ps((const float *)p + i);
-    const __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)p + i));
-    if (type == FFL_TYPE_F16) return _mm256_cvtph_ps(h);
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-}
-AI float load1f(int type, const void *p, int64_t i) {
-    if (type == FFL_TYPE_F32) {
-        float f;
-        memcpy(&f, (const float *)p + i, 4);
-        return f;
-    }
-    const uint16_t h = ld16((const uint16_t *)p + i);
-    if (type == FFL_TYPE_F16) return h2f(h);
-    const uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
 /* Row of n elements -> n_pad floats (zero padded). */
 AI void row_to_float(int type, const void *src, int64_t n, int64_t n_pad, float *dst) {
     int64_t i = 0;
