@@ -179,12 +179,12 @@ AI void row32(int type, int nt, const uint8_t *w, const void *const *x, int64_t 
     for (int t = 0; t < nt; t++) out[t] = hsum256(_mm256_add_ps(acc[t][0], acc[t][1])) + macc[t];
 }
 
-/* ---- one token (generation): two passes per row. Pass 1 turns the row's fp16 block scales, eight
- * at a time, into the products with the activation scales (and, for offset and minimum types, the
- * row's whole correction term); pass 2 re-reads the row from L1 and only does integer dots, each
- * scaled by one broadcast load. Offset types (Q4_0, Q5_0) and minimum types (Q4_1, Q5_1) multiply
- * their unsigned values directly (values < 32 cannot saturate vpmaddubsw); the offset comes back as
- * -offset * sum(a) per block, prepared once per call. */
+/* ---- one token (generation): per row, the fp16 block scales are turned eight at a time into their
+ * products with the activation scales (and, for offset and minimum types, into the row's correction
+ * term), one group ahead of the integer dots, which then need only one broadcast load per block.
+ * Offset types (Q4_0, Q5_0) and minimum types (Q4_1, Q5_1) multiply their unsigned values directly
+ * (values < 32 cannot saturate vpmaddubsw); the offset comes back as -offset * sum(a) per block,
+ * prepared once per call. */
 
 AI int signed32(int type) { return type == FFL_TYPE_Q8_0 || type == FFL_TYPE_IQ4_NL; }
 
