@@ -702,6 +702,8 @@ int32_t ffl_forward(ffl_session *s, const ffl_ubatch *ub) {
         s->pending_delta = 1;
     }
 
+    /* the last layer ran since the check above: a cancel that came meanwhile still stops before the output */
+    if (aborted(s)) return ffl_fail(FFL_ERR_ABORTED, "decode aborted by the abort callback");
     if (ub->n_out == 0) return FFL_OK;
     int32_t k = 0, row0 = -1;
     for (int32_t t = 0; t < n; t++)
