@@ -133,8 +133,8 @@ AI __m256i decode32(int type, const uint8_t *p) {
     case FFL_TYPE_Q8_0: return _mm256_loadu_si256((const __m256i *)(p + 2));
     case FFL_TYPE_Q4_0: return _mm256_sub_epi8(nibbles32(p + 2), _mm256_set1_epi8(8));
     case FFL_TYPE_Q4_1: return nibbles32(p + 4);
-    case FFL_TYPE_Q5_0: return _mm256_sub_epi8(_mm256_or_si256(nibbles32(p + 6), bits_to_bytes(ld32(p + 2))), _mm256_set1_epi8(16));
-    case FFL_TYPE_Q5_1: return _mm256_or_si256(nibbles32(p + 8), bits_to_bytes(ld32(p + 4)));
+    case FFL_TYPE_Q5_0: return _mm256_sub_epi8(_mm256_or_si256(nibbles32(p + 6), bits_to_bytes(ffl_ld32(p + 2))), _mm256_set1_epi8(16));
+    case FFL_TYPE_Q5_1: return _mm256_or_si256(nibbles32(p + 8), bits_to_bytes(ffl_ld32(p + 4)));
     default: {
         const __m128i lut = _mm_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
         return _mm256_shuffle_epi8(_mm256_set_m128i(lut, lut), nibbles32(p + 2));
@@ -150,7 +150,7 @@ AI __m256i dot_i8(__m256i w, __m256i a) {
 AI __m256i dot_u8(__m256i u, __m256i a) { return _mm256_madd_epi16(_mm256_maddubs_epi16(u, a), _mm256_set1_epi16(1)); }
 
 AI void row32(int type, int nt, const uint8_t *w, const void *const *x, int64_t n, float *out) {
-    const int ws = wstride32(type), q81 = has_min32(type);
+    const int ws = ffl_block_bytes32(type), q81 = has_min32(type);
     const int as = q81 ? (int)sizeof(block_q8_1) : (int)sizeof(block_q8_0), ao = q81 ? 4 : 2;
     const int64_t nb = n / 32;
     __m256 acc[4][2];
@@ -160,13 +160,13 @@ AI void row32(int type, int nt, const uint8_t *w, const void *const *x, int64_t 
     do {                                                                                                           \
         const uint8_t *p = w + (B) * ws;                                                                           \
         const __m256i wv = decode32(type, p);                                                                      \
-        const float dw = h2f(ld16(p));                                                                             \
+        const float dw = h2f(ffl_ld16(p));                                                                             \
         for (int t = 0; t < nt; t++) {                                                                             \
             const uint8_t *a = (const uint8_t *)x[t] + (B) * as;                                                   \
             const __m256i av = _mm256_loadu_si256((const __m256i *)(a + ao));                                      \
             __m256i s = q81 ? dot_u8(wv, av) : dot_i8(wv, av);                                                     \
-            acc[t][K] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(dw * h2f(ld16(a))), acc[t][K]);      \
-            if (q81) macc[t] += h2f(ld16(p + 2)) * h2f(ld16(a + 2));                                               \
+            acc[t][K] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(dw * h2f(ffl_ld16(a))), acc[t][K]);      \
+            if (q81) macc[t] += h2f(ffl_ld16(p + 2)) * h2f(ffl_ld16(a + 2));                                               \
         }                                                                                                          \
     } while (0)
     int64_t b = 0;
@@ -196,7 +196,7 @@ AI __m256i decode32_u(int type, const uint8_t *p) {
         const __m256i q = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(p + 2)));
         return _mm256_and_si256(_mm256_srlv_epi64(q, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(0x0F));
     }
-    case FFL_TYPE_Q5_0: return _mm256_or_si256(nibbles32(p + 6), bits_to_bytes(ld32(p + 2)));
+    case FFL_TYPE_Q5_0: return _mm256_or_si256(nibbles32(p + 6), bits_to_bytes(ffl_ld32(p + 2)));
     default: return decode32(type, p);
     }
 }
@@ -204,7 +204,7 @@ AI __m256i decode32_u(int type, const uint8_t *p) {
 /* Four fp16 words stride bytes apart packed in general-purpose registers (idle integer pipes), so
  * that eight of them cost two vector inserts instead of eight. */
 AI uint64_t words4(const uint8_t *p, int stride) {
-    uint64_t a = ld16(p), b = ld16(p + stride), c = ld16(p + 2 * stride), d = ld16(p + 3 * stride);
+    uint64_t a = ffl_ld16(p), b = ffl_ld16(p + stride), c = ffl_ld16(p + 2 * stride), d = ffl_ld16(p + 3 * stride);
     /* keeps gcc's SLP vectorizer from moving the packing back onto the busy vector pipes */
     __asm__("" : "+r"(a), "+r"(b), "+r"(c), "+r"(d));
     return a | b << 16 | c << 32 | d << 48;
@@ -216,7 +216,7 @@ AI __m256 halves8(const uint8_t *p, int stride) {
 
 AI int mv32_one_token(int type, const uint8_t *w, size_t wrb, const uint8_t *x, int64_t n, float *y, int64_t r0,
                       int64_t r1) {
-    const int ws = wstride32(type), q81 = has_min32(type), off = offset32(type);
+    const int ws = ffl_block_bytes32(type), q81 = has_min32(type), off = offset32(type);
     const int as = q81 ? (int)sizeof(block_q8_1) : (int)sizeof(block_q8_0), ao = q81 ? 4 : 2;
     const int64_t nb = n / 32, nb8 = (nb + 7) & ~(int64_t)7;
     /* the activation bytes are copied to 32-byte aligned rows: loads that split cache lines are slow */
@@ -231,8 +231,8 @@ AI int mv32_one_token(int type, const uint8_t *w, size_t wrb, const uint8_t *x, 
         }
         const uint8_t *a = x + b * as;
         _mm256_store_si256((__m256i *)(aq + 32 * b), _mm256_loadu_si256((const __m256i *)(a + ao)));
-        da[b] = h2f(ld16(a));
-        if (q81) ca[b] = h2f(ld16(a + 2));
+        da[b] = h2f(ffl_ld16(a));
+        if (q81) ca[b] = h2f(ffl_ld16(a + 2));
         else if (off) {
             const __m256i sa = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), _mm256_loadu_si256((const __m256i *)(a + 2))),
                                                  _mm256_set1_epi16(1));
@@ -247,9 +247,9 @@ AI int mv32_one_token(int type, const uint8_t *w, size_t wrb, const uint8_t *x, 
         __m256 corr = _mm256_setzero_ps();
         float corr1 = 0.0f;
         for (int64_t b = 8 * ng; b < nb; b++) {
-            const float dw = h2f(ld16(wr + b * ws));
+            const float dw = h2f(ffl_ld16(wr + b * ws));
             s[b] = dw * da[b];
-            if (q81) corr1 += h2f(ld16(wr + b * ws + 2)) * ca[b];
+            if (q81) corr1 += h2f(ffl_ld16(wr + b * ws + 2)) * ca[b];
             else if (off) corr1 += dw * ca[b];
         }
         /* the scales of group g + 1 are prepared while group g is multiplied: their loads and integer
@@ -339,13 +339,13 @@ AI void decode_k(int type, const uint8_t *p, kblock *kb) {
         }
         /* 6-bit scales and mins of the 8 sub-blocks (bytes of two 64-bit words) */
         const uint8_t *q = p + 4;
-        uint32_t w0 = ld32(q), w1 = ld32(q + 4), w2 = ld32(q + 8);
+        uint32_t w0 = ffl_ld32(q), w1 = ffl_ld32(q + 4), w2 = ffl_ld32(q + 8);
         uint64_t sc = (w0 & 0x3f3f3f3fu) | ((uint64_t)((w2 & 0x0f0f0f0fu) | (((w0 >> 6) & 0x03030303u) << 4)) << 32);
         uint64_t mn = (w1 & 0x3f3f3f3fu) | ((uint64_t)(((w2 >> 4) & 0x0f0f0f0fu) | (((w1 >> 6) & 0x03030303u) << 4)) << 32);
         kb->scw = bytes_doubled(sc);
         kb->bmul = bytes_doubled(mn);
-        kb->d = h2f(ld16(p));
-        kb->dmin = h2f(ld16(p + 2));
+        kb->d = h2f(ffl_ld16(p));
+        kb->dmin = h2f(ffl_ld16(p + 2));
     } break;
     case FFL_TYPE_Q6_K: {
         const block_q6_K *x = (const block_q6_K *)p;
@@ -395,7 +395,7 @@ AI void decode_k(int type, const uint8_t *p, kblock *kb) {
             }
         }
         /* the 16 6-bit scales, minus 32 */
-        uint32_t a0 = ld32(x->scales), a1 = ld32(x->scales + 4), tmp = ld32(x->scales + 8);
+        uint32_t a0 = ffl_ld32(x->scales), a1 = ffl_ld32(x->scales + 4), tmp = ffl_ld32(x->scales + 8);
         uint32_t s0 = (a0 & 0x0f0f0f0fu) | (((tmp >> 0) & 0x03030303u) << 4);
         uint32_t s1 = (a1 & 0x0f0f0f0fu) | (((tmp >> 2) & 0x03030303u) << 4);
         uint32_t s2 = ((a0 >> 4) & 0x0f0f0f0fu) | (((tmp >> 4) & 0x03030303u) << 4);
@@ -411,7 +411,7 @@ AI void decode_k(int type, const uint8_t *p, kblock *kb) {
         const __m128i lut = _mm_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
         const __m256i l2 = _mm256_set_m128i(lut, lut);
         for (int ib = 0; ib < 8; ib++) kb->q[ib] = _mm256_shuffle_epi8(l2, nibbles32(x->qs + 16 * ib));
-        const uint32_t sl = ld32(x->scales_l), sh = x->scales_h;
+        const uint32_t sl = ffl_ld32(x->scales_l), sh = x->scales_h;
         uint64_t ls = 0;
         for (int j = 0; j < 8; j++)
             ls |= (uint64_t)(((((sl >> (4 * j)) & 0xF) | (((sh >> (2 * j)) & 3) << 4)) - 32) & 0xFF) << (8 * j);
@@ -425,7 +425,7 @@ AI void decode_k(int type, const uint8_t *p, kblock *kb) {
 }
 
 AI void row_k(int type, int nt, const uint8_t *w, const void *const *x, int64_t n, float *out) {
-    const int ws = kstride(type);
+    const int ws = ffl_block_bytes_k(type);
     const int has_min = type == FFL_TYPE_Q2_K || type == FFL_TYPE_Q4_K || type == FFL_TYPE_Q5_K;
     const int64_t nb = n / QK_K;
     __m256 acc[4], macc[4];
@@ -508,7 +508,7 @@ AI __m256i kchunk(int type, const uint8_t *p, int c) {
 }
 
 AI int mvk_one_token(int type, const uint8_t *w, size_t wrb, const uint8_t *x, int64_t n, float *y, int64_t r0, int64_t r1) {
-    const int ws = kstride(type), q6 = type == FFL_TYPE_Q6_K;
+    const int ws = ffl_block_bytes_k(type), q6 = type == FFL_TYPE_Q6_K;
     const int64_t nb = n / QK_K;
     uint8_t *aq = ffl_kernel_scratch((size_t)nb * (QK_K + 2 * sizeof(float)));
     if (!aq) return 0;
@@ -535,13 +535,13 @@ AI int mvk_one_token(int type, const uint8_t *w, size_t wrb, const uint8_t *x, i
                 d = h2f(xb->d);
             } else {
                 const uint8_t *q = p + 4;
-                const uint32_t w0 = ld32(q), w1 = ld32(q + 4), w2 = ld32(q + 8);
+                const uint32_t w0 = ffl_ld32(q), w1 = ffl_ld32(q + 4), w2 = ffl_ld32(q + 8);
                 const uint64_t sc = (w0 & 0x3f3f3f3fu) | ((uint64_t)((w2 & 0x0f0f0f0fu) | (((w0 >> 6) & 0x03030303u) << 4)) << 32);
                 const uint64_t mn = (w1 & 0x3f3f3f3fu) | ((uint64_t)(((w2 >> 4) & 0x0f0f0f0fu) | (((w1 >> 6) & 0x03030303u) << 4)) << 32);
                 scw = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc)));
                 bmul = bytes_doubled(mn);
-                d = h2f(ld16(p));
-                dmin = h2f(ld16(p + 2));
+                d = h2f(ffl_ld16(p));
+                dmin = h2f(ffl_ld16(p + 2));
             }
             const __m256i s_lo = q6 ? _mm256_permute2x128_si256(scw, scw, 0x00) : scw;
             const __m256i s_hi = q6 ? _mm256_permute2x128_si256(scw, scw, 0x11) : scw;

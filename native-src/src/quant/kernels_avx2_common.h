@@ -17,40 +17,6 @@
 
 AI float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
-AI uint16_t ld16(const void *p) {
-    uint16_t v;
-    memcpy(&v, p, 2);
-    return v;
-}
-
-AI uint32_t ld32(const void *p) {
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
-AI int wstride32(int type) {
-    switch (type) {
-    case FFL_TYPE_Q4_0: return sizeof(block_q4_0);
-    case FFL_TYPE_Q4_1: return sizeof(block_q4_1);
-    case FFL_TYPE_Q5_0: return sizeof(block_q5_0);
-    case FFL_TYPE_Q5_1: return sizeof(block_q5_1);
-    case FFL_TYPE_Q8_0: return sizeof(block_q8_0);
-    default: return sizeof(block_iq4_nl);
-    }
-}
-
-AI int kstride(int type) {
-    switch (type) {
-    case FFL_TYPE_Q2_K: return sizeof(block_q2_K);
-    case FFL_TYPE_Q3_K: return sizeof(block_q3_K);
-    case FFL_TYPE_Q4_K: return sizeof(block_q4_K);
-    case FFL_TYPE_Q5_K: return sizeof(block_q5_K);
-    case FFL_TYPE_Q6_K: return sizeof(block_q6_K);
-    default: return sizeof(block_iq4_xs);
-    }
-}
-
 /* Offset of the unsigned 32-block weights (w = q - offset). */
 AI int offset32(int type) { return type == FFL_TYPE_Q4_0 ? 8 : type == FFL_TYPE_Q5_0 ? 16 : 0; }
 
@@ -75,7 +41,7 @@ AI float load1f(int type, const void *p, int64_t i) {
         memcpy(&f, (const float *)p + i, 4);
         return f;
     }
-    const uint16_t h = ld16((const uint16_t *)p + i);
+    const uint16_t h = ffl_ld16((const uint16_t *)p + i);
     if (type == FFL_TYPE_F16) return h2f(h);
     const uint32_t u = (uint32_t)h << 16;
     float f;

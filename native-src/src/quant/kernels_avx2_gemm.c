@@ -24,7 +24,7 @@
 #define GEMM_ROW_BLOCK 32   /* weight rows decoded at a time */
 #define GEMM_TOKEN_CHUNK 512 /* bounds the packed activations (and scratch) per pass */
 
-AI __m256i bcast32(const void *p) { return _mm256_set1_epi32((int)ld32(p)); }
+AI __m256i bcast32(const void *p) { return _mm256_set1_epi32((int)ffl_ld32(p)); }
 AI size_t align64(size_t v) { return (v + 63) & ~(size_t)63; }
 /* Keeps a sum a sequential chain: GCC would otherwise rebalance the tile's add chains into trees,
  * which keeps every product alive at once and spills the tile's registers. */
@@ -107,8 +107,8 @@ static void pack_int8_panel(int type, const uint8_t *xq, size_t xrb, int64_t t0,
                 }
                 const uint8_t *a = xq + (size_t)(t0 + t) * xrb + b * as;
                 rows[t] = _mm256_loadu_si256((const __m256i *)(a + ao));
-                da[t] = h2f(ld16(a));
-                s[t] = q81 ? h2f(ld16(a + 2)) : 0.0f;
+                da[t] = h2f(ffl_ld16(a));
+                s[t] = q81 ? h2f(ffl_ld16(a + 2)) : 0.0f;
             }
             transpose8x8_store(rows, o);
             if (offset32(type)) { /* offset * sum(a) per token: 8 steps of pairs (|pair| <= 254) in int16 */
@@ -175,7 +175,7 @@ AI __m256i bits_to_0x10(uint32_t m) {
 AI uint32_t pair16(int a, int b) { return (uint32_t)(uint16_t)a | (uint32_t)(uint16_t)b << 16; }
 
 static void decode_row32(int type, const uint8_t *wr, int64_t n, uint8_t *wb, float *meta) {
-    const int ws = wstride32(type);
+    const int ws = ffl_block_bytes32(type);
     for (int64_t b = 0; b < n / 32; b++) {
         const uint8_t *p = wr + b * ws;
         __m256i v;
@@ -183,18 +183,18 @@ static void decode_row32(int type, const uint8_t *wr, int64_t n, uint8_t *wb, fl
         case FFL_TYPE_Q8_0: v = _mm256_loadu_si256((const __m256i *)(p + 2)); break;
         case FFL_TYPE_Q4_0: v = nibbles32(p + 2); break;
         case FFL_TYPE_Q4_1: v = nibbles32(p + 4); break;
-        case FFL_TYPE_Q5_0: v = _mm256_or_si256(nibbles32(p + 6), bits_to_0x10(ld32(p + 2))); break;
-        case FFL_TYPE_Q5_1: v = _mm256_or_si256(nibbles32(p + 8), bits_to_0x10(ld32(p + 4))); break;
+        case FFL_TYPE_Q5_0: v = _mm256_or_si256(nibbles32(p + 6), bits_to_0x10(ffl_ld32(p + 2))); break;
+        case FFL_TYPE_Q5_1: v = _mm256_or_si256(nibbles32(p + 8), bits_to_0x10(ffl_ld32(p + 4))); break;
         default: v = _mm256_shuffle_epi8(iq4_lut(), nibbles32(p + 2)); break;
         }
         _mm256_store_si256((__m256i *)(wb + 32 * b), v);
-        meta[2 * b] = h2f(ld16(p));
-        meta[2 * b + 1] = has_min(type) ? h2f(ld16(p + 2)) : 0.0f;
+        meta[2 * b] = h2f(ffl_ld16(p));
+        meta[2 * b + 1] = has_min(type) ? h2f(ffl_ld16(p + 2)) : 0.0f;
     }
 }
 
 static void decode_rowk(int type, const uint8_t *wr, int64_t n, uint8_t *wb, uint8_t *meta) {
-    const int ws = kstride(type);
+    const int ws = ffl_block_bytes_k(type);
     for (int64_t b = 0; b < n / QK_K; b++) {
         const uint8_t *p = wr + b * ws;
         __m256i *o = (__m256i *)(wb + 256 * b);
@@ -221,8 +221,8 @@ static void decode_rowk(int type, const uint8_t *wr, int64_t n, uint8_t *wb, uin
             for (int j = 0; j < 8; j++) ffl_k4_scale_min(j, p + 4, &s[j], &m[j]);
             for (int j = 0; j < 8; j++) sc[j] = pair16(s[j], s[j]);
             for (int j = 0; j < 4; j++) mp[j] = pair16(m[2 * j], m[2 * j + 1]);
-            df[0] = h2f(ld16(p));
-            df[1] = -h2f(ld16(p + 2));
+            df[0] = h2f(ffl_ld16(p));
+            df[1] = -h2f(ffl_ld16(p + 2));
         } break;
         case FFL_TYPE_Q6_K: {
             const block_q6_K *x = (const block_q6_K *)p;

@@ -28,17 +28,6 @@
 #define AI static inline __attribute__((always_inline))
 
 AI float h2f(uint16_t h) { return _cvtsh_ss(h); }
-AI uint16_t ld16(const void *p) {
-    uint16_t v;
-    memcpy(&v, p, 2);
-    return v;
-}
-AI uint32_t ld32(const void *p) {
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
 AI float hsum256(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -162,16 +151,6 @@ typedef struct {
     const float *s;        /* Q8_1: d * sum(qs) of each block (for the weight minimum) */
 } tok32;
 
-AI int wstride32(int type) {
-    switch (type) {
-    case FFL_TYPE_Q4_0: return sizeof(block_q4_0);
-    case FFL_TYPE_Q4_1: return sizeof(block_q4_1);
-    case FFL_TYPE_Q5_0: return sizeof(block_q5_0);
-    case FFL_TYPE_Q5_1: return sizeof(block_q5_1);
-    case FFL_TYPE_Q8_0: return sizeof(block_q8_0);
-    default: return sizeof(block_iq4_nl);
-    }
-}
 AI int has_min32(int type) { return type == FFL_TYPE_Q4_1 || type == FFL_TYPE_Q5_1; }
 int ffl_avx512_offset32(int type) {
     switch (type) {
@@ -206,7 +185,7 @@ AI __m256i decode32(int type, const uint8_t *p) {
     __m256i v = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), m4);
     if (type == FFL_TYPE_IQ4_NL) return _mm256_shuffle_epi8(iq4_lut256(), v);
     if (type == FFL_TYPE_Q5_0 || type == FFL_TYPE_Q5_1)
-        v = _mm256_or_si256(v, _mm256_maskz_mov_epi8((__mmask32)ld32(p + qs_offset32(type) - 4), _mm256_set1_epi8(0x10)));
+        v = _mm256_or_si256(v, _mm256_maskz_mov_epi8((__mmask32)ffl_ld32(p + qs_offset32(type) - 4), _mm256_set1_epi8(0x10)));
     return v;
 }
 
@@ -237,7 +216,7 @@ static void init_quad_tables(void) {
 /* Blocks p .. p + 3 * stride: lo = the first 16 weights of each block (one 128-bit lane per block),
  * hi = the last 16; d and m (Q4_1/Q5_1) of the 4 blocks as floats. Never reads past the 4 blocks. */
 AI void decode_quad(int type, const uint8_t *p, __m512i *lo, __m512i *hi, __m128 *d4, __m128 *m4) {
-    const int s = wstride32(type), slot = s / 2 - 9;
+    const int s = ffl_block_bytes32(type), slot = s / 2 - 9;
     if (type == FFL_TYPE_Q8_0) {
         const __m512i x80 = _mm512_set1_epi8((char)0x80);
         __m512i z0 = _mm512_loadu_si512(p), z1 = _mm512_loadu_si512(p + 64);
@@ -258,7 +237,7 @@ AI void decode_quad(int type, const uint8_t *p, __m512i *lo, __m512i *hi, __m128
         h = _mm512_shuffle_epi8(lut, h);
     } else if (type == FFL_TYPE_Q5_0 || type == FFL_TYPE_Q5_1) {
         const int o = qs_offset32(type) - 4;
-        uint64_t q0 = ld32(p + o), q1 = ld32(p + s + o), q2 = ld32(p + 2 * s + o), q3 = ld32(p + 3 * s + o);
+        uint64_t q0 = ffl_ld32(p + o), q1 = ffl_ld32(p + s + o), q2 = ffl_ld32(p + 2 * s + o), q3 = ffl_ld32(p + 3 * s + o);
         uint64_t ml = (q0 & 0xFFFF) | (q1 & 0xFFFF) << 16 | (q2 & 0xFFFF) << 32 | (q3 & 0xFFFF) << 48;
         uint64_t mh = (q0 >> 16) | (q1 >> 16) << 16 | (q2 >> 16) << 32 | (q3 >> 16) << 48;
         const __m512i b4 = _mm512_set1_epi8(0x10);
@@ -284,7 +263,7 @@ AI void decode_quad(int type, const uint8_t *p, __m512i *lo, __m512i *hi, __m128
  * loads, tokens share the weight decode. */
 AI void row32(int type, int nr, int nt, const uint8_t *w, size_t wrb, int64_t nb, const tok32 *tk, int astride,
               float out[4][4]) {
-    const int ws = wstride32(type), off = ffl_avx512_offset32(type);
+    const int ws = ffl_block_bytes32(type), off = ffl_avx512_offset32(type);
     const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
     __m512 acc[4][4][2];
     __m128 macc[4][4];
@@ -332,12 +311,12 @@ AI void row32(int type, int nr, int nt, const uint8_t *w, size_t wrb, int64_t nb
         for (int r = 0; r < nr; r++) {
             const uint8_t *wb = w + r * wrb + b * ws;
             __m256i wv = decode32(type, wb);
-            float dw = h2f(ld16(wb));
+            float dw = h2f(ffl_ld16(wb));
             for (int t = 0; t < nt; t++) {
                 const __m256i av = _mm256_loadu_si256((const __m256i *)(tk[t].qs + b * astride));
                 __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), wv, av);
                 tail[r][t] += (hsum256(_mm256_cvtepi32_ps(s)) + tk[t].corr[b]) * (dw * tk[t].da[b]);
-                if (has_min32(type)) tail[r][t] += h2f(ld16(wb + 2)) * tk[t].s[b];
+                if (has_min32(type)) tail[r][t] += h2f(ffl_ld16(wb + 2)) * tk[t].s[b];
             }
         }
     }
@@ -358,8 +337,8 @@ void ffl_avx512_prep32(int q81, int offset, const void *xrow, int64_t nb, float 
     const int qo = q81 ? 4 : 2;
     const uint8_t *p = xrow;
     for (int64_t b = 0; b < nb; b++, p += astride) {
-        da[b] = h2f(ld16(p));
-        if (q81) s[b] = h2f(ld16(p + 2));
+        da[b] = h2f(ffl_ld16(p));
+        if (q81) s[b] = h2f(ffl_ld16(p + 2));
         corr[b] = 0;
         if (offset) {
             /* sum of signed bytes = sum of (byte ^ 0x80) - 32 * 128 */
@@ -457,7 +436,7 @@ AI __m512i scale_idx32(int k) {
 
 /* Q4_K / Q5_K 6-bit scales and mins of the 8 sub-blocks, one byte each. */
 AI void k4_scales(const uint8_t *q, uint64_t *sc, uint64_t *mn) {
-    uint32_t w0 = ld32(q), w1 = ld32(q + 4), w2 = ld32(q + 8);
+    uint32_t w0 = ffl_ld32(q), w1 = ffl_ld32(q + 4), w2 = ffl_ld32(q + 8);
     uint32_t sc_hi = (w2 & 0x0f0f0f0fu) | (((w0 >> 6) & 0x03030303u) << 4);
     uint32_t mn_hi = ((w2 >> 4) & 0x0f0f0f0fu) | (((w1 >> 6) & 0x03030303u) << 4);
     *sc = (w0 & 0x3f3f3f3fu) | ((uint64_t)sc_hi << 32);
@@ -466,7 +445,7 @@ AI void k4_scales(const uint8_t *q, uint64_t *sc, uint64_t *mn) {
 
 /* Q3_K: 16 signed scales (6-bit minus 32). */
 AI __m128i q3_scales(const uint8_t *p) {
-    uint32_t a0 = ld32(p), a1 = ld32(p + 4), tmp = ld32(p + 8);
+    uint32_t a0 = ffl_ld32(p), a1 = ffl_ld32(p + 4), tmp = ffl_ld32(p + 8);
     uint32_t s0 = (a0 & 0x0f0f0f0fu) | (((tmp >> 0) & 0x03030303u) << 4);
     uint32_t s1 = (a1 & 0x0f0f0f0fu) | (((tmp >> 2) & 0x03030303u) << 4);
     uint32_t s2 = ((a0 >> 4) & 0x0f0f0f0fu) | (((tmp >> 4) & 0x03030303u) << 4);
@@ -631,19 +610,8 @@ AI __m512i dot_k(int type, const kblock *kb, const block_q8_K *a, __m256i *mins)
 }
 
 AI int has_kmin(int type) { return type == FFL_TYPE_Q2_K || type == FFL_TYPE_Q4_K || type == FFL_TYPE_Q5_K; }
-AI int kstride(int type) {
-    switch (type) {
-    case FFL_TYPE_Q2_K: return sizeof(block_q2_K);
-    case FFL_TYPE_Q3_K: return sizeof(block_q3_K);
-    case FFL_TYPE_Q4_K: return sizeof(block_q4_K);
-    case FFL_TYPE_Q5_K: return sizeof(block_q5_K);
-    case FFL_TYPE_Q6_K: return sizeof(block_q6_K);
-    default: return sizeof(block_iq4_xs);
-    }
-}
-
 AI void row_k(int type, int nt, const uint8_t *w, int64_t nb, const block_q8_K *const *x, float *out) {
-    const int ws = kstride(type);
+    const int ws = ffl_block_bytes_k(type);
     __m512 acc[4];
     __m256 macc[4];
     for (int t = 0; t < 4; t++) acc[t] = _mm512_setzero_ps(), macc[t] = _mm256_setzero_ps();
@@ -696,7 +664,7 @@ AI void prep_k4(int type, const block_q8_K *x, int64_t nb, uint8_t *dst) {
  * at a time: interleaving two rows is ~10% faster from cache but 2-3x slower from memory (the
  * hardware prefetcher loses the streams). */
 AI void k4_superblock(int type, int nt, const uint8_t *w, int64_t b, const uint8_t *const *px, __m512 *acc, __m128 *macc) {
-    const int ws = kstride(type);
+    const int ws = ffl_block_bytes_k(type);
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     const uint8_t *p = w + b * ws;
     __m512i wv[4], sc[4];
@@ -715,7 +683,7 @@ AI void k4_superblock(int type, int nt, const uint8_t *w, int64_t b, const uint8
         /* scales: 4 bits from scales_l, 2 from scales_h, minus 32; int32 lanes, 4 per sub-block */
         /* bit fields to bytes with vpmultishiftqb: nibble j of scales_l (bits 4j..) and the 2 bits
          * 2j.. of scales_h (placed at bit 32 of the same word) */
-        const __m128i bits = _mm_cvtsi64_si128((long long)((uint64_t)ld32(x->scales_l) | (uint64_t)x->scales_h << 32));
+        const __m128i bits = _mm_cvtsi64_si128((long long)((uint64_t)ffl_ld32(x->scales_l) | (uint64_t)x->scales_h << 32));
         const __m128i lo = _mm_and_si128(_mm_multishift_epi64_epi8(_mm_set1_epi64x(0x1c1814100c080400ll), bits), _mm_set1_epi8(0x0F));
         const __m128i hi = _mm_and_si128(_mm_multishift_epi64_epi8(_mm_set1_epi64x(0x2e2c2a2826242220ll), bits), _mm_set1_epi8(0x03));
         const __m128i ls8 = _mm_sub_epi8(_mm_or_si128(lo, _mm_slli_epi16(hi, 4)), _mm_set1_epi8(32));
@@ -754,8 +722,8 @@ AI void k4_superblock(int type, int nt, const uint8_t *w, int64_t b, const uint8
             {5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7}};
         for (int k = 0; k < 4; k++) sc[k] = _mm512_permutexvar_epi16(_mm512_loadu_si512(pick[k]), s16);
         mn16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)m8));
-        d = h2f(ld16(p));
-        dmin = h2f(ld16(p + 2));
+        d = h2f(ffl_ld16(p));
+        dmin = h2f(ffl_ld16(p + 2));
     }
     for (int t = 0; t < nt; t++) {
         const uint8_t *a = px[t] + b * K4_PREP_BYTES;
@@ -979,19 +947,19 @@ AI int koffset(int type) {
  * the correction 128 * sum(w), the scale s and the minimum m. */
 AI void decode_row(int type, const uint8_t *wr, int64_t n, int8_t *wb, int32_t *corr, float *s, float *m) {
     if (!is_ktype(type)) {
-        const int ws = wstride32(type);
+        const int ws = ffl_block_bytes32(type);
         const __m256i off = _mm256_set1_epi8((char)ffl_avx512_offset32(type));
         for (int64_t b = 0; b < n / 32; b++) {
             const uint8_t *p = wr + b * ws;
             __m256i w = _mm256_sub_epi8(decode32(type, p), off);
             _mm256_storeu_si256((__m256i *)(wb + 32 * b), w);
             corr[b] = 128 * sum32_i8(w);
-            s[b] = h2f(ld16(p));
-            m[b] = has_min32(type) ? h2f(ld16(p + 2)) : 0.0f;
+            s[b] = h2f(ffl_ld16(p));
+            m[b] = has_min32(type) ? h2f(ffl_ld16(p + 2)) : 0.0f;
         }
         return;
     }
-    const int ws = kstride(type);
+    const int ws = ffl_block_bytes_k(type);
     const __m512i off = _mm512_set1_epi8((char)koffset(type));
     for (int64_t b = 0; b < n / QK_K; b++) {
         const uint8_t *p = wr + b * ws;
@@ -1032,7 +1000,7 @@ AI void decode_row(int type, const uint8_t *wr, int64_t n, int8_t *wb, int32_t *
                 for (int j = 0; j < 8; j++) sb[j] = d * (float)ffl_iq4xs_scale(x, j), mb[j] = 0.0f;
             } else {
                 const uint8_t *scales = type == FFL_TYPE_Q4_K ? ((const block_q4_K *)p)->scales : ((const block_q5_K *)p)->scales;
-                const float d = h2f(ld16(p)), dmin = h2f(ld16(p + 2));
+                const float d = h2f(ffl_ld16(p)), dmin = h2f(ffl_ld16(p + 2));
                 for (int j = 0; j < 8; j++) {
                     uint8_t sc, mn;
                     ffl_k4_scale_min(j, scales, &sc, &mn);
@@ -1067,8 +1035,8 @@ AI void gemm_tile(int type, int nr, const uint8_t *panel, int64_t ng, const int8
                 __m512i i0 = _mm512_setzero_si512(), i1 = _mm512_setzero_si512();
 #pragma GCC unroll 4
                 for (int k = 0; k < 4; k++) {
-                    i0 = _mm512_dpbusd_epi32(i0, a[k], _mm512_set1_epi32((int)ld32(w + 4 * k)));
-                    i1 = _mm512_dpbusd_epi32(i1, a[k + 4], _mm512_set1_epi32((int)ld32(w + 16 + 4 * k)));
+                    i0 = _mm512_dpbusd_epi32(i0, a[k], _mm512_set1_epi32((int)ffl_ld32(w + 4 * k)));
+                    i1 = _mm512_dpbusd_epi32(i1, a[k + 4], _mm512_set1_epi32((int)ffl_ld32(w + 16 + 4 * k)));
                 }
                 __m512i i = _mm512_sub_epi32(_mm512_add_epi32(i0, i1), _mm512_set1_epi32(corr[g]));
                 __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(i), da);
@@ -1078,8 +1046,8 @@ AI void gemm_tile(int type, int nr, const uint8_t *panel, int64_t ng, const int8
                 __m512i i0 = _mm512_setzero_si512(), i1 = _mm512_setzero_si512();
 #pragma GCC unroll 4
                 for (int k = 0; k < 4; k++) {
-                    i0 = _mm512_dpbusd_epi32(i0, a[k], _mm512_set1_epi32((int)ld32(w + 4 * k)));
-                    i1 = _mm512_dpbusd_epi32(i1, a[k + 4], _mm512_set1_epi32((int)ld32(w + 16 + 4 * k)));
+                    i0 = _mm512_dpbusd_epi32(i0, a[k], _mm512_set1_epi32((int)ffl_ld32(w + 4 * k)));
+                    i1 = _mm512_dpbusd_epi32(i1, a[k + 4], _mm512_set1_epi32((int)ffl_ld32(w + 16 + 4 * k)));
                 }
                 i0 = _mm512_sub_epi32(i0, _mm512_set1_epi32(corr[2 * g]));
                 i1 = _mm512_sub_epi32(i1, _mm512_set1_epi32(corr[2 * g + 1]));
@@ -1221,8 +1189,8 @@ AI void fgemm_tile(int mode, int nr, const void *panel, int64_t n_pad, const uin
 #pragma GCC unroll 8
             for (int r = 0; r < nr; r++) {
                 const uint8_t *w = wrows + r * rstride + 2 * k;
-                acc[r][0] = _mm512_dpbf16_ps(acc[r][0], a0, (__m512bh)_mm512_set1_epi32((int)ld32(w)));
-                acc[r][1] = _mm512_dpbf16_ps(acc[r][1], a1, (__m512bh)_mm512_set1_epi32((int)ld32(w + 4)));
+                acc[r][0] = _mm512_dpbf16_ps(acc[r][0], a0, (__m512bh)_mm512_set1_epi32((int)ffl_ld32(w)));
+                acc[r][1] = _mm512_dpbf16_ps(acc[r][1], a1, (__m512bh)_mm512_set1_epi32((int)ffl_ld32(w + 4)));
             }
         }
     }

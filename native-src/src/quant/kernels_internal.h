@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "fflama.h"
 #include "quant/blocks.h"
@@ -54,6 +55,41 @@ void ffl_quantize_q8_1_scalar(const float *x, void *xq, int64_t n);
 void ffl_quantize_q8_K_scalar(const float *x, void *xq, int64_t n);
 void ffl_quantize_bf16_scalar(const float *x, void *xq, int64_t n);
 void ffl_quantize_f16_scalar(const float *x, void *xq, int64_t n);
+
+/* Block fields sit at any address (blocks are packed): loads that assume no alignment. */
+static inline uint16_t ffl_ld16(const void *p) {
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+static inline uint32_t ffl_ld32(const void *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* Bytes per block of the 32-element types (Q4_0 .. Q8_0, IQ4_NL) and of the 256-element ones
+ * (K-quants, IQ4_XS); constant once inlined into a per-type kernel. */
+static inline int ffl_block_bytes32(int type) {
+    switch (type) {
+    case FFL_TYPE_Q4_0: return sizeof(block_q4_0);
+    case FFL_TYPE_Q4_1: return sizeof(block_q4_1);
+    case FFL_TYPE_Q5_0: return sizeof(block_q5_0);
+    case FFL_TYPE_Q5_1: return sizeof(block_q5_1);
+    case FFL_TYPE_Q8_0: return sizeof(block_q8_0);
+    default: return sizeof(block_iq4_nl);
+    }
+}
+static inline int ffl_block_bytes_k(int type) {
+    switch (type) {
+    case FFL_TYPE_Q2_K: return sizeof(block_q2_K);
+    case FFL_TYPE_Q3_K: return sizeof(block_q3_K);
+    case FFL_TYPE_Q4_K: return sizeof(block_q4_K);
+    case FFL_TYPE_Q5_K: return sizeof(block_q5_K);
+    case FFL_TYPE_Q6_K: return sizeof(block_q6_K);
+    default: return sizeof(block_iq4_xs);
+    }
+}
 
 /* Q4_K / Q5_K 6-bit scale and min of sub-block j (0..7) from the 12 packed bytes. */
 static inline void ffl_k4_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *mn) {

@@ -17,17 +17,6 @@ AI float h2f(uint16_t h) {
     memcpy(&f, &h, 2);
     return (float)f;
 }
-AI uint16_t ld16(const void *p) {
-    uint16_t v;
-    memcpy(&v, p, 2);
-    return v;
-}
-AI uint32_t ld32(const void *p) {
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
 /* 16 signed bytes times 16 signed bytes, accumulated into 4 int32 lanes. */
 AI int32x4_t dot16(int dp, int32x4_t acc, int8x16_t w, int8x16_t a) {
     if (dp) return vdotq_s32(acc, w, a);
@@ -100,16 +89,6 @@ AI void float_row(int dp, int type, int nt, const uint8_t *w, const void *const 
 
 /* ================================================================ 32-element blocks */
 
-AI int wstride32(int type) {
-    switch (type) {
-    case FFL_TYPE_Q4_0: return sizeof(block_q4_0);
-    case FFL_TYPE_Q4_1: return sizeof(block_q4_1);
-    case FFL_TYPE_Q5_0: return sizeof(block_q5_0);
-    case FFL_TYPE_Q5_1: return sizeof(block_q5_1);
-    case FFL_TYPE_Q8_0: return sizeof(block_q8_0);
-    default: return sizeof(block_iq4_nl);
-    }
-}
 AI int has_min32(int type) { return type == FFL_TYPE_Q4_1 || type == FFL_TYPE_Q5_1; }
 
 /* Bits 0..15 of `bits` into bit 4 of bytes 0..15. */
@@ -130,7 +109,7 @@ AI void decode32(int type, const uint8_t *p, int8x16_t *lo, int8x16_t *hi) {
     uint8x16_t q = vld1q_u8(p + o);
     uint8x16_t l = vandq_u8(q, vdupq_n_u8(0x0F)), h = vshrq_n_u8(q, 4);
     if (type == FFL_TYPE_Q5_0 || type == FFL_TYPE_Q5_1) {
-        uint32_t qh = ld32(p + o - 4);
+        uint32_t qh = ffl_ld32(p + o - 4);
         l = vorrq_u8(l, bits16_to_bytes(qh));
         h = vorrq_u8(h, bits16_to_bytes(qh >> 16));
     }
@@ -146,7 +125,7 @@ AI void decode32(int type, const uint8_t *p, int8x16_t *lo, int8x16_t *hi) {
 }
 
 AI void row32(int dp, int type, int nt, const uint8_t *w, const void *const *x, int64_t n, float *out) {
-    const int ws = wstride32(type), q81 = has_min32(type);
+    const int ws = ffl_block_bytes32(type), q81 = has_min32(type);
     const int as = q81 ? (int)sizeof(block_q8_1) : (int)sizeof(block_q8_0), ao = q81 ? 4 : 2;
     float32x4_t acc[4];
     float macc[4] = {0, 0, 0, 0};
@@ -155,13 +134,13 @@ AI void row32(int dp, int type, int nt, const uint8_t *w, const void *const *x, 
         const uint8_t *p = w + b * ws;
         int8x16_t lo, hi;
         decode32(type, p, &lo, &hi);
-        const float dw = h2f(ld16(p));
+        const float dw = h2f(ffl_ld16(p));
         for (int t = 0; t < nt; t++) {
             const uint8_t *a = (const uint8_t *)x[t] + b * as;
             int32x4_t s = dot16(dp, vdupq_n_s32(0), lo, vld1q_s8((const int8_t *)a + ao));
             s = dot16(dp, s, hi, vld1q_s8((const int8_t *)a + ao + 16));
-            acc[t] = vfmaq_n_f32(acc[t], vcvtq_f32_s32(s), dw * h2f(ld16(a)));
-            if (q81) macc[t] += h2f(ld16(p + 2)) * h2f(ld16(a + 2));
+            acc[t] = vfmaq_n_f32(acc[t], vcvtq_f32_s32(s), dw * h2f(ffl_ld16(a)));
+            if (q81) macc[t] += h2f(ffl_ld16(p + 2)) * h2f(ffl_ld16(a + 2));
         }
     }
     for (int t = 0; t < nt; t++) out[t] = vaddvq_f32(acc[t]) + macc[t];
@@ -169,16 +148,6 @@ AI void row32(int dp, int type, int nt, const uint8_t *w, const void *const *x, 
 
 /* ================================================================ K-quants (Q8_K activations) */
 
-AI int kstride(int type) {
-    switch (type) {
-    case FFL_TYPE_Q2_K: return sizeof(block_q2_K);
-    case FFL_TYPE_Q3_K: return sizeof(block_q3_K);
-    case FFL_TYPE_Q4_K: return sizeof(block_q4_K);
-    case FFL_TYPE_Q5_K: return sizeof(block_q5_K);
-    case FFL_TYPE_Q6_K: return sizeof(block_q6_K);
-    default: return sizeof(block_iq4_xs);
-    }
-}
 AI int has_kmin(int type) { return type == FFL_TYPE_Q2_K || type == FFL_TYPE_Q4_K || type == FFL_TYPE_Q5_K; }
 
 /* A super-block as 16 chunks of 16 signed weights in natural order, the scale of each chunk, and
@@ -216,8 +185,8 @@ AI void decode_k(int type, const uint8_t *p, kblock *kb) {
             kb->sc[2 * j] = kb->sc[2 * j + 1] = sc;
             kb->mn[2 * j] = kb->mn[2 * j + 1] = mn;
         }
-        kb->d = h2f(ld16(p));
-        kb->dmin = h2f(ld16(p + 2));
+        kb->d = h2f(ffl_ld16(p));
+        kb->dmin = h2f(ffl_ld16(p + 2));
     } break;
     case FFL_TYPE_Q6_K: {
         const block_q6_K *x = (const block_q6_K *)p;
@@ -291,7 +260,7 @@ AI void decode_k(int type, const uint8_t *p, kblock *kb) {
 }
 
 AI void row_k(int dp, int type, int nt, const uint8_t *w, const void *const *x, int64_t n, float *out) {
-    const int ws = kstride(type);
+    const int ws = ffl_block_bytes_k(type);
     float acc[4] = {0, 0, 0, 0};
     for (int64_t b = 0; b < n / QK_K; b++) {
         kblock kb;
