@@ -178,23 +178,22 @@ static double run_matmul(ffl_threadpool *tp, mm_ctx *c, int reps) {
     return best;
 }
 
-/* Matrix x vector on a weight matrix that stays in the L2 cache, one thread, thread CPU time:
- * what the kernel can consume per core when memory is not the limit. 192 KiB of weights (plus the
- * activations) fit the smallest L2 met so far (512 KiB on Zen 3; 512 KiB of weights did not). */
+/* Matrix x vector on a weight matrix that stays in the L2 cache, one thread: what the kernel can
+ * consume per core when memory is not the limit. 192 KiB of weights (plus the activations) fit the
+ * smallest L2 met so far (512 KiB on Zen 3; 512 KiB of weights did not). The fastest of many short
+ * calls (~10 us each, for 0.1 s): on a shared host a busy neighbour slows some calls but rarely all of
+ * them, which made the best of a few 20 ms runs of thread CPU time vary by up to 1.7x. */
 static double cached_mv_gbs(int32_t type, const uint8_t *w, size_t wrb, int64_t cols, const float *x, uint8_t *xq, float *y) {
     int64_t rows = (int64_t)((192 * 1024) / wrb);
     if (rows < 1) rows = 1;
     ffl_quantize_activations(type, x, cols, xq, cols, 0, 1);
     double best = 1e30;
-    for (int rep = 0; rep < 5; rep++) {
-        int iters = 0;
-        double t0 = cpu_s(), dt;
-        do {
-            ffl_matmul_rows(type, w, wrb, xq, cols, 1, y, rows, 0, rows);
-            iters++;
-            dt = cpu_s() - t0;
-        } while (dt < 0.02);
-        if (dt / iters < best) best = dt / iters;
+    const double stop = now_s() + 0.1;
+    for (int calls = 0; calls < 100 || now_s() < stop; calls++) {
+        double t0 = now_s();
+        ffl_matmul_rows(type, w, wrb, xq, cols, 1, y, rows, 0, rows);
+        double dt = now_s() - t0;
+        if (dt < best) best = dt;
     }
     return (double)wrb * (double)rows / best / 1e9;
 }
@@ -278,7 +277,7 @@ int main(int argc, char **argv) {
     printf("matrix x vector: %lld cols, rows to fill %.2f GiB of weights; matrix x matrix: %lld x %lld weights, %lld tokens\n",
            (long long)cols, gib, (long long)mm_rows, (long long)cols, (long long)tokens);
     printf("columns: mv = matrix x vector, GB/s of weights streamed (best of %d) and its share of the read bandwidth;\n"
-           "  L2 = one thread on a weight matrix that stays in L2, per core (thread CPU time);\n"
+           "  L2 = one thread on a weight matrix that stays in L2, per core (fastest of many short calls);\n"
            "  mm = matrix x matrix GFLOP/s with all threads (wall clock) and per core (one thread, thread CPU time)\n\n", reps);
     double r_mv[32], r_l2[32], r_mm[32], r_mmc[32], r_us[32], r_ms[32];
     for (int ti = 0; ti < n_types; ti++) {
