@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Generation speed of llama.cpp and fflama taken in turns: round i runs llama.cpp's llama-bench (through
+# run.sh) and then `fflama bench`, one repetition each, and the summary compares medians and the median of
+# the per-round ratios. On a shared machine the available bandwidth drifts by tens of percent between
+# minutes; a ratio of two runs seconds apart is far steadier than two tables taken one after the other.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+
+usage() {
+    cat >&2 <<EOF
+usage: $0 [-n N] [-k ROUNDS] [-t THREADS] MODEL.gguf [MODEL.gguf ...]
+  -n N       single-token decode steps per run (default 64: tg64)
+  -k ROUNDS  rounds of llama.cpp-then-fflama per model (default 6)
+  -t N       threads (default 2)
+EOF
+    exit 2
+}
+
+TG=64 ROUNDS=6 THREADS=2
+while getopts "n:k:t:h" opt; do
+    case "$opt" in
+        n) TG="$OPTARG" ;;
+        k) ROUNDS="$OPTARG" ;;
+        t) THREADS="$OPTARG" ;;
+        *) usage ;;
+    esac
+done
+shift $((OPTIND - 1))
+[ $# -ge 1 ] || usage
+[[ "$TG" =~ ^[1-9][0-9]*$ && "$ROUNDS" =~ ^[1-9][0-9]*$ && "$THREADS" =~ ^[1-9][0-9]*$ ]] || usage
+for m in "$@"; do
+    [ -r "$m" ] || { echo "error: cannot read model $m" >&2; exit 1; }
+done
+
+# median of the numbers on stdin
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+printf '| %-32s | %6s | %-28s | %-28s | %-13s |\n' model rounds "llama.cpp tg$TG median (max)" "fflama tg$TG median (max)" "fflama / llama.cpp (median of rounds)"
+printf '| %-32s | %6s | %-28s | %-28s | %-13s |\n' "--------------------------------" "-----:" "----------------------------" "----------------------------" "-------------"
+for m in "$@"; do
+    ref=() ours=() ratio=()
+    for ((i = 0; i < ROUNDS; i++)); do
+        # run.sh's summary row: | file | size | pp | tg "mean ± sd" | threads | variant |
+        r="$("$HERE/run.sh" -p 0 -n "$TG" -r 1 -t "$THREADS" "$m" 2>/dev/null \
+            | awk -F'|' -v f="$(basename "$m")" '$2 ~ f && $5 ~ /±/ { split($5, a, "±"); print a[1] + 0; exit }')"
+        o="$("$ROOT/fflama" bench -m "$m" -p 0 -n "$TG" -t "$THREADS" -r 1 --json 2>/dev/null \
+            | grep -o '"avg_ts" *: *[0-9.eE+-]*' | head -n1 | sed 's/.*: *//')"
+        [ -n "$r" ] && [ -n "$o" ] || { echo "error: round $i on $m produced no number (llama.cpp '$r', fflama '$o')" >&2; exit 1; }
+        ref+=("$r") ours+=("$o") ratio+=("$(awk -v a="$o" -v b="$r" 'BEGIN { printf "%.4f", a / b }')")
+    done
+    rmed="$(printf '%s\n' "${ref[@]}" | median)" rmax="$(printf '%s\n' "${ref[@]}" | sort -g | tail -n1)"
+    omed="$(printf '%s\n' "${ours[@]}" | median)" omax="$(printf '%s\n' "${ours[@]}" | sort -g | tail -n1)"
+    printf '| %-32s | %6d | %-28s | %-28s | %-13s |\n' "$(basename "$m")" "$ROUNDS" "$(printf '%.2f (%.2f)' "$rmed" "$rmax")" \
+        "$(printf '%.2f (%.2f)' "$omed" "$omax")" "$(printf '%s\n' "${ratio[@]}" | median | awk '{ printf "%.3f", $1 }')"
+done
