@@ -8,6 +8,10 @@ cd "$root"
 source ci/find-jdk.sh
 export FFLAMA_TESTDATA="${FFLAMA_TESTDATA:-$(cd "$root/.." && pwd)/shared/testdata}"
 echo "== JDK: $JAVA_HOME; test data: $FFLAMA_TESTDATA"
+if [ ! -f "$FFLAMA_TESTDATA/README.md" ]; then
+    echo "error: no test fixtures at $FFLAMA_TESTDATA: check out ../shared beside this clone, or set FFLAMA_TESTDATA" >&2
+    exit 1
+fi
 
 echo "== Maven build and tests (native build, ctest, JUnit)"
 mvn -B -ntp install
