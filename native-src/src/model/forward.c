@@ -10,6 +10,7 @@
 #include "common/fp16.h"
 #include "model/session.h"
 #include "quant/kernels.h"
+#include "vecmath/vecmath.h"
 
 #include <math.h>
 #include <stdatomic.h>
@@ -164,8 +165,6 @@ static void rms_norm(const float *x, const float *w, float *y, int64_t n, float 
     const float scale = 1.0f / sqrtf(mean + eps);
     for (int64_t i = 0; i < n; i++) y[i] = (x[i] * scale) * w[i];
 }
-
-static inline float silu(float x) { return x / (1.0f + expf(-x)); }
 
 /* ---- RoPE ------------------------------------------------------------------------------ */
 
@@ -434,11 +433,10 @@ static void phase_attention(void *ctx, int ith, int nth) {
                 }
             }
             double sum = 0;
-            for (int32_t j = 0; j < w; j++) {
-                float p = row[j] == -INFINITY ? 0.0f : expf(row[j] - mx);
-                row[j] = p;
-                sum += (double)p;
-            }
+            if (mx == -INFINITY) /* no visible cell: the row stays all zero */
+                memset(row, 0, (size_t)w * sizeof(float));
+            else
+                sum = ffl_vec_exp_shift(row, w, mx); /* masked cells: exp(-inf) = 0 */
             const float inv = sum > 0 ? (float)(1.0 / sum) : 0.0f;
             for (int32_t j = 0; j < w; j++) row[j] *= inv;
         }
@@ -468,7 +466,7 @@ static void phase_swiglu(void *ctx, int ith, int nth) {
     for (int64_t t = b; t < e; t++) {
         float *g = s->gate + t * F;
         const float *u = s->up + t * F;
-        for (int64_t i = 0; i < F; i++) g[i] = silu(g[i]) * u[i];
+        ffl_vec_swiglu(g, u, F);
         encode_row(s, &c->plan, s->gate, F, F, t);
     }
 }

@@ -1,0 +1,23 @@
+/* Elementwise float math of the forward pass (SiLU gating, softmax exponentials), dispatched at
+ * run time like the matmul kernels. The SIMD levels use a polynomial exp with at most a few ulp of
+ * error against libm's expf, as ggml's vectorised SiLU and softmax do. Internal, validated arguments. */
+#ifndef FFL_VECMATH_H
+#define FFL_VECMATH_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* g[i] = silu(g[i]) * u[i] with silu(x) = x / (1 + exp(-x)). */
+void ffl_vec_swiglu(float *g, const float *u, int64_t n);
+
+/* x[i] = exp(x[i] - shift) (so -inf becomes 0); returns the sum of the results, added in double. */
+double ffl_vec_exp_shift(float *x, int64_t n, float shift);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,126 @@
+/* Elementwise math: every dispatch level this CPU supports must agree with libm's expf to a few
+ * ulp over the whole float range (underflow, overflow, infinities and NaN included), and SwiGLU and
+ * the shifted exponentials must equal the scalar formulas built on it. */
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fflama.h"
+#include "test_util.h"
+#include "vecmath/vecmath.h"
+
+static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
+static uint32_t rnd32(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 16);
+}
+static float rndf(float lo, float hi) { return lo + (hi - lo) * (float)(rnd32() & 0xFFFFFF) / 16777216.0f; }
+
+/* |got - want| in units of want's last place (ulps of FLT_MIN for subnormal results). */
+static double ulps(float got, float want) {
+    if (isnan(want)) return isnan(got) ? 0 : 1e30;
+    if (isinf(want)) return got == want ? 0 : 1e30;
+    int e;
+    frexpf(fabsf(want) < FLT_MIN ? FLT_MIN : want, &e);
+    return fabs((double)got - (double)want) / ldexp(1.0, e - 24);
+}
+
+#define N_VALUES 20011 /* odd: the SIMD body and the scalar tail both run */
+
+static void fill_inputs(float *x) {
+    const float specials[] = {0.0f, -0.0f, 1.0f, -1.0f, 88.0f, 88.5f, 88.72f, 88.73f, 89.0f, 100.0f, -87.0f,
+                              -87.5f, -100.0f, -103.9f, -104.5f, -200.0f, INFINITY, -INFINITY, NAN, 1e-30f,
+                              -1e-30f, 0.3465736f, -0.3465736f, 1e-8f, 5.0f};
+    const int ns = (int)(sizeof specials / sizeof specials[0]);
+    for (int i = 0; i < N_VALUES; i++) {
+        if (i < ns * 8 && i % 8 == 3) x[i] = specials[i / 8]; /* specials in every lane position */
+        else if (i % 3 == 0) x[i] = rndf(-110.0f, 95.0f);
+        else if (i % 3 == 1) x[i] = rndf(-12.0f, 12.0f);
+        else x[i] = rndf(-0.5f, 0.5f);
+    }
+}
+
+static void test_exp_shift(int32_t level) {
+    static float x[N_VALUES], y[N_VALUES];
+    fill_inputs(x);
+    const float shifts[] = {0.0f, 3.25f, -2.0f};
+    for (int s = 0; s < 3; s++) {
+        memcpy(y, x, sizeof x);
+        double sum = ffl_vec_exp_shift(y, N_VALUES, shifts[s]);
+        double worst = 0, want_sum = 0;
+        int worst_i = 0;
+        for (int i = 0; i < N_VALUES; i++) {
+            const float want = expf(x[i] - shifts[s]);
+            if (!isnan(want)) want_sum += want;
+            double u = ulps(y[i], want);
+            if (u > worst) worst = u, worst_i = i;
+        }
+        if (s == 0) printf("  exp: worst %.2f ulp\n", worst);
+        CHECK_MSG(worst <= 3, "level %s shift %g: exp(%.9g) = %.9g, libm %.9g (%.1f ulp)", ffl_cpu_level_name(level),
+                  shifts[s], x[worst_i] - shifts[s], y[worst_i], expf(x[worst_i] - shifts[s]), worst);
+        /* the inputs hold NaN and +inf, so the sums are NaN/inf; check them on a finite slice too */
+        CHECK(isnan(sum) || isinf(sum));
+    }
+    /* a softmax row: finite scores with masked cells */
+    float row[37], ref[37];
+    for (int i = 0; i < 37; i++) row[i] = i % 5 == 2 ? -INFINITY : rndf(-20.0f, 4.0f);
+    memcpy(ref, row, sizeof row);
+    double sum = ffl_vec_exp_shift(row, 37, 4.0f), want = 0;
+    for (int i = 0; i < 37; i++) {
+        want += expf(ref[i] - 4.0f);
+        if (i % 5 == 2) CHECK_MSG(row[i] == 0.0f, "level %s: masked cell %d = %g", ffl_cpu_level_name(level), i, row[i]);
+    }
+    CHECK_MSG(fabs(sum - want) <= 1e-6 * want, "level %s: softmax sum %.9g, libm %.9g", ffl_cpu_level_name(level), sum, want);
+    CHECK(ffl_vec_exp_shift(row, 0, 0.0f) == 0.0);
+}
+
+static void test_swiglu(int32_t level) {
+    static float g[N_VALUES], u[N_VALUES], y[N_VALUES];
+    fill_inputs(g);
+    for (int i = 0; i < N_VALUES; i++) u[i] = i % 7 == 0 ? 1.0f : rndf(-3.0f, 3.0f);
+    memcpy(y, g, sizeof g);
+    ffl_vec_swiglu(y, u, N_VALUES);
+    double worst = 0;
+    int worst_i = 0;
+    for (int i = 0; i < N_VALUES; i++) {
+        const float want = g[i] / (1.0f + expf(-g[i])) * u[i];
+        /* a few ulp of exp, one rounding each for the add, the divide and the multiply */
+        double u_err = ulps(y[i], want);
+        if (u_err > worst) worst = u_err, worst_i = i;
+    }
+    printf("  swiglu: worst %.2f ulp\n", worst);
+    CHECK_MSG(worst <= 4, "level %s: swiglu(%.9g, %.9g) = %.9g, libm %.9g (%.1f ulp)", ffl_cpu_level_name(level),
+              g[worst_i], u[worst_i], y[worst_i], g[worst_i] / (1.0f + expf(-g[worst_i])) * u[worst_i], worst);
+    /* large negative gates give -0 or tiny values, large positive ones the gate itself */
+    float big[8] = {-1000.0f, -90.0f, 1000.0f, 90.0f, 20.0f, -20.0f, 0.0f, 0.5f}, one[8];
+    for (int i = 0; i < 8; i++) one[i] = 1.0f;
+    ffl_vec_swiglu(big, one, 8);
+    CHECK(fabsf(big[0]) == 0.0f && fabsf(big[1]) < 1e-30f && big[2] == 1000.0f && big[3] == 90.0f);
+    CHECK(fabsf(big[4] - 20.0f) < 1e-5f && fabsf(big[5]) < 1e-7f && big[6] == 0.0f);
+}
+
+int main(void) {
+    int32_t top = ffl_cpu_level(); /* FFLAMA_CPU lowers what is tested */
+    int32_t levels[4];
+    int nl = 0;
+    levels[nl++] = FFL_CPU_SCALAR;
+#if defined(__x86_64__)
+    if (top >= FFL_CPU_AVX2) levels[nl++] = FFL_CPU_AVX2;
+    if (top >= FFL_CPU_AVX512) levels[nl++] = FFL_CPU_AVX512;
+#elif defined(__aarch64__)
+    if (top >= FFL_CPU_NEON) levels[nl++] = FFL_CPU_NEON;
+#endif
+    for (int i = 0; i < nl; i++) {
+        CHECK(ffl_cpu_set_level(levels[i]) == FFL_OK);
+        printf("level %s\n", ffl_cpu_level_name(levels[i]));
+        test_exp_shift(levels[i]);
+        test_swiglu(levels[i]);
+    }
+    ffl_cpu_set_level(top);
+    return test_finish("test_vecmath");
+}
