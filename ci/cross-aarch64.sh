@@ -37,6 +37,6 @@ cmake -S "$root" -B "$build" -DCMAKE_TOOLCHAIN_FILE="$build/toolchain-aarch64.cm
 cmake --build "$build" -j2
 
 cd "$build"
-ctest --output-on-failure -R '^test_kernels'
+ctest --output-on-failure -R '^test_(kernels|vecmath)$'
 FFLAMA_CPU=scalar qemu-aarch64 -L "$sysroot" ./test_kernels
-echo "aarch64 kernel tests passed"
+echo "aarch64 kernel and vecmath tests passed"

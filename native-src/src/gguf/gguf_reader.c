@@ -585,6 +585,10 @@ int32_t ffl_gguf_open(const char *path, int32_t flags, ffl_gguf **out) {
     if (!(flags & FFL_GGUF_NO_MMAP)) {
         void *p = mmap(NULL, (size_t)g->size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (p != MAP_FAILED) {
+#ifdef MADV_HUGEPAGE
+            /* pages read from disk for this mapping come as 2 MiB folios, mapped as huge pages */
+            (void)madvise(p, (size_t)g->size, MADV_HUGEPAGE);
+#endif
             g->base = p;
             g->mapped = 1;
         }
