@@ -383,9 +383,37 @@ static void block_ranges(const ffl_kv_cache *kv, const ffl_ubatch *ub, int32_t n
     }
 }
 
-/* Per (head, block of query tokens): scores = K q over the block's cells, masked softmax,
- * out = V^T p. The products go through the matmul kernels with the cache's type, like ggml's
- * mul_mat on the cache. */
+/* Masked softmax of n_rows score rows of w cells [lo, lo + w); row r belongs to query token tok[r]. */
+static void softmax_rows(const att_ctx *c, float *scores, int32_t w, int32_t lo, int32_t n_rows, const int32_t *tok) {
+    const ffl_kv_cache *kv = &c->s->kv;
+    const float scale = c->s->model->hp.attn_scale;
+    for (int32_t r = 0; r < n_rows; r++) {
+        const int32_t pos = c->ub->pos[tok[r]];
+        const uint64_t bit = 1ull << c->ub->seq[tok[r]];
+        float *row = scores + (size_t)r * w;
+        float mx = -INFINITY;
+        for (int32_t j = 0; j < w; j++) {
+            if (cell_visible(&kv->cells[lo + j], pos, bit)) {
+                row[j] *= scale;
+                if (row[j] > mx) mx = row[j];
+            } else {
+                row[j] = -INFINITY;
+            }
+        }
+        double sum = 0;
+        if (mx == -INFINITY) /* no visible cell: the row stays all zero */
+            memset(row, 0, (size_t)w * sizeof(float));
+        else
+            sum = ffl_vec_exp_shift(row, w, mx); /* masked cells: exp(-inf) = 0 */
+        const float inv = sum > 0 ? (float)(1.0 / sum) : 0.0f;
+        for (int32_t j = 0; j < w; j++) row[j] *= inv;
+    }
+}
+
+/* One work item: scores = K q over the visible cells, masked softmax, out = V^T p, for either a
+ * block of query tokens of one head or, for a single query token, all the query heads that share
+ * one KV head (grouped-query attention reads each K and V row once for the group). The products
+ * go through the matmul kernels with the cache's type, like ggml's mul_mat on the cache. */
 static void phase_attention(void *ctx, int ith, int nth) {
     att_ctx *c = ctx;
     ffl_session *s = c->s;
@@ -396,54 +424,40 @@ static void phase_attention(void *ctx, int ith, int nth) {
     const int64_t NQ = (int64_t)hp->n_head * hdk, NO = (int64_t)hp->n_head * hdv;
     const int32_t n_blocks = (n + FFL_ATT_BLOCK - 1) / FFL_ATT_BLOCK;
     const int32_t kvt = kv->type;
+    const int grouped = n == 1 && group <= FFL_ATT_BLOCK;
+    const int32_t heads_per_item = grouped ? group : 1;
 
     uint8_t *scratch = thread_scratch(s, ith);
     uint8_t *qbuf = scratch;
     float *scores = (float *)(scratch + ALIGN64((size_t)FFL_ATT_BLOCK * ffl_activation_row_bytes(kvt, hdk)));
     uint8_t *pbuf = (uint8_t *)scores + ALIGN64((size_t)FFL_ATT_BLOCK * (size_t)kv->n_cells * sizeof(float));
+    int32_t tok[FFL_ATT_BLOCK];
 
     int64_t b, e;
-    ffl_split_range((int64_t)hp->n_head * n_blocks, ith, nth, &b, &e);
+    ffl_split_range((int64_t)(hp->n_head / heads_per_item) * n_blocks, ith, nth, &b, &e);
     for (int64_t item = b; item < e; item++) {
-        const int32_t h = (int32_t)(item / n_blocks), blk = (int32_t)(item % n_blocks);
+        const int32_t h = (int32_t)(item / n_blocks) * heads_per_item, blk = (int32_t)(item % n_blocks);
         const int32_t kvh = h / group;
         const int32_t t0 = blk * FFL_ATT_BLOCK, nt = n - t0 < FFL_ATT_BLOCK ? n - t0 : FFL_ATT_BLOCK;
         const int32_t lo = c->blk_lo[blk], w = c->blk_hi[blk] - lo;
+        /* rows: the block's tokens of head h, or head h .. h + group - 1 of the one token; both
+         * are rows of hdk (hdv) floats at a fixed stride in q (att) */
+        const int32_t rows = grouped ? group : nt;
+        const int64_t q_stride = grouped ? hdk : NQ, out_stride = grouped ? hdv : NO;
         float *out = s->att + (int64_t)t0 * NO + (int64_t)h * hdv;
         if (w <= 0) { /* nothing visible (cannot happen for tokens stored in the cache) */
-            for (int32_t i = 0; i < nt; i++) memset(out + (int64_t)i * NO, 0, (size_t)hdv * sizeof(float));
+            for (int32_t i = 0; i < rows; i++) memset(out + (int64_t)i * out_stride, 0, (size_t)hdv * sizeof(float));
             continue;
         }
+        for (int32_t i = 0; i < rows; i++) tok[i] = grouped ? t0 : t0 + i;
 
-        encode_rows(kvt, s->q + (int64_t)t0 * NQ + (int64_t)h * hdk, NQ, qbuf, hdk, 0, nt);
+        encode_rows(kvt, s->q + (int64_t)t0 * NQ + (int64_t)h * hdk, q_stride, qbuf, hdk, 0, rows);
         ffl_matmul_rows(kvt, ffl_kv_k_row(kv, c->il, lo) + (size_t)kvh * hdk * kv->elt, (size_t)kv->n_embd_k * kv->elt,
-                        qbuf, hdk, nt, scores, w, 0, w);
-
-        for (int32_t i = 0; i < nt; i++) {
-            const int32_t pos = c->ub->pos[t0 + i];
-            const uint64_t bit = 1ull << c->ub->seq[t0 + i];
-            float *row = scores + (size_t)i * w;
-            float mx = -INFINITY;
-            for (int32_t j = 0; j < w; j++) {
-                if (cell_visible(&kv->cells[lo + j], pos, bit)) {
-                    row[j] *= hp->attn_scale;
-                    if (row[j] > mx) mx = row[j];
-                } else {
-                    row[j] = -INFINITY;
-                }
-            }
-            double sum = 0;
-            if (mx == -INFINITY) /* no visible cell: the row stays all zero */
-                memset(row, 0, (size_t)w * sizeof(float));
-            else
-                sum = ffl_vec_exp_shift(row, w, mx); /* masked cells: exp(-inf) = 0 */
-            const float inv = sum > 0 ? (float)(1.0 / sum) : 0.0f;
-            for (int32_t j = 0; j < w; j++) row[j] *= inv;
-        }
-
-        encode_rows(kvt, scores, w, pbuf, w, 0, nt);
+                        qbuf, hdk, rows, scores, w, 0, w);
+        softmax_rows(c, scores, w, lo, rows, tok);
+        encode_rows(kvt, scores, w, pbuf, w, 0, rows);
         ffl_matmul_rows(kvt, ffl_kv_v_row(kv, c->il, (int64_t)kvh * hdv) + (size_t)lo * kv->elt,
-                        (size_t)kv->n_cells * kv->elt, pbuf, w, nt, out, NO, 0, hdv);
+                        (size_t)kv->n_cells * kv->elt, pbuf, w, rows, out, out_stride, 0, hdv);
     }
 }
 
