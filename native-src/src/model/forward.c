@@ -425,7 +425,8 @@ static void phase_attention(void *ctx, int ith, int nth) {
     const int32_t n_blocks = (n + FFL_ATT_BLOCK - 1) / FFL_ATT_BLOCK;
     const int32_t kvt = kv->type;
     const int grouped = n == 1 && group <= FFL_ATT_BLOCK;
-    const int32_t heads_per_item = grouped ? group : 1;
+    int32_t heads_per_item = grouped ? group : 1;
+    while (hp->n_head / heads_per_item < nth && heads_per_item % 2 == 0) heads_per_item /= 2; /* keep every thread busy */
 
     uint8_t *scratch = thread_scratch(s, ith);
     uint8_t *qbuf = scratch;
@@ -440,9 +441,9 @@ static void phase_attention(void *ctx, int ith, int nth) {
         const int32_t kvh = h / group;
         const int32_t t0 = blk * FFL_ATT_BLOCK, nt = n - t0 < FFL_ATT_BLOCK ? n - t0 : FFL_ATT_BLOCK;
         const int32_t lo = c->blk_lo[blk], w = c->blk_hi[blk] - lo;
-        /* rows: the block's tokens of head h, or head h .. h + group - 1 of the one token; both
-         * are rows of hdk (hdv) floats at a fixed stride in q (att) */
-        const int32_t rows = grouped ? group : nt;
+        /* rows: the block's tokens of head h, or heads h .. h + heads_per_item - 1 (sharing KV head
+         * kvh) of the one token; both are rows of hdk (hdv) floats at a fixed stride in q (att) */
+        const int32_t rows = grouped ? heads_per_item : nt;
         const int64_t q_stride = grouped ? hdk : NQ, out_stride = grouped ? hdv : NO;
         float *out = s->att + (int64_t)t0 * NO + (int64_t)h * hdv;
         if (w <= 0) { /* nothing visible (cannot happen for tokens stored in the cache) */

@@ -448,6 +448,35 @@ static void test_params_and_getters(const ffl_model *m) {
     }
 }
 
+/* Single-token steps split attention over threads by groups of query heads sharing a KV head
+ * (halved while there are fewer groups than threads): every thread count gives the same logits.
+ * The context is long enough (160 cells, 8 heads) for the attention phase to use the threads. */
+static void test_single_token_threads(const char *name) {
+    ffl_model *m = load(name);
+    if (!m) return;
+    const int nv = ffl_model_n_vocab(m), n_prompt = 160, n_steps = 4;
+    int32_t toks[160 + 4];
+    for (int i = 0; i < n_prompt + n_steps; i++) toks[i] = (int32_t)((i * 37 + 11) % nv);
+    const int threads[] = {1, 2, 3, 5};
+    float *ref = malloc((size_t)n_steps * nv * sizeof(float));
+    for (int k = 0; k < 4; k++) {
+        ffl_session *s = new_session(m, 256, FFL_TYPE_F32, 1, threads[k]);
+        CHECK(ffl_session_decode(s, toks, NULL, NULL, NULL, n_prompt) == FFL_OK);
+        for (int i = 0; i < n_steps; i++) {
+            CHECK(ffl_session_decode(s, &toks[n_prompt + i], NULL, NULL, NULL, 1) == FFL_OK);
+            const float *lg = ffl_session_logits(s, -1);
+            if (k == 0) memcpy(ref + (size_t)i * nv, lg, (size_t)nv * sizeof(float));
+            else {
+                double e = nmse(lg, ref + (size_t)i * nv, nv);
+                CHECK_MSG(e < 1e-10, "%s, %d threads, step %d: NMSE %.3g against 1 thread", name, threads[k], i, e);
+            }
+        }
+        ffl_session_free(s);
+    }
+    free(ref);
+    ffl_model_free(m);
+}
+
 int main(void) {
     ffl_model *m = load("stories260K-f32.gguf");
     if (!m) return test_finish("test_model_session");
@@ -462,5 +491,7 @@ int main(void) {
     ffl_model_free(m);
     test_parallel("llama-dense-q4_k_m.gguf");
     test_parallel("llama-moe-q4_k_m.gguf");
+    test_single_token_threads("llama-dense-f32.gguf");
+    test_single_token_threads("llama-dense-q4_0.gguf");
     return test_finish("test_model_session");
 }
