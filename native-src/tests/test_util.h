@@ -2,6 +2,7 @@
 #ifndef FFL_TEST_UTIL_H
 #define FFL_TEST_UTIL_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,20 @@ static inline const char *testdata_dir(void) {
 static inline const char *testdata_path(char *buf, size_t cap, const char *rel) {
     snprintf(buf, cap, "%s/%s", testdata_dir(), rel);
     return buf;
+}
+
+/* Seeded xorshift64 for test data: the same sequence on every run and machine. */
+static inline uint64_t test_rng_next(void) {
+    static uint64_t state = 0x9E3779B97F4A7C15ull;
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+}
+static inline uint32_t test_rnd32(void) { return (uint32_t)(test_rng_next() >> 16); }
+/* Uniform in [lo, hi) with 24 random bits. */
+static inline float test_rndf(float lo, float hi) {
+    return lo + (hi - lo) * (float)(test_rnd32() & 0xFFFFFF) / 16777216.0f;
 }
 
 static inline int test_finish(const char *name) {

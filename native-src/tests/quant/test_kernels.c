@@ -12,37 +12,29 @@
 #include "quant/blocks.h"
 #include "quant/kernels.h"
 #include "quant/kernels_internal.h"
+#include "test_levels.h"
 #include "test_util.h"
 
-/* ---------------------------------------------------------------- random data */
-
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static uint32_t rnd32(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 16);
-}
-static float rndf(float lo, float hi) { return lo + (hi - lo) * (float)(rnd32() & 0xFFFFFF) / 16777216.0f; }
+/* ---------------------------------------------------------------- test data */
 
 static const int32_t TYPES[] = {FFL_TYPE_F32,  FFL_TYPE_F16,  FFL_TYPE_BF16, FFL_TYPE_Q8_0, FFL_TYPE_Q4_0,
                                 FFL_TYPE_Q4_1, FFL_TYPE_Q5_0, FFL_TYPE_Q5_1, FFL_TYPE_IQ4_NL, FFL_TYPE_Q2_K,
                                 FFL_TYPE_Q3_K, FFL_TYPE_Q4_K, FFL_TYPE_Q5_K, FFL_TYPE_Q6_K, FFL_TYPE_IQ4_XS};
 #define N_TYPES ((int)(sizeof TYPES / sizeof TYPES[0]))
 
-static uint16_t rnd_half(float lo, float hi) { return ffl_float_to_half(rndf(lo, hi)); }
+static uint16_t rnd_half(float lo, float hi) { return ffl_float_to_half(test_rndf(lo, hi)); }
 
 /* Random but well-formed weights: random quant bits, scales in a sane range. */
 static void random_weights(int32_t type, void *dst, int64_t n) {
     int64_t bs = ffl_type_block_size(type), bb = ffl_type_block_bytes(type), nb = n / bs;
     uint8_t *p = dst;
-    for (int64_t i = 0; i < nb * bb; i++) p[i] = (uint8_t)rnd32();
+    for (int64_t i = 0; i < nb * bb; i++) p[i] = (uint8_t)test_rnd32();
     for (int64_t b = 0; b < nb; b++) {
         void *blk = p + b * bb;
         switch (type) {
-        case FFL_TYPE_F32: *(float *)blk = rndf(-1, 1); break;
+        case FFL_TYPE_F32: *(float *)blk = test_rndf(-1, 1); break;
         case FFL_TYPE_F16: *(uint16_t *)blk = rnd_half(-1, 1); break;
-        case FFL_TYPE_BF16: *(uint16_t *)blk = ffl_float_to_bf16(rndf(-1, 1)); break;
+        case FFL_TYPE_BF16: *(uint16_t *)blk = ffl_float_to_bf16(test_rndf(-1, 1)); break;
         case FFL_TYPE_Q8_0: ((block_q8_0 *)blk)->d = rnd_half(-0.01f, 0.01f); break;
         case FFL_TYPE_Q4_0: ((block_q4_0 *)blk)->d = rnd_half(-0.15f, 0.15f); break;
         case FFL_TYPE_Q5_0: ((block_q5_0 *)blk)->d = rnd_half(-0.07f, 0.07f); break;
@@ -200,7 +192,7 @@ static void test_activation_quantizers(int32_t level) {
         for (int64_t n = 256; n <= 4096; n *= 4) {
             int rows = 3;
             float *x = xmalloc(sizeof(float) * (size_t)(n * rows));
-            for (int64_t i = 0; i < n * rows; i++) x[i] = rndf(-3, 3) * ((i % 97 == 0) ? 10.0f : 1.0f);
+            for (int64_t i = 0; i < n * rows; i++) x[i] = test_rndf(-3, 3) * ((i % 97 == 0) ? 10.0f : 1.0f);
             /* exact halves after scaling hit the rounding rule */
             x[5] = 0.0f;
             x[7] = -40.0f, x[9] = 40.0f; /* tie in magnitude: Q8_K takes the first one's sign */
@@ -275,7 +267,7 @@ static void check_matmul(int32_t level, int32_t type, int64_t n, int64_t rows, i
     uint8_t *w = wbuf + misalign;
     random_weights(type, w, n * rows);
     float *x = xmalloc(sizeof(float) * (size_t)(n * tokens));
-    for (int64_t i = 0; i < n * tokens; i++) x[i] = rndf(-1, 1);
+    for (int64_t i = 0; i < n * tokens; i++) x[i] = test_rndf(-1, 1);
     uint8_t *xbuf = xmalloc(arb * tokens + 64);
     /* activation blocks keep the alignment their type needs (Q8_K and f32 rows hold floats) */
     int32_t act = ffl_vec_dot_type(type);
@@ -356,7 +348,6 @@ int main(void) {
     const char *env = getenv("FFLAMA_CPU");
     printf("cpu features: %s; max level %s; FFLAMA_CPU=%s\n", ffl_cpu_features(), ffl_cpu_level_name(ffl_cpu_max_level()),
            env ? env : "(unset)");
-    int32_t top = ffl_cpu_level(); /* FFLAMA_CPU lowers what is tested */
     CHECK(ffl_vec_dot_type(FFL_TYPE_Q4_0) == FFL_TYPE_Q8_0);
     CHECK(ffl_vec_dot_type(FFL_TYPE_Q4_1) == FFL_TYPE_Q8_1);
     CHECK(ffl_vec_dot_type(FFL_TYPE_Q4_K) == FFL_TYPE_Q8_K);
@@ -365,15 +356,7 @@ int main(void) {
     CHECK(ffl_matmul_supported(FFL_TYPE_Q6_K) && !ffl_matmul_supported(FFL_TYPE_IQ2_XXS));
     CHECK(ffl_activation_row_bytes(FFL_TYPE_Q4_K, 512) == 2 * sizeof(block_q8_K));
     int32_t levels[8];
-    int nl = 0;
-    levels[nl++] = FFL_CPU_SCALAR;
-#if defined(__x86_64__)
-    if (top >= FFL_CPU_AVX2) levels[nl++] = FFL_CPU_AVX2;
-    if (top >= FFL_CPU_AVX512) levels[nl++] = FFL_CPU_AVX512;
-#elif defined(__aarch64__)
-    if (top >= FFL_CPU_NEON) levels[nl++] = FFL_CPU_NEON;
-    if (top >= FFL_CPU_NEON_DOTPROD) levels[nl++] = FFL_CPU_NEON_DOTPROD;
-#endif
+    const int nl = test_cpu_levels(levels);
     for (int i = 0; i < nl; i++) {
         printf("level %s\n", ffl_cpu_level_name(levels[i]));
         test_q8_0_rounding(levels[i]);

@@ -34,13 +34,7 @@ static void errors(const float *a, const float *b, int n, double *llama_metric, 
     *rmse = sqrt(sum / n);
 }
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-static double next_uniform(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (double)(rng_state >> 11) / 9007199254740992.0;
-}
+static double next_uniform(void) { return (double)(test_rng_next() >> 11) / 9007199254740992.0; }
 
 static void check_signal(void) {
     static float x[TEST_SIZE], y[TEST_SIZE];

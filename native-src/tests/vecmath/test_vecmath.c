@@ -9,17 +9,9 @@
 #include <string.h>
 
 #include "fflama.h"
+#include "test_levels.h"
 #include "test_util.h"
 #include "vecmath/vecmath.h"
-
-static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
-static uint32_t rnd32(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 16);
-}
-static float rndf(float lo, float hi) { return lo + (hi - lo) * (float)(rnd32() & 0xFFFFFF) / 16777216.0f; }
 
 /* |got - want| in units of want's last place (ulps of FLT_MIN for subnormal results). */
 static double ulps(float got, float want) {
@@ -39,9 +31,9 @@ static void fill_inputs(float *x) {
     const int ns = (int)(sizeof specials / sizeof specials[0]);
     for (int i = 0; i < N_VALUES; i++) {
         if (i < ns * 8 && i % 8 == 3) x[i] = specials[i / 8]; /* specials in every lane position */
-        else if (i % 3 == 0) x[i] = rndf(-110.0f, 95.0f);
-        else if (i % 3 == 1) x[i] = rndf(-12.0f, 12.0f);
-        else x[i] = rndf(-0.5f, 0.5f);
+        else if (i % 3 == 0) x[i] = test_rndf(-110.0f, 95.0f);
+        else if (i % 3 == 1) x[i] = test_rndf(-12.0f, 12.0f);
+        else x[i] = test_rndf(-0.5f, 0.5f);
     }
 }
 
@@ -68,7 +60,7 @@ static void test_exp_shift(int32_t level) {
     }
     /* a softmax row: finite scores with masked cells */
     float row[37], ref[37];
-    for (int i = 0; i < 37; i++) row[i] = i % 5 == 2 ? -INFINITY : rndf(-20.0f, 4.0f);
+    for (int i = 0; i < 37; i++) row[i] = i % 5 == 2 ? -INFINITY : test_rndf(-20.0f, 4.0f);
     memcpy(ref, row, sizeof row);
     double sum = ffl_vec_exp_shift(row, 37, 4.0f), want = 0;
     for (int i = 0; i < 37; i++) {
@@ -82,7 +74,7 @@ static void test_exp_shift(int32_t level) {
 static void test_swiglu(int32_t level) {
     static float g[N_VALUES], u[N_VALUES], y[N_VALUES];
     fill_inputs(g);
-    for (int i = 0; i < N_VALUES; i++) u[i] = i % 7 == 0 ? 1.0f : rndf(-3.0f, 3.0f);
+    for (int i = 0; i < N_VALUES; i++) u[i] = i % 7 == 0 ? 1.0f : test_rndf(-3.0f, 3.0f);
     memcpy(y, g, sizeof g);
     ffl_vec_swiglu(y, u, N_VALUES);
     double worst = 0;
@@ -105,16 +97,9 @@ static void test_swiglu(int32_t level) {
 }
 
 int main(void) {
-    int32_t top = ffl_cpu_level(); /* FFLAMA_CPU lowers what is tested */
-    int32_t levels[4];
-    int nl = 0;
-    levels[nl++] = FFL_CPU_SCALAR;
-#if defined(__x86_64__)
-    if (top >= FFL_CPU_AVX2) levels[nl++] = FFL_CPU_AVX2;
-    if (top >= FFL_CPU_AVX512) levels[nl++] = FFL_CPU_AVX512;
-#elif defined(__aarch64__)
-    if (top >= FFL_CPU_NEON) levels[nl++] = FFL_CPU_NEON;
-#endif
+    const int32_t top = ffl_cpu_level();
+    int32_t levels[8];
+    const int nl = test_cpu_levels(levels);
     for (int i = 0; i < nl; i++) {
         CHECK(ffl_cpu_set_level(levels[i]) == FFL_OK);
         printf("level %s\n", ffl_cpu_level_name(levels[i]));
