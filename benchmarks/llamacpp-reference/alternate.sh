@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Generation speed of llama.cpp and fflama taken in turns: round i runs llama.cpp's llama-bench (through
-# run.sh) and then `fflama bench`, one repetition each, and the summary compares medians and the median of
-# the per-round ratios. On a shared machine the available bandwidth drifts by tens of percent between
+# Generation (or, with -p, prompt-processing) speed of llama.cpp and fflama taken in turns: round i runs
+# llama.cpp's llama-bench (through run.sh) and then `fflama bench`, one repetition each, and the summary
+# compares medians and the median of the per-round ratios. On a shared machine the available bandwidth drifts by tens of percent between
 # minutes; a ratio of two runs seconds apart is far steadier than two tables taken one after the other.
 set -euo pipefail
 
@@ -10,18 +10,20 @@ ROOT="$(cd "$HERE/../.." && pwd)"
 
 usage() {
     cat >&2 <<EOF
-usage: $0 [-n N] [-k ROUNDS] [-t THREADS] MODEL.gguf [MODEL.gguf ...]
+usage: $0 [-n N | -p N] [-k ROUNDS] [-t THREADS] MODEL.gguf [MODEL.gguf ...]
   -n N       single-token decode steps per run (default 64: tg64)
+  -p N       a prompt of N tokens in one batch instead (ppN)
   -k ROUNDS  rounds of llama.cpp-then-fflama per model (default 6)
   -t N       threads (default 2)
 EOF
     exit 2
 }
 
-TG=64 ROUNDS=6 THREADS=2
-while getopts "n:k:t:h" opt; do
+TG=64 PP=0 ROUNDS=6 THREADS=2
+while getopts "n:p:k:t:h" opt; do
     case "$opt" in
         n) TG="$OPTARG" ;;
+        p) PP="$OPTARG" ;;
         k) ROUNDS="$OPTARG" ;;
         t) THREADS="$OPTARG" ;;
         *) usage ;;
@@ -29,7 +31,9 @@ while getopts "n:k:t:h" opt; do
 done
 shift $((OPTIND - 1))
 [ $# -ge 1 ] || usage
-[[ "$TG" =~ ^[1-9][0-9]*$ && "$ROUNDS" =~ ^[1-9][0-9]*$ && "$THREADS" =~ ^[1-9][0-9]*$ ]] || usage
+[[ "$TG" =~ ^[1-9][0-9]*$ && "$PP" =~ ^[0-9]+$ && "$ROUNDS" =~ ^[1-9][0-9]*$ && "$THREADS" =~ ^[1-9][0-9]*$ ]] || usage
+# the test both sides run, and the column of run.sh's summary row that holds its result
+if [ "$PP" -gt 0 ]; then TG=0 TEST="pp$PP" COL=4; else TEST="tg$TG" COL=5; fi
 for m in "$@"; do
     [ -r "$m" ] || { echo "error: cannot read model $m" >&2; exit 1; }
 done
@@ -37,15 +41,15 @@ done
 # median of the numbers on stdin
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-printf '| %-32s | %6s | %-28s | %-28s | %-13s |\n' model rounds "llama.cpp tg$TG median (max)" "fflama tg$TG median (max)" "fflama / llama.cpp (median of rounds)"
+printf '| %-32s | %6s | %-28s | %-28s | %-13s |\n' model rounds "llama.cpp $TEST median (max)" "fflama $TEST median (max)" "fflama / llama.cpp (median of rounds)"
 printf '| %-32s | %6s | %-28s | %-28s | %-13s |\n' "--------------------------------" "-----:" "----------------------------" "----------------------------" "-------------"
 for m in "$@"; do
     ref=() ours=() ratio=()
     for ((i = 0; i < ROUNDS; i++)); do
-        # run.sh's summary row: | file | size | pp | tg "mean ± sd" | threads | variant |
-        r="$("$HERE/run.sh" -p 0 -n "$TG" -r 1 -t "$THREADS" "$m" 2>/dev/null \
-            | awk -F'|' -v f="$(basename "$m")" '$2 ~ f && $5 ~ /±/ { split($5, a, "±"); print a[1] + 0; exit }')"
-        o="$("$ROOT/fflama" bench -m "$m" -p 0 -n "$TG" -t "$THREADS" -r 1 --json 2>/dev/null \
+        # run.sh's summary row: | file | size | pp "mean ± sd" | tg "mean ± sd" | threads | variant |
+        r="$("$HERE/run.sh" -p "$PP" -n "$TG" -r 1 -t "$THREADS" "$m" 2>/dev/null \
+            | awk -F'|' -v f="$(basename "$m")" -v c="$COL" '$2 ~ f && $c ~ /±/ { split($c, a, "±"); print a[1] + 0; exit }')"
+        o="$("$ROOT/fflama" bench -m "$m" -p "$PP" -n "$TG" -t "$THREADS" -r 1 --json 2>/dev/null \
             | grep -o '"avg_ts" *: *[0-9.eE+-]*' | head -n1 | sed 's/.*: *//')"
         [ -n "$r" ] && [ -n "$o" ] || { echo "error: round $i on $m produced no number (llama.cpp '$r', fflama '$o')" >&2; exit 1; }
         ref+=("$r") ours+=("$o") ratio+=("$(awk -v a="$o" -v b="$r" 'BEGIN { printf "%.4f", a / b }')")
