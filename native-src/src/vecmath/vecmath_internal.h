@@ -21,9 +21,6 @@
 #define FFL_EXP_C6 (1.0f / 720)
 #define FFL_EXP_C7 (1.0f / 5040)
 
-typedef void (*ffl_swiglu_fn)(float *g, const float *u, int64_t n);
-typedef double (*ffl_exp_shift_fn)(float *x, int64_t n, float shift);
-
 #if defined(__x86_64__)
 void ffl_swiglu_avx2(float *g, const float *u, int64_t n);
 double ffl_exp_shift_avx2(float *x, int64_t n, float shift);
