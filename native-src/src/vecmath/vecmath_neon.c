@@ -38,11 +38,12 @@ void ffl_swiglu_neon(float *g, const float *u, int64_t n) {
 double ffl_exp_shift_neon(float *x, int64_t n, float shift) {
     const float32x4_t sh = vdupq_n_f32(shift);
     float64x2_t s0 = vdupq_n_f64(0), s1 = vdupq_n_f64(0);
-    for (int64_t i = 0; i + 4 <= (n & ~(int64_t)7); i += 4) {
-        const float32x4_t e = exp4(vsubq_f32(vld1q_f32(x + i), sh));
-        vst1q_f32(x + i, e);
-        s0 = vaddq_f64(s0, vcvt_f64_f32(vget_low_f32(e)));
-        s1 = vaddq_f64(s1, vcvt_high_f64_f32(e));
-    }
+    for (int64_t i = 0; i + 8 <= n; i += 8)
+        for (int h = 0; h < 8; h += 4) {
+            const float32x4_t e = exp4(vsubq_f32(vld1q_f32(x + i + h), sh));
+            vst1q_f32(x + i + h, e);
+            s0 = vaddq_f64(s0, vcvt_f64_f32(vget_low_f32(e)));
+            s1 = vaddq_f64(s1, vcvt_high_f64_f32(e));
+        }
     return vaddvq_f64(vaddq_f64(s0, s1));
 }
