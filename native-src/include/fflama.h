@@ -113,6 +113,14 @@ typedef enum ffl_peak_kind {
  * `bytes` bytes (0: 1 GiB, far beyond any last-level cache) with the widest loads of ffl_cpu_level();
  * the best of a few runs. Allocates and touches the buffer for the duration of the call. */
 FFL_API int32_t ffl_measure_read_bandwidth(int32_t n_threads, uint64_t bytes, double *out_bytes_per_second);
+/* The same measurement kept ready, to be repeated next to other work (e.g. before and after every
+ * repetition of a benchmark on a machine whose bandwidth other tenants move): _new allocates and
+ * touches the buffer once (arguments as above), each _run times one streaming read of it (at least
+ * 256 MiB in all), _free releases it. A probe is used by one thread at a time. */
+typedef struct ffl_bandwidth_probe ffl_bandwidth_probe;
+FFL_API int32_t ffl_bandwidth_probe_new(int32_t n_threads, uint64_t bytes, ffl_bandwidth_probe **out);
+FFL_API int32_t ffl_bandwidth_probe_run(ffl_bandwidth_probe *probe, double *out_bytes_per_second);
+FFL_API void ffl_bandwidth_probe_free(ffl_bandwidth_probe *probe);
 /* Peak arithmetic throughput of n_threads running a register-only kernel of the level in use:
  * FFL_PEAK_F32_FMA counts 2 ops per fused multiply-add lane; FFL_PEAK_INT8_DOT counts 2 ops per
  * byte-pair multiply-accumulate (vpdpbusd with AVX-512 VNNI, vpmaddubsw+vpmaddwd with AVX2).

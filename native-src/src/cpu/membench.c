@@ -163,9 +163,18 @@ static void read_task(void *p, int ith, int nth) {
     ctx->sink[(size_t)ith * SINK_STRIDE] += s;
 }
 
-int32_t ffl_measure_read_bandwidth(int32_t n_threads, uint64_t bytes, double *out_bytes_per_second) {
-    if (!out_bytes_per_second) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "out_bytes_per_second is NULL");
-    *out_bytes_per_second = 0;
+struct ffl_bandwidth_probe {
+    uint8_t *buf;
+    uint64_t bytes;
+    int32_t n_threads;
+    uint64_t *sink;
+    ffl_threadpool *tp;
+    read_ctx ctx;
+};
+
+int32_t ffl_bandwidth_probe_new(int32_t n_threads, uint64_t bytes, ffl_bandwidth_probe **out) {
+    if (!out) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "out is NULL");
+    *out = NULL;
     int32_t nth = 1;
     int32_t st = resolve_threads(n_threads, &nth);
     if (st != FFL_OK) return st;
@@ -178,41 +187,78 @@ int32_t ffl_measure_read_bandwidth(int32_t n_threads, uint64_t bytes, double *ou
         return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "buffer of %llu bytes is too large", (unsigned long long)bytes);
     bytes = blocks * FFL_MEMBENCH_BLOCK;
 
+    ffl_bandwidth_probe *p = calloc(1, sizeof *p);
+    if (!p) return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "out of memory");
     /* huge pages where the system grants them (as for models read into memory): the figure is the
      * best streaming rate the machine offers, so ratios against it are never flattered */
     void *buf = mmap(NULL, (size_t)bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (buf == MAP_FAILED)
-        return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "cannot allocate %llu bytes for the read benchmark",
-                        (unsigned long long)bytes);
+    if (buf == MAP_FAILED) {
+        free(p);
+        return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "cannot allocate %llu bytes for the read benchmark", (unsigned long long)bytes);
+    }
 #ifdef MADV_HUGEPAGE
     (void)madvise(buf, (size_t)bytes, MADV_HUGEPAGE);
 #endif
-    uint64_t *sink = calloc((size_t)nth * SINK_STRIDE, sizeof *sink);
-    ffl_threadpool *tp = sink ? ffl_threadpool_new(nth) : NULL;
-    if (!tp) {
-        free(sink);
-        munmap(buf, (size_t)bytes);
-        return sink ? ffl_last_status() : ffl_fail(FFL_ERR_OUT_OF_MEMORY, "out of memory");
+    p->buf = buf;
+    p->bytes = bytes;
+    p->n_threads = nth;
+    p->sink = calloc((size_t)nth * SINK_STRIDE, sizeof *p->sink);
+    p->tp = p->sink ? ffl_threadpool_new(nth) : NULL;
+    if (!p->tp) {
+        int32_t err = p->sink ? ffl_last_status() : ffl_fail(FFL_ERR_OUT_OF_MEMORY, "out of memory");
+        ffl_bandwidth_probe_free(p);
+        return err;
     }
-    read_ctx ctx = {buf, blocks, read_kernel(), (MIN_BYTES_PER_RUN + bytes - 1) / bytes, 1, sink};
-    ffl_threadpool_run(tp, read_task, &ctx);
-    ctx.fill = 0;
+    p->ctx = (read_ctx){p->buf, blocks, read_kernel(), (MIN_BYTES_PER_RUN + bytes - 1) / bytes, 1, p->sink};
+    ffl_threadpool_run(p->tp, read_task, &p->ctx);
+    p->ctx.fill = 0;
+    *out = p;
+    return FFL_OK;
+}
+
+int32_t ffl_bandwidth_probe_run(ffl_bandwidth_probe *p, double *out_bytes_per_second) {
+    if (!out_bytes_per_second) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "out_bytes_per_second is NULL");
+    *out_bytes_per_second = 0;
+    if (!p) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "probe is NULL");
+    /* the kernel level may have changed since the probe was made */
+    p->ctx.fn = read_kernel();
+    double t0 = now_seconds();
+    ffl_threadpool_run(p->tp, read_task, &p->ctx);
+    double dt = now_seconds() - t0;
+    double rate = dt > 0 ? (double)p->bytes * (double)p->ctx.passes / dt : 0;
+    if (!(rate > 0) || !isfinite(rate)) return ffl_fail(FFL_ERR_INTERNAL, "read benchmark measured no time");
+    *out_bytes_per_second = rate;
+    return FFL_OK;
+}
+
+void ffl_bandwidth_probe_free(ffl_bandwidth_probe *p) {
+    if (!p) return;
+    if (p->sink) {
+        uint64_t total = 0;
+        for (int i = 0; i < p->n_threads; i++) total += p->sink[(size_t)i * SINK_STRIDE];
+        FFL_LOGD("read probe: %d threads, %llu bytes x %llu passes per run (checksum %llx)", p->n_threads,
+                 (unsigned long long)p->bytes, (unsigned long long)p->ctx.passes, (unsigned long long)total);
+    }
+    ffl_threadpool_free(p->tp);
+    free(p->sink);
+    if (p->buf) munmap(p->buf, (size_t)p->bytes);
+    free(p);
+}
+
+int32_t ffl_measure_read_bandwidth(int32_t n_threads, uint64_t bytes, double *out_bytes_per_second) {
+    if (!out_bytes_per_second) return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "out_bytes_per_second is NULL");
+    *out_bytes_per_second = 0;
+    ffl_bandwidth_probe *p = NULL;
+    int32_t st = ffl_bandwidth_probe_new(n_threads, bytes, &p);
+    if (st != FFL_OK) return st;
     double best = 0;
-    for (int run = 0; run < READ_RUNS; run++) {
-        double t0 = now_seconds();
-        ffl_threadpool_run(tp, read_task, &ctx);
-        double dt = now_seconds() - t0;
-        double rate = dt > 0 ? (double)bytes * (double)ctx.passes / dt : 0;
+    for (int run = 0; run < READ_RUNS && st == FFL_OK; run++) {
+        double rate = 0;
+        st = ffl_bandwidth_probe_run(p, &rate);
         if (rate > best) best = rate;
     }
-    uint64_t total = 0;
-    for (int i = 0; i < nth; i++) total += sink[(size_t)i * SINK_STRIDE];
-    FFL_LOGD("read bandwidth: %d threads, %llu bytes x %llu passes: %.2f GB/s (checksum %llx)", nth,
-             (unsigned long long)bytes, (unsigned long long)ctx.passes, best / 1e9, (unsigned long long)total);
-    ffl_threadpool_free(tp);
-    free(sink);
-    munmap(buf, (size_t)bytes);
-    if (!(best > 0) || !isfinite(best)) return ffl_fail(FFL_ERR_INTERNAL, "read benchmark measured no time");
+    ffl_bandwidth_probe_free(p);
+    if (st != FFL_OK) return st;
     *out_bytes_per_second = best;
     return FFL_OK;
 }

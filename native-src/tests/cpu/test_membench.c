@@ -18,12 +18,32 @@ int main(void) {
     CHECK(ffl_measure_read_bandwidth(4, 3 * 256, &v) == FFL_ERR_INVALID_ARGUMENT && v == 0);
     CHECK(ffl_measure_read_bandwidth(100000, 1u << 20, &v) == FFL_ERR_INVALID_ARGUMENT);
     CHECK(ffl_measure_read_bandwidth(1, UINT64_MAX, &v) == FFL_ERR_OUT_OF_MEMORY);
+
+    /* a kept probe: one rate per run, the same argument checks as the one-shot measurement */
+    ffl_bandwidth_probe *probe = NULL;
+    CHECK(ffl_bandwidth_probe_new(2, 8u << 20, &probe) == FFL_OK && probe != NULL);
+    for (int run = 0; run < 3; run++) {
+        v = -1;
+        CHECK(ffl_bandwidth_probe_run(probe, &v) == FFL_OK && sane(v));
+    }
+    CHECK(ffl_bandwidth_probe_run(probe, NULL) == FFL_ERR_INVALID_ARGUMENT);
+    ffl_bandwidth_probe_free(probe);
+    ffl_bandwidth_probe_free(NULL);
+    v = -1;
+    CHECK(ffl_bandwidth_probe_run(NULL, &v) == FFL_ERR_INVALID_ARGUMENT && v == 0);
+    probe = (ffl_bandwidth_probe *)&v;
+    CHECK(ffl_bandwidth_probe_new(4, 3 * 256, &probe) == FFL_ERR_INVALID_ARGUMENT && probe == NULL);
+    CHECK(ffl_bandwidth_probe_new(-5, 1u << 20, NULL) == FFL_ERR_INVALID_ARGUMENT);
+    CHECK(ffl_bandwidth_probe_new(1, UINT64_MAX, &probe) == FFL_ERR_OUT_OF_MEMORY && probe == NULL);
+
     CHECK(ffl_measure_peak_flops(1, 2, &v) == FFL_ERR_INVALID_ARGUMENT);
     CHECK(ffl_measure_peak_flops(1, -1, &v) == FFL_ERR_INVALID_ARGUMENT);
     CHECK(ffl_measure_peak_flops(1, FFL_PEAK_F32_FMA, NULL) == FFL_ERR_INVALID_ARGUMENT);
     CHECK(ffl_measure_peak_kernel_name(7) == NULL);
 
     const int32_t saved = ffl_cpu_level();
+    ffl_bandwidth_probe *level_probe = NULL;
+    CHECK(ffl_bandwidth_probe_new(1, 4u << 20, &level_probe) == FFL_OK);
     for (int32_t level = 0; level <= ffl_cpu_max_level(); level++) {
         if (ffl_cpu_set_level(level) != FFL_OK) continue;
         for (int32_t kind = FFL_PEAK_F32_FMA; kind <= FFL_PEAK_INT8_DOT; kind++) {
@@ -36,7 +56,11 @@ int main(void) {
         }
         double bw = 0;
         CHECK(ffl_measure_read_bandwidth(1, 8u << 20, &bw) == FFL_OK && sane(bw));
+        /* the probe was made at the highest level; each run reads with the level now in use */
+        bw = 0;
+        CHECK(ffl_bandwidth_probe_run(level_probe, &bw) == FFL_OK && sane(bw));
     }
     ffl_cpu_set_level(saved);
+    ffl_bandwidth_probe_free(level_probe);
     return test_finish("test_membench");
 }

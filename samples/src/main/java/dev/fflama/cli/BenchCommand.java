@@ -144,9 +144,15 @@ final class BenchCommand implements Callable<Integer> {
                         }
                         for (int n : gens) {
                             if (n == 0) continue;
-                            double[] ns = runGen(session, n, random, vocab);
-                            Map<String, Object> r = result(common, 0, n, ns, n);
+                            GenRuns runs;
+                            try (BandwidthProbe probe = new BandwidthProbe(t, bandwidthMib << 20)) {
+                                runs = runGen(session, n, random, vocab, probe);
+                            }
+                            Map<String, Object> r = result(common, 0, n, runs.ns(), n);
                             r.put("model_bytes_per_token", costs.bytesPerToken());
+                            r.put("samples_read_bandwidth", runs.probes());
+                            r.put("read_bandwidth_paired", mean(runs.probes()));
+                            r.put("bandwidth_ratio_paired", pairedRatio(costs.bytesPerToken(), (double[]) r.get("samples_ts"), runs.probes()));
                             results.add(r);
                             progress(log, r);
                         }
@@ -189,8 +195,9 @@ final class BenchCommand implements Callable<Integer> {
             out.println();
             modelNotes.forEach(out::println);
             out.printf("%nload average (1/5/15 min) before: %s, after: %s  (this machine's cores may be shared)%n", loadBefore, loadAfter);
-            out.println("bandwidth ratio = weight bytes read per token x t/s / read bandwidth; compute ratio = useful ops/s"
-                    + " (2 x weights x tokens + causal attention) / peak of the instruction set in use");
+            out.println("bandwidth ratio = weight bytes read per token x t/s / read bandwidth (best of the run); paired: each"
+                    + " repetition against the read bandwidth timed just before and after it, averaged");
+            out.println("compute ratio = useful ops/s (2 x weights x tokens + causal attention) / peak of the instruction set in use");
         }
         return 0;
     }
@@ -237,20 +244,37 @@ final class BenchCommand implements Callable<Integer> {
         return ns;
     }
 
-    private double[] runGen(Session session, int n, SplittableRandom random, int vocab) {
+    /** Times of the repetitions, and the read bandwidth timed just before and after each (reps + 1 probes). */
+    record GenRuns(double[] ns, double[] probes) {}
+
+    private GenRuns runGen(Session session, int n, SplittableRandom random, int vocab, BandwidthProbe probe) {
         session.evaluate(random.nextInt(vocab)); // warm-up token
         session.clear();
         int[] tokens = new int[n];
         double[] ns = new double[reps];
+        double[] probes = new double[reps + 1];
+        probes[0] = probe.run();
         for (int r = 0; r < reps; r++) {
             for (int i = 0; i < n; i++) tokens[i] = random.nextInt(vocab);
             session.clear();
             long t0 = System.nanoTime();
             for (int i = 0; i < n; i++) session.evaluate(tokens[i]);
             ns[r] = System.nanoTime() - t0;
+            probes[r + 1] = probe.run();
         }
         session.clear();
-        return ns;
+        return new GenRuns(ns, probes);
+    }
+
+    /**
+     * Each repetition's weight bytes per second against the mean of the two probes around it, averaged over
+     * the repetitions: the fraction of the bandwidth on offer while it ran. {@code bandwidth_ratio} divides by the
+     * best probe of the whole run instead, a bound that a busy moment of the machine can only lower.
+     */
+    static double pairedRatio(long bytesPerToken, double[] ts, double[] probes) {
+        double sum = 0;
+        for (int r = 0; r < ts.length; r++) sum += bytesPerToken * ts[r] / ((probes[r] + probes[r + 1]) / 2);
+        return sum / ts.length;
     }
 
     /** Weight bytes and parameters one token uses (experts scaled by used/total; the embedding is a row lookup). */
@@ -353,15 +377,16 @@ final class BenchCommand implements Callable<Integer> {
 
     private static boolean printRow(PrintStream out, Map<String, Object> r, boolean headerPrinted) {
         if (!headerPrinted) {
-            out.printf("| %-24s | %10s | %8s | %7s | %7s | %16s | %-18s |%n", "model", "size", "params", "threads", "test", "t/s", "ratio");
-            out.printf("| %-24s | %10s | %8s | %7s | %7s | %16s | %-18s |%n", "-".repeat(24), "-".repeat(10) + ":", "-".repeat(7) + ":",
-                    "-".repeat(6) + ":", "-".repeat(6) + ":", "-".repeat(15) + ":", "-".repeat(18));
+            out.printf("| %-24s | %10s | %8s | %7s | %7s | %16s | %-35s |%n", "model", "size", "params", "threads", "test", "t/s", "ratio");
+            out.printf("| %-24s | %10s | %8s | %7s | %7s | %16s | %-35s |%n", "-".repeat(24), "-".repeat(10) + ":", "-".repeat(7) + ":",
+                    "-".repeat(6) + ":", "-".repeat(6) + ":", "-".repeat(15) + ":", "-".repeat(35));
         }
         int p = (int) r.get("n_prompt"), n = (int) r.get("n_gen");
         String test = p > 0 ? "pp" + p : "tg" + n;
         String ratio = r.containsKey("compute_ratio") ? String.format(Locale.ROOT, "compute %.3f", (double) r.get("compute_ratio"))
-                : String.format(Locale.ROOT, "bandwidth %.3f", (double) r.get("bandwidth_ratio"));
-        out.printf(Locale.ROOT, "| %-24s | %10s | %8s | %7d | %7s | %8.2f ± %5.2f | %-18s |%n", r.get("model_type"),
+                : String.format(Locale.ROOT, "bandwidth %.3f (paired %.3f)", (double) r.get("bandwidth_ratio"),
+                        (double) r.get("bandwidth_ratio_paired"));
+        out.printf(Locale.ROOT, "| %-24s | %10s | %8s | %7d | %7s | %8.2f ± %5.2f | %-35s |%n", r.get("model_type"),
                 InspectCommand.human((long) r.get("model_size")), InspectCommand.humanCount((long) r.get("model_n_params")),
                 (int) r.get("n_threads"), test, (double) r.get("avg_ts"), (double) r.get("stddev_ts"), ratio);
         out.flush();

@@ -55,11 +55,24 @@ class BenchCommandTest {
                 positiveFinite(o, "compute_ratio");
                 positiveFinite(o, "peak_ops_per_second");
                 assertFalse(o.has("bandwidth_ratio"));
+                assertFalse(o.has("bandwidth_ratio_paired"));
                 assertEquals(MODELS.get(i / 2).contains("f16") ? "f32_fma" : "int8_dot", o.get("peak_kind").asText());
             } else {
                 positiveFinite(o, "bandwidth_ratio");
                 positiveFinite(o, "read_bandwidth");
                 positiveFinite(o, "model_bytes_per_token");
+                positiveFinite(o, "bandwidth_ratio_paired");
+                positiveFinite(o, "read_bandwidth_paired");
+                // one probe before the first repetition and one after each
+                JsonNode probes = o.get("samples_read_bandwidth");
+                assertEquals(3, probes.size());
+                double[] bw = new double[3], ts = new double[2];
+                for (int k = 0; k < 3; k++) bw[k] = probes.get(k).asDouble();
+                for (int k = 0; k < 2; k++) ts[k] = o.get("samples_ts").get(k).asDouble();
+                for (double b : bw) assertTrue(b > 0 && Double.isFinite(b));
+                assertEquals((bw[0] + bw[1] + bw[2]) / 3, o.get("read_bandwidth_paired").asDouble(), 1e-6 * bw[0]);
+                assertEquals(BenchCommand.pairedRatio(o.get("model_bytes_per_token").asLong(), ts, bw),
+                        o.get("bandwidth_ratio_paired").asDouble(), 1e-9);
                 assertFalse(o.has("compute_ratio"));
             }
         }
@@ -67,11 +80,18 @@ class BenchCommandTest {
     }
 
     @Test
+    void pairedRatioDividesEachRepetitionByTheProbesAroundIt() {
+        // 100 bytes per token; 2 t/s between probes of 400 and 400, 3 t/s between 400 and 200
+        double r = BenchCommand.pairedRatio(100, new double[] {2, 3}, new double[] {400, 400, 200});
+        assertEquals((200.0 / 400 + 300.0 / 300) / 2, r, 1e-12);
+    }
+
+    @Test
     void textModeShowsTheTableAndTheMachine() {
         CliRunner.Result r = CliRunner.run("bench", "-m", TestData.model("stories260K-f32.gguf").toString(), "-p", "8", "-n", "4", "-r", "1",
                 "-t", "1,2", "--bandwidth-mib", "8");
         assertEquals(0, r.exit(), r.err());
-        for (String s : List.of("pp8 |", "tg4 |", "bandwidth ", "compute ", "read ", "peak int8", "time to first token", "load average"))
+        for (String s : List.of("pp8 |", "tg4 |", "bandwidth ", "(paired ", "compute ", "read ", "peak int8", "time to first token", "load average"))
             assertTrue(r.out().contains(s), s + " in\n" + r.out());
         assertEquals(4, r.out().lines().filter(l -> l.startsWith("| llama")).count(), r.out());
         // measured before the model and again at the end, for each thread count; ratios use the best
