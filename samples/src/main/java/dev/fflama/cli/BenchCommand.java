@@ -37,7 +37,7 @@ import picocli.CommandLine.Option;
             "pp<P>: one batch of P random tokens in an empty cache. tg<N>: N single-token evaluations in an empty "
                 + "cache (after a one-token warm-up). Each test runs REPS times; t/s is mean ± sample stddev."})
 final class BenchCommand implements Callable<Integer> {
-    @Option(names = {"-m", "--model"}, required = true, paramLabel = "MODEL", description = "GGUF model (repeatable)")
+    @Option(names = {"-m", "--model"}, paramLabel = "MODEL", description = "GGUF model (repeatable; required unless --read-probe)")
     List<Path> models;
 
     @Option(names = {"-p", "--n-prompt"}, split = ",", defaultValue = "512", paramLabel = "P",
@@ -67,6 +67,11 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "1234", description = "seed of the random tokens")
     long seed;
 
+    @Option(names = "--read-probe", paramLabel = "COUNT",
+            description = "only time COUNT streaming reads of the --bandwidth-mib buffer with each -t thread count and print GB/s,"
+                + " one per line: the probe the tg tests are paired with, for bracketing another program's runs")
+    Integer readProbes;
+
     /** What one token costs in weights, from the model's tensor table. */
     record Costs(long bytesPerToken, long layerParamsPerToken, long outputParams, int nLayer, int nHead, int headDim,
                  boolean floatMatrices, String dominantType) {
@@ -94,8 +99,11 @@ final class BenchCommand implements Callable<Integer> {
         if (bandwidthMib < 1) throw new IllegalArgumentException("--bandwidth-mib must be >= 1");
         for (int p : prompts) if (p < 0) throw new IllegalArgumentException("-p must be >= 0");
         for (int n : gens) if (n < 0) throw new IllegalArgumentException("-n must be >= 0");
+        if (readProbes != null && readProbes < 1) throw new IllegalArgumentException("--read-probe must be >= 1");
         List<Integer> threadCounts = threads == null || threads.isEmpty() ? List.of(Math.max(1, Fflama.physicalCores())) : threads;
         for (int t : threadCounts) if (t < 1 || t > 512) throw new IllegalArgumentException("-t must be in [1, 512]");
+        if (readProbes != null) return readProbesOnly(threadCounts);
+        if (models == null || models.isEmpty()) throw new IllegalArgumentException("a model is required (-m MODEL)");
         for (Path m : models) if (!Files.isRegularFile(m)) throw new IllegalArgumentException("no model file " + m);
         NativeCalls.load();
 
@@ -198,6 +206,16 @@ final class BenchCommand implements Callable<Integer> {
             out.println("bandwidth ratio = weight bytes read per token x t/s / read bandwidth (best of the run); paired: each"
                     + " repetition against the read bandwidth timed just before and after it, averaged");
             out.println("compute ratio = useful ops/s (2 x weights x tokens + causal attention) / peak of the instruction set in use");
+        }
+        return 0;
+    }
+
+    private int readProbesOnly(List<Integer> threadCounts) {
+        NativeCalls.load();
+        for (int t : threadCounts) {
+            try (BandwidthProbe probe = new BandwidthProbe(t, bandwidthMib << 20)) {
+                for (int i = 0; i < readProbes; i++) System.out.printf(Locale.ROOT, "%.3f%n", probe.run() / 1e9);
+            }
         }
         return 0;
     }

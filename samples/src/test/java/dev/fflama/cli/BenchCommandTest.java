@@ -118,10 +118,23 @@ class BenchCommandTest {
     }
 
     @Test
+    void readProbeOnlyPrintsOneRatePerLineWithoutAModel() {
+        CliRunner.Result r = CliRunner.run("bench", "--read-probe", "3", "-t", "1,2", "--bandwidth-mib", "8");
+        assertEquals(0, r.exit(), r.err());
+        List<String> lines = r.out().lines().toList();
+        assertEquals(6, lines.size(), r.out());
+        for (String line : lines) {
+            double gbs = Double.parseDouble(line);
+            assertTrue(gbs > 0 && Double.isFinite(gbs), line);
+        }
+    }
+
+    @Test
     void badArgumentsExitTwo() {
         String model = TestData.model("stories260K-f32.gguf").toString();
         for (String[] args : new String[][] {{"bench", "-m", "/no/such/model.gguf"}, {"bench", "-m", model, "-r", "0"},
-            {"bench", "-m", model, "-t", "0"}, {"bench", "-m", model, "-p", "-1"}}) {
+            {"bench", "-m", model, "-t", "0"}, {"bench", "-m", model, "-p", "-1"}, {"bench"}, {"bench", "--read-probe", "0"},
+            {"bench", "--read-probe", "2", "-t", "0"}}) {
             CliRunner.Result r = CliRunner.run(args);
             assertEquals(2, r.exit(), String.join(" ", args) + ": " + r.err());
         }
