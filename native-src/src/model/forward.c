@@ -113,22 +113,30 @@ static void mm_rows(const mm_job *j, int64_t b, int64_t e) {
 
 /* Few-token steps stream the weights once and are bound by memory: threads claim chunks of rows
  * as they go, so a thread the OS delays (a shared machine) does not hold the others at the barrier.
- * Many-token steps keep one contiguous share per thread (each call packs the activations once). */
+ * Each claim takes a share of the rows left (guided scheduling): large claims while much is left, small
+ * ones at the end, so the threads finish within a small chunk of each other. Many-token steps keep one
+ * contiguous share per thread (each call packs the activations once). */
 #define MM_DYNAMIC_MAX_TOKENS 4
-#define MM_CHUNKS_PER_THREAD 8
+#define MM_MIN_CHUNK_BYTES (64 << 10)
 
 static void mm_worker(void *ctx, int ith, int nth) {
     mm_job *j = ctx;
     int64_t total = 0;
     for (int i = 0; i < j->n; i++) total += j->t[i].n_rows;
     if (j->n_tok <= MM_DYNAMIC_MAX_TOKENS && nth > 1) {
-        int64_t chunk = (total / ((int64_t)nth * MM_CHUNKS_PER_THREAD) + 15) & ~(int64_t)15;
-        if (chunk < 16) chunk = 16;
-        for (;;) {
-            int64_t b = atomic_fetch_add_explicit(&j->next, chunk, memory_order_relaxed);
-            if (b >= total) return;
-            mm_rows(j, b, b + chunk < total ? b + chunk : total);
+        int64_t min_rows = ((int64_t)(MM_MIN_CHUNK_BYTES / j->t[0].row_bytes) + 15) & ~(int64_t)15;
+        if (min_rows < 16) min_rows = 16;
+        long long b = atomic_load_explicit(&j->next, memory_order_relaxed);
+        while (b < total) {
+            int64_t chunk = (total - b) / (2 * (int64_t)nth);
+            chunk = chunk < min_rows ? min_rows : (chunk + 15) & ~(int64_t)15;
+            int64_t e = b + chunk < total ? b + chunk : total;
+            /* on failure b is reloaded with the position another thread claimed up to */
+            if (!atomic_compare_exchange_weak_explicit(&j->next, &b, e, memory_order_relaxed, memory_order_relaxed)) continue;
+            mm_rows(j, b, e);
+            b = atomic_load_explicit(&j->next, memory_order_relaxed);
         }
+        return;
     }
     int64_t per = (total + nth - 1) / nth;
     if (total >= 16 * (int64_t)nth) per = (per + 15) & ~(int64_t)15; /* whole row tiles per thread */

@@ -28,6 +28,15 @@
 #define AI static inline __attribute__((always_inline))
 
 AI float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
+/* Quantized single-token kernels prefetch the weights this far ahead into L2 (not L1): on Zen 4 one
+ * thread's Q4_0 stream went from ~0.60 to ~0.72 of a plain read, and TinyLlama generation with 2
+ * threads rose by 8-24 % (Q4_K_M, Q4_0, Q8_0). Prefetching into L1, or nearer than 8 KiB, was slower;
+ * F16 rows stream best with the hardware prefetcher alone (any software prefetch slowed them). */
+#define MV_PREFETCH_L2 16384
+AI void prefetch_l2(const void *p, int bytes) {
+    for (int o = 0; o < bytes; o += 64) _mm_prefetch((const char *)p + o, _MM_HINT_T1);
+}
 AI float hsum256(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -298,6 +307,7 @@ AI void row32(int type, int nr, int nt, const uint8_t *w, size_t wrb, int64_t nb
         }                                                                                                              \
     } while (0)
     for (; b + 8 <= nb; b += 8) {
+        for (int r = 0; r < nr; r++) prefetch_l2(w + r * wrb + b * ws + MV_PREFETCH_L2, 8 * ws);
         QUAD_STEP(0);
         QUAD_STEP(1);
     }
@@ -617,6 +627,7 @@ AI void row_k(int type, int nt, const uint8_t *w, int64_t nb, const block_q8_K *
     for (int t = 0; t < 4; t++) acc[t] = _mm512_setzero_ps(), macc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         kblock kb;
+        prefetch_l2(w + b * ws + MV_PREFETCH_L2, ws);
         decode_k(type, w + b * ws, &kb);
         for (int t = 0; t < nt; t++) {
             __m256i mins = _mm256_setzero_si256();
@@ -667,6 +678,7 @@ AI void k4_superblock(int type, int nt, const uint8_t *w, int64_t b, const uint8
     const int ws = ffl_block_bytes_k(type);
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     const uint8_t *p = w + b * ws;
+    prefetch_l2(p + MV_PREFETCH_L2, ws);
     __m512i wv[4], sc[4];
     __m128i mn16, corr16 = _mm_setzero_si128();
     float d, dmin = 0;
