@@ -105,14 +105,14 @@ AI void float_row(int type, int xtype, int dpbf, int nt, const void *w, const vo
     for (int t = 0; t < nt; t++) out[t] = (float)_mm512_reduce_add_pd(acc[t]);
 }
 
-#define F16_WIDEN_MAX 4096
 /* Activations come in the weights' float format. F16 ones are widened to F32 once per call (exactly),
- * so each weight vector costs one conversion instead of two. */
+ * so each weight vector costs one conversion instead of two, unless the widened row would not stay in
+ * L1 beside the streaming weights (Zen 4, one thread, rows of 5632: 16 GB/s widened, 26-28 GB/s with
+ * the activations converted on load). */
+#define F16_WIDEN_MAX 4096
 AI void float_direct(int type, int dpbf, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t nt_all,
                          float *y, int64_t ldy, int64_t r0, int64_t r1) {
     const size_t wide_row = ((size_t)n * sizeof(float) + 63) & ~(size_t)63;
-    /* ...unless the widened row would not stay in L1 beside the streaming weights: Zen 4, one thread,
-     * rows of 5632 F16 (22 KiB as floats) streamed at 16 GB/s widened, 26-28 GB/s converted on load */
     float *wide = type == FFL_TYPE_F16 && n <= F16_WIDEN_MAX ? ffl_kernel_scratch(wide_row * 4) : NULL;
     const int xtype = wide ? FFL_TYPE_F32 : type;
     for (int64_t t0 = 0; t0 < nt_all; t0 += 4) {
