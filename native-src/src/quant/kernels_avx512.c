@@ -68,7 +68,7 @@ AI __m512d fold_pd(__m512d acc, __m512 s) {
     return _mm512_add_pd(acc, _mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(s)), _mm512_cvtps_pd(_mm512_extractf32x8_ps(s, 1))));
 }
 
-AI void float_row(int type, int xtype, int dpbf, int nt, const void *w, const void *const *x, int64_t n, float *out) {
+AI void float_row(int type, int dpbf, int nt, const void *w, const void *const *x, int64_t n, float *out) {
     __m512d acc[4];
     for (int t = 0; t < 4; t++) acc[t] = _mm512_setzero_pd();
     int64_t i = 0;
@@ -88,10 +88,10 @@ AI void float_row(int type, int xtype, int dpbf, int nt, const void *w, const vo
                 const __m512 w0 = load_wf(type, w, i, 0xFFFF), w1 = load_wf(type, w, i + 16, 0xFFFF);
                 const __m512 w2 = load_wf(type, w, i + 32, 0xFFFF), w3 = load_wf(type, w, i + 48, 0xFFFF);
                 for (int t = 0; t < nt; t++) {
-                    s[t][0] = _mm512_fmadd_ps(w0, load_wf(xtype, x[t], i, 0xFFFF), s[t][0]);
-                    s[t][1] = _mm512_fmadd_ps(w1, load_wf(xtype, x[t], i + 16, 0xFFFF), s[t][1]);
-                    s[t][0] = _mm512_fmadd_ps(w2, load_wf(xtype, x[t], i + 32, 0xFFFF), s[t][0]);
-                    s[t][1] = _mm512_fmadd_ps(w3, load_wf(xtype, x[t], i + 48, 0xFFFF), s[t][1]);
+                    s[t][0] = _mm512_fmadd_ps(w0, load_wf(type, x[t], i, 0xFFFF), s[t][0]);
+                    s[t][1] = _mm512_fmadd_ps(w1, load_wf(type, x[t], i + 16, 0xFFFF), s[t][1]);
+                    s[t][0] = _mm512_fmadd_ps(w2, load_wf(type, x[t], i + 32, 0xFFFF), s[t][0]);
+                    s[t][1] = _mm512_fmadd_ps(w3, load_wf(type, x[t], i + 48, 0xFFFF), s[t][1]);
                 }
             }
         }
@@ -100,47 +100,30 @@ AI void float_row(int type, int xtype, int dpbf, int nt, const void *w, const vo
     for (; i < n; i += 16) {
         const __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
         __m512 wv = load_wf(type, w, i, m);
-        for (int t = 0; t < nt; t++) acc[t] = fold_pd(acc[t], _mm512_mul_ps(wv, load_wf(xtype, x[t], i, m)));
+        for (int t = 0; t < nt; t++) acc[t] = fold_pd(acc[t], _mm512_mul_ps(wv, load_wf(type, x[t], i, m)));
     }
     for (int t = 0; t < nt; t++) out[t] = (float)_mm512_reduce_add_pd(acc[t]);
 }
 
-/* Activations come in the weights' float format. F16 ones are widened to F32 once per call (exactly),
- * so each weight vector costs one conversion instead of two, unless the widened row would not stay in
- * L1 beside the streaming weights (Zen 4, one thread, rows of 5632: 16 GB/s widened, 26-28 GB/s with
- * the activations converted on load). */
-#define F16_WIDEN_MAX 4096
+/* Activations come in the weights' float format and are converted on load, like the weights. Widening
+ * F16 activations to F32 once per call saved a conversion per weight vector but streamed slower from
+ * memory (Zen 4, one thread: 2048-column rows 26 -> 28-30 GB/s without it, 5632-column rows 16 -> 27;
+ * TinyLlama F16 generation with 2 threads +4 %). */
 AI void float_direct(int type, int dpbf, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t nt_all,
-                         float *y, int64_t ldy, int64_t r0, int64_t r1) {
-    const size_t wide_row = ((size_t)n * sizeof(float) + 63) & ~(size_t)63;
-    float *wide = type == FFL_TYPE_F16 && n <= F16_WIDEN_MAX ? ffl_kernel_scratch(wide_row * 4) : NULL;
-    const int xtype = wide ? FFL_TYPE_F32 : type;
+                     float *y, int64_t ldy, int64_t r0, int64_t r1) {
     for (int64_t t0 = 0; t0 < nt_all; t0 += 4) {
         int nt = (int)(nt_all - t0 < 4 ? nt_all - t0 : 4);
         const void *x[4];
-        for (int t = 0; t < nt; t++) {
-            x[t] = (const char *)xq + (size_t)(t0 + t) * xrb;
-            if (wide) {
-                float *o = (float *)((char *)wide + wide_row * (size_t)t);
-                const uint16_t *h = x[t];
-                int64_t i = 0;
-                for (; i + 16 <= n; i += 16) _mm512_storeu_ps(o + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(h + i))));
-                for (; i < n; i++) o[i] = h2f(h[i]);
-                x[t] = o;
-            }
-        }
+        for (int t = 0; t < nt; t++) x[t] = (const char *)xq + (size_t)(t0 + t) * xrb;
         for (int64_t r = r0; r < r1; r++) {
             const void *wr = (const char *)w + (size_t)r * wrb;
             float out[4];
-#define FLOAT_ROWS(XT)                                                  \
-    switch (nt) {                                                       \
-    case 1: float_row(type, XT, dpbf, 1, wr, x, n, out); break;         \
-    case 2: float_row(type, XT, dpbf, 2, wr, x, n, out); break;         \
-    case 3: float_row(type, XT, dpbf, 3, wr, x, n, out); break;         \
-    default: float_row(type, XT, dpbf, 4, wr, x, n, out); break;        \
-    }
-            if (xtype == FFL_TYPE_F32) FLOAT_ROWS(FFL_TYPE_F32) else FLOAT_ROWS(type)
-#undef FLOAT_ROWS
+            switch (nt) {
+            case 1: float_row(type, dpbf, 1, wr, x, n, out); break;
+            case 2: float_row(type, dpbf, 2, wr, x, n, out); break;
+            case 3: float_row(type, dpbf, 3, wr, x, n, out); break;
+            default: float_row(type, dpbf, 4, wr, x, n, out); break;
+            }
             for (int t = 0; t < nt; t++) y[(t0 + t) * ldy + r] = out[t];
         }
     }
