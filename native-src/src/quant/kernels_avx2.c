@@ -30,12 +30,12 @@ AI double hsum256d(__m256d v) {
 #define MV_PREFETCH_PAIR 4096 /* two rows at once (mv32_row_pair): 2048 -> 4096 took one thread 0.82 -> 0.88 of a plain read */
 #define MV_PREFETCH_FLOAT 1024 /* float rows stream faster per instruction: nearer is better (F16: ~15 -> ~18 GB/s) */
 
-/* Calls ROW(type, nt, ...) for every row and every group of up to 4 tokens (token rows XRB bytes apart from XB). */
-#define FOR_ROWS_AND_TOKENS(ROW, T, XB, XRB)                                                                        \
+/* Calls ROW(type, nt, ...) for every row and every group of up to 4 tokens. */
+#define FOR_ROWS_AND_TOKENS(ROW, T)                                                                                \
     for (int64_t t0 = 0; t0 < nt_all; t0 += 4) {                                                                   \
         int nt = (int)(nt_all - t0 < 4 ? nt_all - t0 : 4);                                                         \
         const void *x[4];                                                                                          \
-        for (int t = 0; t < nt; t++) x[t] = (const char *)(XB) + (size_t)(t0 + t) * (XRB);                        \
+        for (int t = 0; t < nt; t++) x[t] = (const char *)xq + (size_t)(t0 + t) * xrb;                             \
         for (int64_t r = r0; r < r1; r++) {                                                                        \
             const uint8_t *wr = (const uint8_t *)w + (size_t)r * wrb;                                              \
             float out[4];                                                                                          \
@@ -56,7 +56,7 @@ AI __m256d fold_pd(__m256d acc, __m256 s) {
     return _mm256_add_pd(acc, _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(s)), _mm256_cvtps_pd(_mm256_extractf128_ps(s, 1))));
 }
 
-AI void float_row_x(int type, int xtype, int nt, const uint8_t *w, const void *const *x, int64_t n, float *out) {
+AI void float_row(int type, int nt, const uint8_t *w, const void *const *x, int64_t n, float *out) {
     __m256d acc[4];
     for (int t = 0; t < 4; t++) acc[t] = _mm256_setzero_pd();
     int64_t i = 0;
@@ -69,53 +69,31 @@ AI void float_row_x(int type, int xtype, int nt, const uint8_t *w, const void *c
             const __m256 w0 = load8f(type, w, i), w1 = load8f(type, w, i + 8);
             const __m256 w2 = load8f(type, w, i + 16), w3 = load8f(type, w, i + 24);
             for (int t = 0; t < nt; t++) {
-                s[t][0] = _mm256_fmadd_ps(w0, load8f(xtype, x[t], i), s[t][0]);
-                s[t][1] = _mm256_fmadd_ps(w1, load8f(xtype, x[t], i + 8), s[t][1]);
-                s[t][0] = _mm256_fmadd_ps(w2, load8f(xtype, x[t], i + 16), s[t][0]);
-                s[t][1] = _mm256_fmadd_ps(w3, load8f(xtype, x[t], i + 24), s[t][1]);
+                s[t][0] = _mm256_fmadd_ps(w0, load8f(type, x[t], i), s[t][0]);
+                s[t][1] = _mm256_fmadd_ps(w1, load8f(type, x[t], i + 8), s[t][1]);
+                s[t][0] = _mm256_fmadd_ps(w2, load8f(type, x[t], i + 16), s[t][0]);
+                s[t][1] = _mm256_fmadd_ps(w3, load8f(type, x[t], i + 24), s[t][1]);
             }
         }
         for (int t = 0; t < nt; t++) acc[t] = fold_pd(acc[t], _mm256_add_ps(s[t][0], s[t][1]));
     }
     for (; i + 8 <= n; i += 8) {
         const __m256 wv = load8f(type, w, i);
-        for (int t = 0; t < nt; t++) acc[t] = fold_pd(acc[t], _mm256_mul_ps(wv, load8f(xtype, x[t], i)));
+        for (int t = 0; t < nt; t++) acc[t] = fold_pd(acc[t], _mm256_mul_ps(wv, load8f(type, x[t], i)));
     }
     for (int t = 0; t < nt; t++) {
         double s = hsum256d(acc[t]);
-        for (int64_t j = i; j < n; j++) s += (double)load1f(type, w, j) * load1f(xtype, x[t], j);
+        for (int64_t j = i; j < n; j++) s += (double)load1f(type, w, j) * load1f(type, x[t], j);
         out[t] = (float)s;
     }
 }
 
-/* Activations in the weights' float format, or widened to F32 (exactly) once per call: a conversion per
- * element and row would otherwise compete with the weights' own. Only rows up to WIDEN_MAX long: a longer
- * widened row does not stay in L1 beside the streaming weights (F16, one thread, Zen 4 at this level:
- * 5632-column rows stream at 14 GB/s widened, 21-24 converted on load). */
-#define WIDEN_MAX 4096
-AI void float_row(int type, int nt, const uint8_t *w, const void *const *x, int64_t n, float *out) {
-    float_row_x(type, type, nt, w, x, n, out);
-}
-AI void float_row_f32x(int type, int nt, const uint8_t *w, const void *const *x, int64_t n, float *out) {
-    float_row_x(type, FFL_TYPE_F32, nt, w, x, n, out);
-}
-
+/* Activations come in the weights' float format and are converted on load, like the weights. Widening
+ * F16 activations to F32 once per call saved a conversion per weight vector but streamed slower from
+ * memory: the widened row competes for L1 with the streaming weights (TinyLlama F16 generation at this
+ * level on Zen 4, 2 threads: +11 % without it; 5632-column rows 14 -> 21-24 GB/s). */
 AI void float_direct(int type, MM_ARGS) {
-    float *wide = type != FFL_TYPE_F32 && nt_all <= 4 && n <= WIDEN_MAX ? ffl_kernel_scratch((size_t)(n * nt_all) * sizeof(float)) : NULL;
-    if (wide) {
-        for (int64_t t = 0; t < nt_all; t++) {
-            const void *src = (const char *)xq + (size_t)t * xrb;
-            float *dst = wide + t * n;
-            int64_t i = 0;
-            for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load8f(type, src, i));
-            for (; i < n; i++) dst[i] = load1f(type, src, i);
-        }
-        const void *xw = wide;
-        const size_t xrb_w = (size_t)n * sizeof(float);
-        FOR_ROWS_AND_TOKENS(float_row_f32x, type, xw, xrb_w)
-        return;
-    }
-    FOR_ROWS_AND_TOKENS(float_row, type, xq, xrb)
+    FOR_ROWS_AND_TOKENS(float_row, type)
 }
 
 /* ================================================================ 32-element blocks */
@@ -376,7 +354,7 @@ AI int mv32_one_token(int type, const uint8_t *w, size_t wrb, const uint8_t *x, 
 
 AI void direct32(int type, MM_ARGS) {
     if (nt_all == 1 && mv32_one_token(type, w, wrb, xq, n, y, r0, r1)) return;
-    FOR_ROWS_AND_TOKENS(row32, type, xq, xrb)
+    FOR_ROWS_AND_TOKENS(row32, type)
 }
 
 /* ================================================================ K-quants (Q8_K activations) */
@@ -649,7 +627,7 @@ AI void direct_k(int type, MM_ARGS) {
     if (nt_all == 1 && (type == FFL_TYPE_Q4_K || type == FFL_TYPE_Q5_K || type == FFL_TYPE_Q6_K) &&
         mvk_one_token(type, w, wrb, xq, n, y, r0, r1))
         return;
-    FOR_ROWS_AND_TOKENS(row_k, type, xq, xrb)
+    FOR_ROWS_AND_TOKENS(row_k, type)
 }
 
 /* ================================================================ entry points */
