@@ -316,7 +316,7 @@ static void test_matmul_shapes(int32_t level) {
         int64_t ns[6];
         int nn = 0;
         if (bs == 1) {
-            /* 4100: F16 rows too long to widen the activations (AVX-512 converts them on load) */
+            /* 4100: a long row with a tail after the 64-element steps */
             ns[nn++] = 1, ns[nn++] = 7, ns[nn++] = 172, ns[nn++] = 256, ns[nn++] = 1000, ns[nn++] = 4100;
         } else if (bs == 32) {
             ns[nn++] = 32, ns[nn++] = 96, ns[nn++] = 224, ns[nn++] = 256, ns[nn++] = 320, ns[nn++] = 1024; /* 320: groups of 8 blocks and a tail */
