@@ -188,6 +188,10 @@ AI __m256i decode32(int type, const uint8_t *p) {
  * filled once by ffl_kernels_fill_avx512 (slot = block size in bytes / 2 - 9). */
 static uint8_t quad_qs_idx[9][64] __attribute__((aligned(64))), q8_hi_idx[64] __attribute__((aligned(64)));
 static uint16_t quad_d_idx[9][32] __attribute__((aligned(64))), quad_m_idx[9][32] __attribute__((aligned(64)));
+/* 8 blocks of 18 bytes: qs of blocks 0-3 from (bytes [0, 64), [64, 128)), of blocks 4-7 from
+ * ([64, 128), [80, 144)); the 8 scales from the first pair */
+static uint8_t oct18_qs_idx[2][64] __attribute__((aligned(64)));
+static uint16_t oct18_d_idx[32] __attribute__((aligned(64)));
 
 static void init_quad_tables(void) {
     for (int slot = 0; slot < 9; slot++) {
@@ -203,9 +207,44 @@ static void init_quad_tables(void) {
         }
 #undef QUAD_BYTE
     }
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 16; j++) {
+            const int first = 18 * i + 2 + j, second = 18 * (i + 4) + 2 + j;
+            oct18_qs_idx[0][16 * i + j] = (uint8_t)first;
+            oct18_qs_idx[1][16 * i + j] = (uint8_t)(second < 128 ? second - 64 : 64 + second - 80);
+        }
+    for (int i = 0; i < 8; i++) oct18_d_idx[i] = (uint16_t)(9 * i);
     /* Q8_0 second halves come from the window starting 8 bytes in */
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 16; j++) q8_hi_idx[16 * i + j] = (uint8_t)(34 * i + 18 + j - 8);
+}
+
+/* Pins loaded vectors to registers: left alone, GCC folds the load into each instruction that reads
+ * the vector, and loading the same unaligned 64 bytes again cost ~5 % of Q4_0 speed (Zen 4). */
+AI void keep_in_register2(__m512i *a, __m512i *b) { __asm__("" : "+v"(*a), "+v"(*b)); }
+
+/* Nibbles of a 64-byte qs vector: low ones, high ones (IQ4_NL: looked up). */
+AI void split_nibbles(int type, __m512i q, __m512i *lo, __m512i *hi) {
+    const __m512i m4b = _mm512_set1_epi8(0x0F);
+    __m512i l = _mm512_and_si512(q, m4b), h = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4b);
+    if (type == FFL_TYPE_IQ4_NL) {
+        const __m512i lut = _mm512_broadcast_i32x4(_mm256_castsi256_si128(iq4_lut256()));
+        l = _mm512_shuffle_epi8(lut, l);
+        h = _mm512_shuffle_epi8(lut, h);
+    }
+    *lo = l;
+    *hi = h;
+}
+
+/* Blocks p .. p + 7 * 18 of Q4_0 or IQ4_NL: decode_quad's layout for blocks 0-3 and 4-7, and the 8
+ * scales. Three loads instead of four and one scale gather and convert instead of two: ~8 % faster
+ * than two decode_quad calls from L2 (Zen 4). Never reads past the 8 blocks. */
+AI void decode_oct18(int type, const uint8_t *p, __m512i lo[2], __m512i hi[2], __m256 *d8) {
+    __m512i z0 = _mm512_loadu_si512(p), z1 = _mm512_loadu_si512(p + 64), z2 = _mm512_loadu_si512(p + 80);
+    keep_in_register2(&z0, &z1);
+    split_nibbles(type, _mm512_permutex2var_epi8(z0, _mm512_load_si512(oct18_qs_idx[0]), z1), &lo[0], &hi[0]);
+    split_nibbles(type, _mm512_permutex2var_epi8(z1, _mm512_load_si512(oct18_qs_idx[1]), z2), &lo[1], &hi[1]);
+    *d8 = _mm256_cvtph_ps(_mm512_castsi512_si128(_mm512_permutex2var_epi16(z0, _mm512_load_si512(oct18_d_idx), z1)));
 }
 
 /* Blocks p .. p + 3 * stride: lo = the first 16 weights of each block (one 128-bit lane per block),
@@ -216,21 +255,18 @@ AI void decode_quad(int type, const uint8_t *p, __m512i *lo, __m512i *hi, __m128
         const __m512i x80 = _mm512_set1_epi8((char)0x80);
         __m512i z0 = _mm512_loadu_si512(p), z1 = _mm512_loadu_si512(p + 64);
         __m512i z2 = _mm512_loadu_si512(p + 8), z3 = _mm512_loadu_si512(p + 72);
+        keep_in_register2(&z0, &z1);
         *lo = _mm512_xor_si512(_mm512_permutex2var_epi8(z0, _mm512_load_si512(quad_qs_idx[slot]), z1), x80);
         *hi = _mm512_xor_si512(_mm512_permutex2var_epi8(z2, _mm512_load_si512(q8_hi_idx), z3), x80);
         *d4 = _mm_cvtph_ps(_mm512_castsi512_si128(_mm512_permutex2var_epi16(z0, _mm512_load_si512(quad_d_idx[slot]), z1)));
         return;
     }
-    const __m512i m4b = _mm512_set1_epi8(0x0F);
     /* the 4 blocks span 72..96 bytes: the first and the last 64 of them (no read past the end) */
     __m512i z0 = _mm512_loadu_si512(p), z1 = _mm512_loadu_si512(p + 4 * s - 64);
-    __m512i q = _mm512_permutex2var_epi8(z0, _mm512_load_si512(quad_qs_idx[slot]), z1);
-    __m512i l = _mm512_and_si512(q, m4b), h = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4b);
-    if (type == FFL_TYPE_IQ4_NL) {
-        const __m512i lut = _mm512_broadcast_i32x4(_mm256_castsi256_si128(iq4_lut256()));
-        l = _mm512_shuffle_epi8(lut, l);
-        h = _mm512_shuffle_epi8(lut, h);
-    } else if (type == FFL_TYPE_Q5_0 || type == FFL_TYPE_Q5_1) {
+    keep_in_register2(&z0, &z1);
+    __m512i l, h;
+    split_nibbles(type, _mm512_permutex2var_epi8(z0, _mm512_load_si512(quad_qs_idx[slot]), z1), &l, &h);
+    if (type == FFL_TYPE_Q5_0 || type == FFL_TYPE_Q5_1) {
         const int o = qs_offset32(type) - 4;
         uint64_t q0 = ffl_ld32(p + o), q1 = ffl_ld32(p + s + o), q2 = ffl_ld32(p + 2 * s + o), q3 = ffl_ld32(p + 3 * s + o);
         uint64_t ml = (q0 & 0xFFFF) | (q1 & 0xFFFF) << 16 | (q2 & 0xFFFF) << 32 | (q3 & 0xFFFF) << 48;
@@ -252,6 +288,16 @@ AI void decode_quad(int type, const uint8_t *p, __m512i *lo, __m512i *hi, __m128
     *d4 = _mm_cvtph_ps(_mm512_castsi512_si128(_mm512_permutex2var_epi16(z0, _mm512_load_si512(quad_d_idx[slot]), z1)));
     if (has_min32(type))
         *m4 = _mm_cvtph_ps(_mm512_castsi512_si128(_mm512_permutex2var_epi16(z0, _mm512_load_si512(quad_m_idx[slot]), z1)));
+}
+
+/* The integer dot products of 4 blocks (quad q of a token) with their offset corrections, as floats:
+ * 4 lanes per block, in decode_quad's layout. */
+AI __m512 quad_sums(int off, const tok32 *tk, int64_t q, __m512i lo, __m512i hi) {
+    const uint8_t *pa = tk->quads + (size_t)q * 128;
+    __m512i s = off ? _mm512_load_si512(tk->icorr + (size_t)q * 16) : _mm512_setzero_si512();
+    s = _mm512_dpbusd_epi32(s, lo, _mm512_load_si512(pa));
+    s = _mm512_dpbusd_epi32(s, hi, _mm512_load_si512(pa + 64));
+    return _mm512_cvtepi32_ps(s);
 }
 
 /* nr weight rows (wrb bytes apart) against nt tokens; nr * nt <= 4. Rows share the activation
@@ -278,20 +324,30 @@ AI void row32(int type, int nr, int nt, const uint8_t *w, size_t wrb, int64_t nb
             decode_quad(type, w + r * wrb + (b + 4 * (K)) * ws, &lo[r], &hi[r], &d4[r], &m4[r]);                       \
         }                                                                                                              \
         for (int t = 0; t < nt; t++) {                                                                                 \
-            const uint8_t *pa = tk[t].quads + (size_t)(b / 4 + (K)) * 128;                                             \
-            const __m512i alo = _mm512_load_si512(pa), ahi = _mm512_load_si512(pa + 64);                              \
             const __m128 da4 = _mm_loadu_ps(tk[t].da + b + 4 * (K));                                                   \
-            const __m512i ic = off ? _mm512_load_si512(tk[t].icorr + (size_t)(b / 4 + (K)) * 16) : _mm512_setzero_si512(); \
             for (int r = 0; r < nr; r++) {                                                                             \
-                __m512i s = _mm512_dpbusd_epi32(ic, lo[r], alo);                                                       \
-                s = _mm512_dpbusd_epi32(s, hi[r], ahi);                                                                \
                 const __m128 sc4 = _mm_mul_ps(d4[r], da4);                                                             \
-                acc[r][t][K] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(sc4)), \
-                                               acc[r][t][K]);                                                          \
+                acc[r][t][K] = _mm512_fmadd_ps(quad_sums(off, &tk[t], b / 4 + (K), lo[r], hi[r]),                      \
+                                               _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(sc4)), acc[r][t][K]); \
                 if (has_min32(type)) macc[r][t] = _mm_fmadd_ps(m4[r], _mm_loadu_ps(tk[t].s + b + 4 * (K)), macc[r][t]); \
             }                                                                                                          \
         }                                                                                                              \
     } while (0)
+    if (ws == 18 && nr == 1) {
+        const __m512i spread_hi = _mm512_add_epi32(spread, _mm512_set1_epi32(4));
+        for (; b + 8 <= nb; b += 8) {
+            prefetch_l2(w + b * ws + MV_PREFETCH_L2, 8 * ws);
+            __m512i lo[2], hi[2];
+            __m256 d8;
+            decode_oct18(type, w + b * ws, lo, hi, &d8);
+            for (int t = 0; t < nt; t++) {
+                const __m512 sc8 = _mm512_castps256_ps512(_mm256_mul_ps(d8, _mm256_loadu_ps(tk[t].da + b)));
+                for (int k = 0; k < 2; k++)
+                    acc[0][t][k] = _mm512_fmadd_ps(quad_sums(off, &tk[t], b / 4 + k, lo[k], hi[k]),
+                                                   _mm512_permutexvar_ps(k ? spread_hi : spread, sc8), acc[0][t][k]);
+            }
+        }
+    }
     for (; b + 8 <= nb; b += 8) {
         for (int r = 0; r < nr; r++) prefetch_l2(w + r * wrb + b * ws + MV_PREFETCH_L2, 8 * ws);
         QUAD_STEP(0);
