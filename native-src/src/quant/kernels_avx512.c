@@ -68,7 +68,18 @@ AI __m512d fold_pd(__m512d acc, __m512 s) {
     return _mm512_add_pd(acc, _mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(s)), _mm512_cvtps_pd(_mm512_extractf32x8_ps(s, 1))));
 }
 
-AI void float_row(int type, int dpbf, int nt, const void *w, const void *const *x, int64_t n, float *out) {
+/* F16 weights as F32 without vcvtph2ps (two per 16 products made it the limit, ~31 GB/s per core from
+ * L2 on Zen 4): each half's bits go to the matching F32 fields, which gives its value times 2^-112
+ * exactly (subnormal halves included; infinities and NaNs come out finite). The even and odd halves of
+ * 32 are converted apart, so the activations are stored in that order and scaled by 2^112. */
+AI void f16_pairs_scaled(__m512i h, __m512 *even, __m512 *odd) {
+    const __m512i fields = _mm512_set1_epi32((int)0x8FFFE000); /* sign, 5 exponent bits, 10 mantissa bits */
+    *even = _mm512_castsi512_ps(_mm512_and_si512(_mm512_srai_epi32(_mm512_slli_epi32(h, 16), 3), fields));
+    *odd = _mm512_castsi512_ps(_mm512_and_si512(_mm512_srai_epi32(h, 3), fields));
+}
+
+/* xw: F16 activations widened by widen_f16_pairs (NULL: convert on load). */
+AI void float_row(int type, int dpbf, int nt, const void *w, const void *const *x, const float *const *xw, int64_t n, float *out) {
     __m512d acc[4];
     for (int t = 0; t < 4; t++) acc[t] = _mm512_setzero_pd();
     int64_t i = 0;
@@ -77,6 +88,19 @@ AI void float_row(int type, int dpbf, int nt, const void *w, const void *const *
         __m512 s[4][2];
         for (int t = 0; t < 4; t++) s[t][0] = s[t][1] = _mm512_setzero_ps();
         for (; i < end; i += 64) {
+            if (type == FFL_TYPE_F16 && xw) {
+                __m512 e0, o0, e1, o1;
+                f16_pairs_scaled(_mm512_loadu_si512((const uint16_t *)w + i), &e0, &o0);
+                f16_pairs_scaled(_mm512_loadu_si512((const uint16_t *)w + i + 32), &e1, &o1);
+                for (int t = 0; t < nt; t++) {
+                    const float *a = xw[t] + i;
+                    s[t][0] = _mm512_fmadd_ps(e0, _mm512_loadu_ps(a), s[t][0]);
+                    s[t][1] = _mm512_fmadd_ps(o0, _mm512_loadu_ps(a + 16), s[t][1]);
+                    s[t][0] = _mm512_fmadd_ps(e1, _mm512_loadu_ps(a + 32), s[t][0]);
+                    s[t][1] = _mm512_fmadd_ps(o1, _mm512_loadu_ps(a + 48), s[t][1]);
+                }
+                continue;
+            }
             if (dpbf) {
                 const __m512bh w0 = (__m512bh)_mm512_loadu_si512((const uint16_t *)w + i);
                 const __m512bh w1 = (__m512bh)_mm512_loadu_si512((const uint16_t *)w + i + 32);
@@ -105,24 +129,50 @@ AI void float_row(int type, int dpbf, int nt, const void *w, const void *const *
     for (int t = 0; t < nt; t++) out[t] = (float)_mm512_reduce_add_pd(acc[t]);
 }
 
-/* Activations come in the weights' float format and are converted on load, like the weights. Widening
- * F16 activations to F32 once per call saved a conversion per weight vector but streamed slower from
- * memory (Zen 4, one thread: 2048-column rows 26 -> 28-30 GB/s without it, 5632-column rows 16 -> 27;
- * TinyLlama F16 generation with 2 threads +4 %). */
+/* The first n64 F16 activations as F32 times 2^112, per 32 the even ones then the odd ones (the order
+ * f16_pairs_scaled gives the weights). Exact: |x| <= 65504 stays below 2^128. */
+static void widen_f16_pairs(const uint16_t *h, int64_t n64, float *d) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const __m512 scale = _mm512_set1_ps(0x1p112f);
+    for (int64_t i = 0; i < n64; i += 32) {
+        const __m512 a = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(h + i)));
+        const __m512 b = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(h + i + 16)));
+        _mm512_storeu_ps(d + i, _mm512_mul_ps(_mm512_permutex2var_ps(a, even, b), scale));
+        _mm512_storeu_ps(d + i + 16, _mm512_mul_ps(_mm512_permutex2var_ps(a, odd, b), scale));
+    }
+}
+
+/* Rows of up to 4096 F16 columns take widened activations: from L2 ~47 instead of ~31 GB/s per core
+ * (Zen 4, one thread), from memory the same. Longer rows convert the activations on load: their F32 copy
+ * (22 KiB for 5632 columns) crowds the weights out of L1 and streaming from memory halved (28 -> 15 GB/s). */
+#define F16_WIDEN_MAX_COLS 4096
 AI void float_direct(int type, int dpbf, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t nt_all,
                      float *y, int64_t ldy, int64_t r0, int64_t r1) {
     for (int64_t t0 = 0; t0 < nt_all; t0 += 4) {
         int nt = (int)(nt_all - t0 < 4 ? nt_all - t0 : 4);
         const void *x[4];
         for (int t = 0; t < nt; t++) x[t] = (const char *)xq + (size_t)(t0 + t) * xrb;
+        const float *xw[4] = {0};
+        const float *const *xwp = NULL;
+        float *wide = type == FFL_TYPE_F16 && n >= 64 && n <= F16_WIDEN_MAX_COLS
+                          ? ffl_kernel_scratch((size_t)nt * (size_t)n * sizeof(float))
+                          : NULL;
+        if (wide) { /* without scratch memory the rows convert on load */
+            for (int t = 0; t < nt; t++) {
+                xw[t] = wide + (size_t)t * (size_t)n;
+                widen_f16_pairs(x[t], n & ~(int64_t)63, wide + (size_t)t * (size_t)n);
+            }
+            xwp = xw;
+        }
         for (int64_t r = r0; r < r1; r++) {
             const void *wr = (const char *)w + (size_t)r * wrb;
             float out[4];
             switch (nt) {
-            case 1: float_row(type, dpbf, 1, wr, x, n, out); break;
-            case 2: float_row(type, dpbf, 2, wr, x, n, out); break;
-            case 3: float_row(type, dpbf, 3, wr, x, n, out); break;
-            default: float_row(type, dpbf, 4, wr, x, n, out); break;
+            case 1: float_row(type, dpbf, 1, wr, x, xwp, n, out); break;
+            case 2: float_row(type, dpbf, 2, wr, x, xwp, n, out); break;
+            case 3: float_row(type, dpbf, 3, wr, x, xwp, n, out); break;
+            default: float_row(type, dpbf, 4, wr, x, xwp, n, out); break;
             }
             for (int t = 0; t < nt; t++) y[(t0 + t) * ldy + r] = out[t];
         }

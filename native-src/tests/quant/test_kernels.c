@@ -345,6 +345,48 @@ static void test_matmul_shapes(int32_t level) {
     }
 }
 
+/* F16 rows over the whole finite range of halves (subnormals, zeros of both signs, the largest
+ * values), at lengths that take the widened-activation path and lengths that do not, against the
+ * exact dot in double: products of halves are exact in float, so only the summation rounds. */
+static void test_f16_full_range(int32_t level) {
+    ffl_cpu_set_level(level);
+    static const int64_t lengths[] = {64, 96, 2048, 4096, 4160};
+    for (int li = 0; li < 5; li++) {
+        const int64_t n = lengths[li];
+        const int rows = 3;
+        uint16_t *w = xmalloc(sizeof(uint16_t) * (size_t)(n * rows));
+        float *x = xmalloc(sizeof(float) * (size_t)n);
+        for (int64_t i = 0; i < n * rows; i++) {
+            uint16_t h;
+            do h = (uint16_t)(test_rndf(0, 65536)); while ((h & 0x7C00) == 0x7C00); /* finite */
+            if (i % 7 == 0) h &= 0x83FF;                                            /* subnormal or zero */
+            w[i] = h;
+        }
+        w[0] = 0x8000, w[1] = 0x0001, w[2] = 0x7BFF, w[3] = 0xFBFF; /* -0, smallest subnormal, +-65504 */
+        for (int64_t i = 0; i < n; i++) {
+            uint16_t h;
+            do h = (uint16_t)(test_rndf(0, 65536)); while ((h & 0x7C00) == 0x7C00 || (h & 0x7C00) > 0x5000);
+            if (i % 5 == 0) h &= 0x83FF;
+            x[i] = ffl_half_to_float(h);
+        }
+        uint16_t *xq = xmalloc(ffl_activation_row_bytes(FFL_TYPE_F16, n));
+        ffl_quantize_activations(FFL_TYPE_F16, x, n, xq, n, 0, 1);
+        float y[3];
+        ffl_matmul_rows(FFL_TYPE_F16, w, (size_t)n * 2, xq, n, 1, y, rows, 0, rows);
+        for (int r = 0; r < rows; r++) {
+            double exact = 0, mag = 0;
+            for (int64_t i = 0; i < n; i++) {
+                const double p = (double)ffl_half_to_float(w[r * n + i]) * x[i];
+                exact += p;
+                mag += fabs(p);
+            }
+            CHECK_MSG(fabs(y[r] - exact) <= 1e-5 * mag, "f16 level %s n=%lld row %d: got %.9g, exact %.9g (sum |w x| = %g)",
+                      ffl_cpu_level_name(level), (long long)n, r, y[r], exact, mag);
+        }
+        free(w), free(x), free(xq);
+    }
+}
+
 int main(void) {
     const char *env = getenv("FFLAMA_CPU");
     printf("cpu features: %s; max level %s; FFLAMA_CPU=%s\n", ffl_cpu_features(), ffl_cpu_level_name(ffl_cpu_max_level()),
@@ -363,6 +405,7 @@ int main(void) {
         test_q8_0_rounding(levels[i]);
         if (levels[i] != FFL_CPU_SCALAR) test_activation_quantizers(levels[i]);
         test_accuracy(levels[i]);
+        test_f16_full_range(levels[i]);
         test_matmul_shapes(levels[i]);
     }
     return test_finish("test_kernels");
