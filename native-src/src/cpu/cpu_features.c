@@ -80,6 +80,7 @@ static void detect(void) {
             cpu.avx512vl = cpu.avx512f && ((b >> 31) & 1);
             cpu.avx512vnni = cpu.avx512f && ((c >> 11) & 1);
             cpu.avx512vbmi = cpu.avx512f && ((c >> 1) & 1);
+            cpu.gfni = cpu.avx && ((c >> 8) & 1);
             cpu.avxvnni = 0;
             if (__get_cpuid_count(7, 1, &a, &b, &c, &d)) {
                 cpu.avxvnni = cpu.avx2 && ((a >> 4) & 1);
@@ -102,6 +103,7 @@ static void detect(void) {
     append("avx512vnni", cpu.avx512vnni);
     append("avx512vbmi", cpu.avx512vbmi);
     append("avx512bf16", cpu.avx512bf16);
+    append("gfni", cpu.gfni);
     int32_t max_level = FFL_CPU_SCALAR;
     if (cpu.avx2 && cpu.fma && cpu.f16c) max_level = FFL_CPU_AVX2;
     if (max_level == FFL_CPU_AVX2 && cpu.avx512f && cpu.avx512bw && cpu.avx512vl && cpu.avx512dq)

@@ -10,7 +10,7 @@ extern "C" {
 
 typedef struct {
     int sse3, ssse3, sse41, avx, avx2, fma, f16c, avxvnni;
-    int avx512f, avx512dq, avx512bw, avx512vl, avx512vnni, avx512vbmi, avx512bf16;
+    int avx512f, avx512dq, avx512bw, avx512vl, avx512vnni, avx512vbmi, avx512bf16, gfni;
     int neon, dotprod;
     int32_t max_level;
 } ffl_cpu_info;
