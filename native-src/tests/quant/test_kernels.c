@@ -345,9 +345,10 @@ static void test_matmul_shapes(int32_t level) {
     }
 }
 
-/* F16 rows over the whole finite range of halves (subnormals, zeros of both signs, the largest
- * values), at lengths that take the widened-activation path and lengths that do not, against the
- * exact dot in double: products of halves are exact in float, so only the summation rounds. */
+/* F16 weights over the whole finite range of halves (subnormals, zeros of both signs, +-65504) and
+ * activations below 64 in magnitude (subnormals included), at lengths that take the AVX-512
+ * widened-activation path (up to 4096) and lengths that do not, against the exact dot in double:
+ * products of halves are exact in float, so only the summation rounds. */
 static void test_f16_full_range(int32_t level) {
     ffl_cpu_set_level(level);
     static const int64_t lengths[] = {64, 96, 2048, 4096, 4160};
