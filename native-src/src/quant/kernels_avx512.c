@@ -143,9 +143,12 @@ static void widen_f16_pairs(const uint16_t *h, int64_t n64, float *d) {
     }
 }
 
-/* Rows of up to 4096 F16 columns take widened activations: from L2 ~47 instead of ~31 GB/s per core
- * (Zen 4, one thread), from memory the same. Longer rows convert the activations on load: their F32 copy
- * (22 KiB for 5632 columns) crowds the weights out of L1 and streaming from memory halved (28 -> 15 GB/s). */
+/* One token against F16 rows of up to 4096 columns takes widened activations: 2048 columns stream from
+ * L2 at ~47 instead of ~31 GB/s per core (Zen 4), from memory the same. Otherwise the activations convert
+ * on load: an F32 copy of 22 KiB (5632 columns) crowds the weights out of L1 and streaming from memory
+ * halved (28 -> 15 GB/s); 4 tokens of 2048 columns (32 KiB) ran pp4 at 27 instead of 35 t/s, and 2 tokens
+ * (16 KiB) showed no gain. Splitting long rows into column panels per block of 8 rows kept the copy in L1
+ * (44 GB/s from L2) but the jumps between row segments cut streaming from memory to 11 GB/s. */
 #define F16_WIDEN_MAX_COLS 4096
 AI void float_direct(int type, int dpbf, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t nt_all,
                      float *y, int64_t ldy, int64_t r0, int64_t r1) {
@@ -155,7 +158,7 @@ AI void float_direct(int type, int dpbf, const void *w, size_t wrb, const void *
         for (int t = 0; t < nt; t++) x[t] = (const char *)xq + (size_t)(t0 + t) * xrb;
         const float *xw[4] = {0};
         const float *const *xwp = NULL;
-        float *wide = type == FFL_TYPE_F16 && n >= 64 && n <= F16_WIDEN_MAX_COLS
+        float *wide = type == FFL_TYPE_F16 && nt == 1 && n >= 64 && n <= F16_WIDEN_MAX_COLS
                           ? ffl_kernel_scratch((size_t)nt * (size_t)n * sizeof(float))
                           : NULL;
         if (wide) { /* without scratch memory the rows convert on load */
