@@ -78,8 +78,8 @@ AI void f16_pairs_scaled(__m512i h, __m512 *even, __m512 *odd) {
     *odd = _mm512_castsi512_ps(_mm512_and_si512(_mm512_srai_epi32(h, 3), fields));
 }
 
-/* xw: F16 activations widened by widen_f16_pairs (NULL: convert on load). */
-AI void float_row(int type, int dpbf, int nt, const void *w, const void *const *x, const float *const *xw, int64_t n, float *out) {
+/* xw: one token's F16 activations widened by widen_f16_pairs (then nt is 1; NULL: convert on load). */
+AI void float_row(int type, int dpbf, int nt, const void *w, const void *const *x, const float *xw, int64_t n, float *out) {
     __m512d acc[4];
     for (int t = 0; t < 4; t++) acc[t] = _mm512_setzero_pd();
     int64_t i = 0;
@@ -92,13 +92,10 @@ AI void float_row(int type, int dpbf, int nt, const void *w, const void *const *
                 __m512 e0, o0, e1, o1;
                 f16_pairs_scaled(_mm512_loadu_si512((const uint16_t *)w + i), &e0, &o0);
                 f16_pairs_scaled(_mm512_loadu_si512((const uint16_t *)w + i + 32), &e1, &o1);
-                for (int t = 0; t < nt; t++) {
-                    const float *a = xw[t] + i;
-                    s[t][0] = _mm512_fmadd_ps(e0, _mm512_loadu_ps(a), s[t][0]);
-                    s[t][1] = _mm512_fmadd_ps(o0, _mm512_loadu_ps(a + 16), s[t][1]);
-                    s[t][0] = _mm512_fmadd_ps(e1, _mm512_loadu_ps(a + 32), s[t][0]);
-                    s[t][1] = _mm512_fmadd_ps(o1, _mm512_loadu_ps(a + 48), s[t][1]);
-                }
+                s[0][0] = _mm512_fmadd_ps(e0, _mm512_loadu_ps(xw + i), s[0][0]);
+                s[0][1] = _mm512_fmadd_ps(o0, _mm512_loadu_ps(xw + i + 16), s[0][1]);
+                s[0][0] = _mm512_fmadd_ps(e1, _mm512_loadu_ps(xw + i + 32), s[0][0]);
+                s[0][1] = _mm512_fmadd_ps(o1, _mm512_loadu_ps(xw + i + 48), s[0][1]);
                 continue;
             }
             if (dpbf) {
@@ -156,26 +153,20 @@ AI void float_direct(int type, int dpbf, const void *w, size_t wrb, const void *
         int nt = (int)(nt_all - t0 < 4 ? nt_all - t0 : 4);
         const void *x[4];
         for (int t = 0; t < nt; t++) x[t] = (const char *)xq + (size_t)(t0 + t) * xrb;
-        const float *xw[4] = {0};
-        const float *const *xwp = NULL;
-        float *wide = type == FFL_TYPE_F16 && nt == 1 && n >= 64 && n <= F16_WIDEN_MAX_COLS
-                          ? ffl_kernel_scratch((size_t)nt * (size_t)n * sizeof(float))
-                          : NULL;
-        if (wide) { /* without scratch memory the rows convert on load */
-            for (int t = 0; t < nt; t++) {
-                xw[t] = wide + (size_t)t * (size_t)n;
-                widen_f16_pairs(x[t], n & ~(int64_t)63, wide + (size_t)t * (size_t)n);
-            }
-            xwp = xw;
+        const float *wide = NULL; /* without scratch memory the rows convert on load */
+        if (type == FFL_TYPE_F16 && nt == 1 && n >= 64 && n <= F16_WIDEN_MAX_COLS) {
+            float *d = ffl_kernel_scratch((size_t)n * sizeof(float));
+            if (d) widen_f16_pairs(x[0], n & ~(int64_t)63, d);
+            wide = d;
         }
         for (int64_t r = r0; r < r1; r++) {
             const void *wr = (const char *)w + (size_t)r * wrb;
             float out[4];
             switch (nt) {
-            case 1: float_row(type, dpbf, 1, wr, x, xwp, n, out); break;
-            case 2: float_row(type, dpbf, 2, wr, x, xwp, n, out); break;
-            case 3: float_row(type, dpbf, 3, wr, x, xwp, n, out); break;
-            default: float_row(type, dpbf, 4, wr, x, xwp, n, out); break;
+            case 1: float_row(type, dpbf, 1, wr, x, wide, n, out); break;
+            case 2: float_row(type, dpbf, 2, wr, x, wide, n, out); break;
+            case 3: float_row(type, dpbf, 3, wr, x, wide, n, out); break;
+            default: float_row(type, dpbf, 4, wr, x, wide, n, out); break;
             }
             for (int t = 0; t < nt; t++) y[(t0 + t) * ldy + r] = out[t];
         }
@@ -353,85 +344,71 @@ AI __m512 quad_sums(int off, const tok32 *tk, int64_t q, __m512i lo, __m512i hi)
     return _mm512_cvtepi32_ps(s);
 }
 
-/* nr weight rows (wrb bytes apart) against nt tokens; nr * nt <= 4. Rows share the activation
- * loads, tokens share the weight decode. */
-AI void row32(int type, int nr, int nt, const uint8_t *w, size_t wrb, int64_t nb, const tok32 *tk, int astride,
-              float out[4][4]) {
+/* One weight row against nt tokens (up to 4); the tokens share the weight decode. */
+AI void row32(int type, int nt, const uint8_t *w, int64_t nb, const tok32 *tk, int astride, float out[4]) {
     const int ws = ffl_block_bytes32(type), off = ffl_avx512_offset32(type);
     const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-    __m512 acc[4][4][2];
-    __m128 macc[4][4];
-    for (int r = 0; r < 4; r++)
-        for (int t = 0; t < 4; t++) {
-            acc[r][t][0] = acc[r][t][1] = _mm512_setzero_ps();
-            macc[r][t] = _mm_setzero_ps();
-        }
-    int64_t b = 0;
+    const __m512i spread_hi = _mm512_add_epi32(spread, _mm512_set1_epi32(4));
     /* two groups of 4 blocks per step, each with its own accumulator (no loop-carried index) */
+    __m512 acc[4][2];
+    __m128 macc[4];
+    for (int t = 0; t < 4; t++) {
+        acc[t][0] = acc[t][1] = _mm512_setzero_ps();
+        macc[t] = _mm_setzero_ps();
+    }
+    int64_t b = 0;
 #define QUAD_STEP(K)                                                                                                   \
     do {                                                                                                               \
-        __m512i lo[4], hi[4];                                                                                          \
-        __m128 d4[4], m4[4];                                                                                           \
-        for (int r = 0; r < nr; r++) {                                                                                 \
-            m4[r] = _mm_setzero_ps();                                                                                  \
-            decode_quad(type, w + r * wrb + (b + 4 * (K)) * ws, &lo[r], &hi[r], &d4[r], &m4[r]);                       \
-        }                                                                                                              \
+        __m512i lo, hi;                                                                                                \
+        __m128 d4, m4 = _mm_setzero_ps();                                                                              \
+        decode_quad(type, w + (b + 4 * (K)) * ws, &lo, &hi, &d4, &m4);                                                 \
         for (int t = 0; t < nt; t++) {                                                                                 \
-            const __m128 da4 = _mm_loadu_ps(tk[t].da + b + 4 * (K));                                                   \
-            for (int r = 0; r < nr; r++) {                                                                             \
-                const __m128 sc4 = _mm_mul_ps(d4[r], da4);                                                             \
-                acc[r][t][K] = _mm512_fmadd_ps(quad_sums(off, &tk[t], b / 4 + (K), lo[r], hi[r]),                      \
-                                               _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(sc4)), acc[r][t][K]); \
-                if (has_min32(type)) macc[r][t] = _mm_fmadd_ps(m4[r], _mm_loadu_ps(tk[t].s + b + 4 * (K)), macc[r][t]); \
-            }                                                                                                          \
+            const __m128 sc4 = _mm_mul_ps(d4, _mm_loadu_ps(tk[t].da + b + 4 * (K)));                                    \
+            acc[t][K] = _mm512_fmadd_ps(quad_sums(off, &tk[t], b / 4 + (K), lo, hi),                                   \
+                                        _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(sc4)), acc[t][K]);        \
+            if (has_min32(type)) macc[t] = _mm_fmadd_ps(m4, _mm_loadu_ps(tk[t].s + b + 4 * (K)), macc[t]);             \
         }                                                                                                              \
     } while (0)
-    if (ws == 18 && nr == 1) {
-        const __m512i spread_hi = _mm512_add_epi32(spread, _mm512_set1_epi32(4));
-        for (; b + 8 <= nb; b += 8) {
-            prefetch_l2(w + b * ws + MV_PREFETCH_L2, 8 * ws);
+    for (; b + 8 <= nb; b += 8) {
+        prefetch_l2(w + b * ws + MV_PREFETCH_L2, 8 * ws);
+        if (ws == 18) { /* Q4_0, IQ4_NL: 8 blocks decoded at once */
             __m512i lo[2], hi[2];
             __m256 d8;
             decode_oct18(type, w + b * ws, lo, hi, &d8);
             for (int t = 0; t < nt; t++) {
                 const __m512 sc8 = _mm512_castps256_ps512(_mm256_mul_ps(d8, _mm256_loadu_ps(tk[t].da + b)));
                 for (int k = 0; k < 2; k++)
-                    acc[0][t][k] = _mm512_fmadd_ps(quad_sums(off, &tk[t], b / 4 + k, lo[k], hi[k]),
-                                                   _mm512_permutexvar_ps(k ? spread_hi : spread, sc8), acc[0][t][k]);
+                    acc[t][k] = _mm512_fmadd_ps(quad_sums(off, &tk[t], b / 4 + k, lo[k], hi[k]),
+                                                _mm512_permutexvar_ps(k ? spread_hi : spread, sc8), acc[t][k]);
             }
+        } else {
+            QUAD_STEP(0);
+            QUAD_STEP(1);
         }
-    }
-    for (; b + 8 <= nb; b += 8) {
-        for (int r = 0; r < nr; r++) prefetch_l2(w + r * wrb + b * ws + MV_PREFETCH_L2, 8 * ws);
-        QUAD_STEP(0);
-        QUAD_STEP(1);
     }
     if (b + 4 <= nb) {
         QUAD_STEP(0);
         b += 4;
     }
 #undef QUAD_STEP
-    float tail[4][4] = {{0}};
+    float tail[4] = {0};
     for (; b < nb; b++) {
-        for (int r = 0; r < nr; r++) {
-            const uint8_t *wb = w + r * wrb + b * ws;
-            __m256i wv = decode32(type, wb);
-            float dw = h2f(ffl_ld16(wb));
-            for (int t = 0; t < nt; t++) {
-                const __m256i av = _mm256_loadu_si256((const __m256i *)(tk[t].qs + b * astride));
-                __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), wv, av);
-                tail[r][t] += (hsum256(_mm256_cvtepi32_ps(s)) + tk[t].corr[b]) * (dw * tk[t].da[b]);
-                if (has_min32(type)) tail[r][t] += h2f(ffl_ld16(wb + 2)) * tk[t].s[b];
-            }
+        const uint8_t *wb = w + b * ws;
+        __m256i wv = decode32(type, wb);
+        float dw = h2f(ffl_ld16(wb));
+        for (int t = 0; t < nt; t++) {
+            const __m256i av = _mm256_loadu_si256((const __m256i *)(tk[t].qs + b * astride));
+            __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), wv, av);
+            tail[t] += (hsum256(_mm256_cvtepi32_ps(s)) + tk[t].corr[b]) * (dw * tk[t].da[b]);
+            if (has_min32(type)) tail[t] += h2f(ffl_ld16(wb + 2)) * tk[t].s[b];
         }
     }
-    for (int r = 0; r < nr; r++)
-        for (int t = 0; t < nt; t++) {
-            __m128 m = macc[r][t];
-            m = _mm_add_ps(m, _mm_movehl_ps(m, m));
-            m = _mm_add_ss(m, _mm_movehdup_ps(m));
-            out[r][t] = hsum512(_mm512_add_ps(acc[r][t][0], acc[r][t][1])) + _mm_cvtss_f32(m) + tail[r][t];
-        }
+    for (int t = 0; t < nt; t++) {
+        __m128 m = macc[t];
+        m = _mm_add_ps(m, _mm_movehl_ps(m, m));
+        m = _mm_add_ss(m, _mm_movehdup_ps(m));
+        out[t] = hsum512(_mm512_add_ps(acc[t][0], acc[t][1])) + _mm_cvtss_f32(m) + tail[t];
+    }
 }
 
 /* Prepares one token row of Q8_0 (or Q8_1) blocks: float scales, corrections and, per 4 blocks
@@ -497,14 +474,14 @@ AI void direct32(int type, const void *w, size_t wrb, const void *xq, size_t xrb
          * interleaved streams defeated the hardware prefetcher) */
         for (int64_t r = r0; r < r1; r++) {
             const uint8_t *wr = (const uint8_t *)w + (size_t)r * wrb;
-            float out[4][4] = {{0}};
+            float out[4] = {0};
 #define ROW32_CASE(T)                                                                                              \
     case T:                                                                                                        \
         switch (nt) {                                                                                              \
-        case 1: row32(T, 1, 1, wr, wrb, nb, tk, astride, out); break;                                              \
-        case 2: row32(T, 1, 2, wr, wrb, nb, tk, astride, out); break;                                              \
-        case 3: row32(T, 1, 3, wr, wrb, nb, tk, astride, out); break;                                              \
-        default: row32(T, 1, 4, wr, wrb, nb, tk, astride, out); break;                                             \
+        case 1: row32(T, 1, wr, nb, tk, astride, out); break;                                                      \
+        case 2: row32(T, 2, wr, nb, tk, astride, out); break;                                                      \
+        case 3: row32(T, 3, wr, nb, tk, astride, out); break;                                                      \
+        default: row32(T, 4, wr, nb, tk, astride, out); break;                                                     \
         }                                                                                                          \
         break;
             switch (type) {
@@ -517,7 +494,7 @@ AI void direct32(int type, const void *w, size_t wrb, const void *xq, size_t xrb
             default: break;
             }
 #undef ROW32_CASE
-            for (int t = 0; t < nt; t++) y[(t0 + t) * ldy + r] = out[0][t];
+            for (int t = 0; t < nt; t++) y[(t0 + t) * ldy + r] = out[t];
         }
     }
 }
