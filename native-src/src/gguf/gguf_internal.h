@@ -56,6 +56,7 @@ struct ffl_gguf {
     const uint8_t *base; /* file image */
     uint64_t size;
     int mapped;          /* base came from mmap */
+    int file_mapped;     /* base maps the file itself: dropped pages read back from it */
     int borrowed;        /* base belongs to the caller (ffl_gguf_open_view) */
     uint32_t version;
     uint64_t alignment;

@@ -591,6 +591,7 @@ int32_t ffl_gguf_open(const char *path, int32_t flags, ffl_gguf **out) {
 #endif
             g->base = p;
             g->mapped = 1;
+            g->file_mapped = 1;
         }
     }
     if (!g->base) {

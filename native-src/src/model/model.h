@@ -68,7 +68,13 @@ struct ffl_model {
     int32_t file_type;        /* dominant matmul weight type */
     char desc[128];
     ffl_vocab *vocab;         /* NULL when the file has no tokenizer metadata */
+    void *repacked;           /* weights rearranged for the kernels (ffl_model_repack), or NULL */
+    size_t repacked_bytes;
 };
+
+/* Moves the weights the active kernels prefer in another layout (quant/repack.h) into memory of the
+ * model's own; the file's pages for them are released. Only for file-mapped models. */
+int32_t ffl_model_repack(ffl_model *m);
 
 static inline const ffl_weight *ffl_layer_w(const ffl_layer *l, int32_t role) {
     return &l->t[role - FFL_T_LAYER_FIRST];

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define MAX_EMBD (1 << 20)
 #define MAX_LAYERS 4096
@@ -286,6 +287,7 @@ void ffl_model_default_params(ffl_model_params *out) {
     if (!out) return;
     memset(out, 0, sizeof *out);
     out->use_mmap = 1;
+    out->repack = 1;
 }
 
 int32_t ffl_model_load(const char *path, const ffl_model_params *params, ffl_model **out) {
@@ -326,6 +328,8 @@ int32_t ffl_model_load(const char *path, const ffl_model_params *params, ffl_mod
         }
     }
 
+    if (p.repack && (st = ffl_model_repack(m)) != FFL_OK) goto fail;
+
     char count[32];
     format_count(m->n_params, count, sizeof count);
     snprintf(m->desc, sizeof m->desc, "%s%s %s %s", m->arch->name, m->hp.n_expert ? " moe" : "", count,
@@ -345,6 +349,7 @@ fail:
 
 void ffl_model_free(ffl_model *m) {
     if (!m) return;
+    if (m->repacked) munmap(m->repacked, m->repacked_bytes);
     free(m->layers);
     ffl_vocab_free(m->vocab);
     ffl_gguf_close(m->gguf);

@@ -13,6 +13,7 @@
 #include "common/fp16.h"
 #include "quant/blocks.h"
 #include "quant/kernels_internal.h"
+#include "quant/repack.h"
 
 /* ---------------------------------------------------------------- types */
 
@@ -23,6 +24,7 @@ int ffl_act_format(int32_t wtype) {
     case FFL_TYPE_F16: return FFL_ACT_F16;
     case FFL_TYPE_BF16: return FFL_ACT_BF16;
     case FFL_TYPE_Q4_0:
+    case FFL_WTYPE_Q4_0_X16:
     case FFL_TYPE_Q5_0:
     case FFL_TYPE_Q8_0:
     case FFL_TYPE_IQ4_NL: return FFL_ACT_Q8_0;
@@ -191,17 +193,34 @@ static float dot_q8_0(int64_t n, const void *w, const void *x) {
     return sum;
 }
 
+static inline float block_dot_q4_0(const block_q4_0 *a, const block_q8_0 *b) {
+    int s = 0;
+    for (int j = 0; j < 16; j++) {
+        s += ((a->qs[j] & 0xF) - 8) * b->qs[j];
+        s += ((a->qs[j] >> 4) - 8) * b->qs[j + 16];
+    }
+    return (float)s * (ffl_half_to_float(a->d) * ffl_half_to_float(b->d));
+}
+
 static float dot_q4_0(int64_t n, const void *w, const void *x) {
     const block_q4_0 *a = w;
     const block_q8_0 *b = x;
     float sum = 0.0f;
-    for (int64_t i = 0; i < n / QK4_0; i++) {
-        int s = 0;
-        for (int j = 0; j < 16; j++) {
-            s += ((a[i].qs[j] & 0xF) - 8) * b[i].qs[j];
-            s += ((a[i].qs[j] >> 4) - 8) * b[i].qs[j + 16];
-        }
-        sum += (float)s * (ffl_half_to_float(a[i].d) * ffl_half_to_float(b[i].d));
+    for (int64_t i = 0; i < n / QK4_0; i++) sum += block_dot_q4_0(&a[i], &b[i]);
+    return sum;
+}
+
+/* The same sums in the same order as dot_q4_0 on the rows before repacking. */
+static float dot_q4_0_x16(int64_t n, const void *w, const void *x) {
+    const block_q8_0 *b = x;
+    const int64_t nb = n / QK4_0;
+    block_q4_0 blocks[FFL_X16_GROUP];
+    float sum = 0.0f;
+    for (int64_t i = 0; i < nb;) {
+        const int G = ffl_x16_group_blocks(i, nb);
+        ffl_x16_unpack_group((const uint8_t *)w + i * sizeof(block_q4_0), G, blocks);
+        for (int j = 0; j < G; j++) sum += block_dot_q4_0(&blocks[j], &b[i + j]);
+        i += G;
     }
     return sum;
 }
@@ -415,6 +434,7 @@ static dot_fn scalar_dot(int32_t wtype) {
     case FFL_TYPE_BF16: return dot_bf16;
     case FFL_TYPE_Q8_0: return dot_q8_0;
     case FFL_TYPE_Q4_0: return dot_q4_0;
+    case FFL_WTYPE_Q4_0_X16: return dot_q4_0_x16;
     case FFL_TYPE_Q4_1: return dot_q4_1;
     case FFL_TYPE_Q5_0: return dot_q5_0;
     case FFL_TYPE_Q5_1: return dot_q5_1;
@@ -446,6 +466,7 @@ SCALAR_MATMUL(mm_f16, dot_f16)
 SCALAR_MATMUL(mm_bf16, dot_bf16)
 SCALAR_MATMUL(mm_q8_0, dot_q8_0)
 SCALAR_MATMUL(mm_q4_0, dot_q4_0)
+SCALAR_MATMUL(mm_q4_0_x16, dot_q4_0_x16)
 SCALAR_MATMUL(mm_q4_1, dot_q4_1)
 SCALAR_MATMUL(mm_q5_0, dot_q5_0)
 SCALAR_MATMUL(mm_q5_1, dot_q5_1)
@@ -469,6 +490,7 @@ void ffl_kernels_fill_scalar(ffl_kernel_table *t) {
     t->matmul[FFL_TYPE_BF16] = mm_bf16;
     t->matmul[FFL_TYPE_Q8_0] = mm_q8_0;
     t->matmul[FFL_TYPE_Q4_0] = mm_q4_0;
+    t->matmul[FFL_WTYPE_Q4_0_X16] = mm_q4_0_x16;
     t->matmul[FFL_TYPE_Q4_1] = mm_q4_1;
     t->matmul[FFL_TYPE_Q5_0] = mm_q5_0;
     t->matmul[FFL_TYPE_Q5_1] = mm_q5_1;
@@ -534,6 +556,12 @@ static inline const ffl_kernel_table *current_table(void) {
     int32_t level = ffl_cpu_level();
     if (level < 0 || level >= N_LEVELS) level = FFL_CPU_SCALAR;
     return &tables[level];
+}
+
+int32_t ffl_repack_type(int32_t wtype, int64_t n_cols) {
+    /* only where the current level has a kernel for the layout: the scalar one is a reference */
+    if (!ffl_repack_fits(FFL_WTYPE_Q4_0_X16, wtype, n_cols)) return -1;
+    return current_table()->matmul[FFL_WTYPE_Q4_0_X16] != mm_q4_0_x16 ? FFL_WTYPE_Q4_0_X16 : -1;
 }
 
 void ffl_quantize_activations(int32_t wtype, const float *x, int64_t ldx, void *xq, int64_t n_cols, int64_t r0,

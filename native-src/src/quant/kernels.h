@@ -32,6 +32,10 @@ void ffl_matmul_rows(int32_t wtype, const void *w, size_t w_row_bytes, const voi
 /* Dequantizes one row of n elements of any supported type to floats (embedding lookup). */
 void ffl_dequantize_row_internal(int32_t type, const void *src, float *dst, int64_t n);
 
+/* The load-time layout (quant/repack.h) the current kernel level multiplies faster than wtype's own
+ * rows of n_cols elements, or -1 when there is none. */
+int32_t ffl_repack_type(int32_t wtype, int64_t n_cols);
+
 /* 1 if the kernels can multiply weights of this type. */
 int ffl_matmul_supported(int32_t wtype);
 

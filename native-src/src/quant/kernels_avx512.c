@@ -499,6 +499,125 @@ AI void direct32(int type, const void *w, size_t wrb, const void *xq, size_t xrb
     }
 }
 
+/* ================================================================ Q4_0 interleaved by 16 (quant/repack.h)
+ *
+ * One 64-byte load holds quant word v of 16 blocks, one block per 32-bit lane, so four vpdpbusd per
+ * nibble half sum all 512 products of 16 blocks with no shuffles, and one convert and one FMA apply
+ * the 16 scales. From L2 about 1.8 times the speed of the Q4_0 kernel above (Zen 4); a group of 8
+ * at the end of a row runs the same steps on 256-bit vectors. The activations of a token are laid out
+ * per group of G blocks the same way: the first 16 of each block (G x 16 bytes), the last 16, then
+ * the offset correction -8 * sum(block) (int32) and the scale (float) of each block: 40 G bytes. */
+
+#define X16_ACT_BYTES_PER_BLOCK 40
+
+static void prep_x16(const block_q8_0 *x, int64_t nb, uint8_t *dst) {
+    for (int64_t b = 0; b < nb;) {
+        const int G = ffl_x16_group_blocks(b, nb);
+        uint8_t *lo = dst + b * X16_ACT_BYTES_PER_BLOCK, *hi = lo + 16 * G;
+        int32_t *corr = (int32_t *)(lo + 32 * G);
+        float *da = (float *)(lo + 36 * G);
+        for (int j = 0; j < G; j++) {
+            const block_q8_0 *a = &x[b + j];
+            for (int v = 0; v < 4; v++) {
+                memcpy(lo + 4 * (G * v + j), a->qs + 4 * v, 4);
+                memcpy(hi + 4 * (G * v + j), a->qs + 16 + 4 * v, 4);
+            }
+            /* sum of signed bytes = sum of (byte ^ 0x80) - 32 * 128 */
+            const __m256i sad = _mm256_sad_epu8(
+                _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)a->qs), _mm256_set1_epi8((char)0x80)), _mm256_setzero_si256());
+            const __m128i s2 = _mm_add_epi64(_mm256_castsi256_si128(sad), _mm256_extracti128_si256(sad, 1));
+            corr[j] = -8 * ((int)(_mm_cvtsi128_si64(s2) + _mm_extract_epi64(s2, 1)) - 32 * 128);
+            da[j] = h2f(a->d);
+        }
+        b += G;
+    }
+}
+
+/* One weight row against nt prepared tokens (up to 4). The high nibbles are multiplied in place
+ * (byte & 0xF0 = 16 x nibble) and the sum shifted back once, which saves a shift per load. */
+AI void row_x16(int nt, const uint8_t *w, int64_t nb, const uint8_t *const *pa, float out[4]) {
+    __m512 acc[4];
+    __m256 acc8[4];
+    for (int t = 0; t < 4; t++) acc[t] = _mm512_setzero_ps(), acc8[t] = _mm256_setzero_ps();
+    int64_t b = 0;
+    for (; b + 16 <= nb; b += 16) {
+        const uint8_t *p = w + b * sizeof(block_q4_0);
+        const __m512i m_lo = _mm512_set1_epi8(0x0F), m_hi = _mm512_set1_epi8((char)0xF0);
+        __m512i lo[4], hi[4];
+        for (int v = 0; v < 4; v++) {
+            const __m512i q = _mm512_loadu_si512(p + 64 * v);
+            lo[v] = _mm512_and_si512(q, m_lo);
+            hi[v] = _mm512_and_si512(q, m_hi);
+        }
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p + 256)));
+        for (int t = 0; t < nt; t++) {
+            const uint8_t *a = pa[t] + b * X16_ACT_BYTES_PER_BLOCK;
+            __m512i sl = _mm512_load_si512(a + 512), sh = _mm512_setzero_si512();
+            for (int v = 0; v < 4; v++) {
+                sl = _mm512_dpbusd_epi32(sl, lo[v], _mm512_load_si512(a + 64 * v));
+                sh = _mm512_dpbusd_epi32(sh, hi[v], _mm512_load_si512(a + 256 + 64 * v));
+            }
+            const __m512i s = _mm512_add_epi32(sl, _mm512_srai_epi32(sh, 4));
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, _mm512_load_ps((const float *)(a + 576))), acc[t]);
+        }
+    }
+    if (b < nb) { /* the last 8 blocks */
+        const uint8_t *p = w + b * sizeof(block_q4_0);
+        const __m256i m_lo = _mm256_set1_epi8(0x0F), m_hi = _mm256_set1_epi8((char)0xF0);
+        __m256i lo[4], hi[4];
+        for (int v = 0; v < 4; v++) {
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(p + 32 * v));
+            lo[v] = _mm256_and_si256(q, m_lo);
+            hi[v] = _mm256_and_si256(q, m_hi);
+        }
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 128)));
+        for (int t = 0; t < nt; t++) {
+            const uint8_t *a = pa[t] + b * X16_ACT_BYTES_PER_BLOCK;
+            __m256i sl = _mm256_load_si256((const __m256i *)(a + 256)), sh = _mm256_setzero_si256();
+            for (int v = 0; v < 4; v++) {
+                sl = _mm256_dpbusd_epi32(sl, lo[v], _mm256_load_si256((const __m256i *)(a + 32 * v)));
+                sh = _mm256_dpbusd_epi32(sh, hi[v], _mm256_load_si256((const __m256i *)(a + 128 + 32 * v)));
+            }
+            const __m256i s = _mm256_add_epi32(sl, _mm256_srai_epi32(sh, 4));
+            acc8[t] = _mm256_mul_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_load_ps((const float *)(a + 288))));
+        }
+    }
+    for (int t = 0; t < nt; t++) out[t] = hsum512(acc[t]) + hsum256(acc8[t]);
+}
+
+AI void direct_x16(const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t nt_all, float *y, int64_t ldy,
+                   int64_t r0, int64_t r1) {
+    const int64_t nb = n / QK4_0;
+    const size_t per_tok = ((size_t)nb * X16_ACT_BYTES_PER_BLOCK + 63) & ~(size_t)63;
+    for (int64_t t0 = 0; t0 < nt_all; t0 += 4) {
+        const int nt = (int)(nt_all - t0 < 4 ? nt_all - t0 : 4);
+        uint8_t *scr = ffl_kernel_scratch(per_tok * 4);
+        if (!scr) { /* no memory for the prepared activations: scalar path */
+            for (int64_t r = r0; r < r1; r++)
+                for (int t = 0; t < nt; t++)
+                    y[(t0 + t) * ldy + r] = ffl_dot_scalar(FFL_WTYPE_Q4_0_X16, n, (const char *)w + (size_t)r * wrb,
+                                                           (const char *)xq + (size_t)(t0 + t) * xrb);
+            continue;
+        }
+        const uint8_t *pa[4];
+        for (int t = 0; t < nt; t++) {
+            prep_x16((const block_q8_0 *)((const char *)xq + (size_t)(t0 + t) * xrb), nb, scr + per_tok * t);
+            pa[t] = scr + per_tok * t;
+        }
+        for (int64_t r = r0; r < r1; r++) {
+            const uint8_t *wr = (const uint8_t *)w + (size_t)r * wrb;
+            float out[4] = {0};
+            switch (nt) {
+            case 1: row_x16(1, wr, nb, pa, out); break;
+            case 2: row_x16(2, wr, nb, pa, out); break;
+            case 3: row_x16(3, wr, nb, pa, out); break;
+            default: row_x16(4, wr, nb, pa, out); break;
+            }
+            for (int t = 0; t < nt; t++) y[(t0 + t) * ldy + r] = out[t];
+        }
+    }
+}
+
 /* ================================================================ K-quants (Q8_K activations) */
 
 /* Index vectors for vpermw: replicate word j of a 16-word scale vector into the lanes of its
@@ -1036,20 +1155,35 @@ AI int koffset(int type) {
     }
 }
 
+/* decode_row for nb blocks of 32 elements */
+AI void decode_blocks32(int type, const uint8_t *wr, int64_t nb, int8_t *wb, int32_t *corr, float *s, float *m) {
+    const int ws = ffl_block_bytes32(type);
+    const __m256i off = _mm256_set1_epi8((char)ffl_avx512_offset32(type));
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *p = wr + b * ws;
+        __m256i w = _mm256_sub_epi8(decode32(type, p), off);
+        _mm256_storeu_si256((__m256i *)(wb + 32 * b), w);
+        corr[b] = 128 * sum32_i8(w);
+        s[b] = h2f(ffl_ld16(p));
+        m[b] = has_min32(type) ? h2f(ffl_ld16(p + 2)) : 0.0f;
+    }
+}
+
 /* Decodes one weight row: signed bytes, and per sub-block (32 elements, or 16 for Q2_K/Q3_K/Q6_K)
  * the correction 128 * sum(w), the scale s and the minimum m. */
 AI void decode_row(int type, const uint8_t *wr, int64_t n, int8_t *wb, int32_t *corr, float *s, float *m) {
-    if (!is_ktype(type)) {
-        const int ws = ffl_block_bytes32(type);
-        const __m256i off = _mm256_set1_epi8((char)ffl_avx512_offset32(type));
-        for (int64_t b = 0; b < n / 32; b++) {
-            const uint8_t *p = wr + b * ws;
-            __m256i w = _mm256_sub_epi8(decode32(type, p), off);
-            _mm256_storeu_si256((__m256i *)(wb + 32 * b), w);
-            corr[b] = 128 * sum32_i8(w);
-            s[b] = h2f(ffl_ld16(p));
-            m[b] = has_min32(type) ? h2f(ffl_ld16(p + 2)) : 0.0f;
+    if (type == FFL_WTYPE_Q4_0_X16) { /* back to Q4_0 blocks a group at a time */
+        block_q4_0 blocks[FFL_X16_GROUP];
+        for (int64_t b = 0; b < n / 32;) {
+            const int G = ffl_x16_group_blocks(b, n / 32);
+            ffl_x16_unpack_group(wr + b * sizeof(block_q4_0), G, blocks);
+            decode_blocks32(FFL_TYPE_Q4_0, (const uint8_t *)blocks, G, wb + 32 * b, corr + b, s + b, m + b);
+            b += G;
         }
+        return;
+    }
+    if (!is_ktype(type)) {
+        decode_blocks32(type, wr, n / 32, wb, corr, s, m);
         return;
     }
     const int ws = ffl_block_bytes_k(type);
@@ -1504,6 +1638,8 @@ FLOAT_ENTRY(mm_bf16, FFL_TYPE_BF16)
     MM_ENTRY(name, if (nt >= GEMM_MIN_TOKENS) gemm_int8(T, w, wrb, xq, xrb, n, nt, y, ldy, r0, r1);                 \
              else direct(T, w, wrb, xq, xrb, n, nt, y, ldy, r0, r1))
 INT8_ENTRY(mm_q4_0, FFL_TYPE_Q4_0, direct32)
+MM_ENTRY(mm_q4_0_x16, if (nt >= GEMM_MIN_TOKENS) gemm_int8(FFL_WTYPE_Q4_0_X16, w, wrb, xq, xrb, n, nt, y, ldy, r0, r1);
+         else direct_x16(w, wrb, xq, xrb, n, nt, y, ldy, r0, r1))
 INT8_ENTRY(mm_q4_1, FFL_TYPE_Q4_1, direct32)
 INT8_ENTRY(mm_q5_0, FFL_TYPE_Q5_0, direct32)
 INT8_ENTRY(mm_q5_1, FFL_TYPE_Q5_1, direct32)
@@ -1529,6 +1665,7 @@ void ffl_kernels_fill_avx512(ffl_kernel_table *t) {
     t->matmul[FFL_TYPE_F16] = mm_f16;
     if (ci->avx512bf16) t->matmul[FFL_TYPE_BF16] = mm_bf16; /* the tiled path uses vdpbf16ps */
     t->matmul[FFL_TYPE_Q4_0] = mm_q4_0;
+    t->matmul[FFL_WTYPE_Q4_0_X16] = mm_q4_0_x16;
     t->matmul[FFL_TYPE_Q4_1] = mm_q4_1;
     t->matmul[FFL_TYPE_Q5_0] = mm_q5_0;
     t->matmul[FFL_TYPE_Q5_1] = mm_q5_1;

@@ -9,6 +9,7 @@
 
 #include "fflama.h"
 #include "quant/blocks.h"
+#include "quant/repack.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -26,7 +27,7 @@ typedef void (*ffl_matmul_fn)(const void *w, size_t w_row_bytes, const void *xq,
 
 typedef struct {
     ffl_act_quantize_fn quantize[FFL_ACT_COUNT];
-    ffl_matmul_fn matmul[FFL_TYPE_COUNT];
+    ffl_matmul_fn matmul[FFL_WTYPE_COUNT]; /* GGUF types, then the load-time layouts of repack.h */
 } ffl_kernel_table;
 
 /* Fills the entries a level implements (leaves the others untouched). */

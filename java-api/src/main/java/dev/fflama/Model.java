@@ -45,6 +45,7 @@ public final class Model implements AutoCloseable {
             MemorySegment params = ffl_model_params.allocate(arena);
             fflama_h.ffl_model_default_params(params);
             ffl_model_params.use_mmap(params, options.mmap() ? 1 : 0);
+            ffl_model_params.repack(params, options.repack() ? 1 : 0);
             if (options.progress() != null) {
                 Thread caller = Thread.currentThread();
                 ffl_model_params.progress(params, ffl_progress_fn.allocate((fraction, user) -> {

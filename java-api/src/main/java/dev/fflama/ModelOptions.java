@@ -6,11 +6,14 @@ import java.util.function.DoubleConsumer;
  * How to load a model. Immutable; build with {@link #builder()} or take {@link #defaults()}.
  *
  * @param mmap     map the file (default) instead of reading it into memory
+ * @param repack   with {@code mmap}, move the weights that the CPU's kernels multiply faster in another
+ *                 layout (Q4_0 with AVX-512) into that layout in memory of the model's own (default);
+ *                 false keeps every weight where the file maps it (no copy, slower generation)
  * @param progress called with the loading fraction in [0, 1] (may be null); runs on the loading thread
  */
-public record ModelOptions(boolean mmap, DoubleConsumer progress) {
+public record ModelOptions(boolean mmap, boolean repack, DoubleConsumer progress) {
     public static ModelOptions defaults() {
-        return new ModelOptions(true, null);
+        return new ModelOptions(true, true, null);
     }
 
     public static Builder builder() {
@@ -20,10 +23,16 @@ public record ModelOptions(boolean mmap, DoubleConsumer progress) {
     /** Builder usable from Java, Kotlin and Scala alike. */
     public static final class Builder {
         private boolean mmap = true;
+        private boolean repack = true;
         private DoubleConsumer progress;
 
         public Builder mmap(boolean mmap) {
             this.mmap = mmap;
+            return this;
+        }
+
+        public Builder repack(boolean repack) {
+            this.repack = repack;
             return this;
         }
 
@@ -33,7 +42,7 @@ public record ModelOptions(boolean mmap, DoubleConsumer progress) {
         }
 
         public ModelOptions build() {
-            return new ModelOptions(mmap, progress);
+            return new ModelOptions(mmap, repack, progress);
         }
     }
 }

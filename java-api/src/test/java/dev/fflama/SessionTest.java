@@ -179,6 +179,23 @@ class SessionTest {
     }
 
     @Test
+    void repackedWeightsGiveTheLogitsOfTheStoredOnes() {
+        Reference ref = Reference.load(TestData.reference("llama-dense-q4_0.ref.json"));
+        int[] all = ref.allTokens();
+        float[][] logits = new float[2][];
+        for (int k = 0; k < 2; k++) {
+            try (Model model = Model.load(TestData.model(ref.model()), ModelOptions.builder().repack(k == 0).build());
+                 Session s = model.newSession(F32_KV)) {
+                s.evaluateAll(all);
+                logits[k] = s.logitsArray(all.length - 1);
+            }
+        }
+        double nmse = Reference.nmse(logits[0], logits[1]);
+        assertTrue(nmse < 1e-10, "repacked vs stored NMSE " + nmse);
+        assertTrue(ModelOptions.defaults().repack() && !ModelOptions.builder().repack(false).build().repack());
+    }
+
+    @Test
     void modelFacts() {
         try (Model model = Model.load(TestData.model("llama-moe-q8_0.gguf"), ModelOptions.builder().mmap(false).build())) {
             assertEquals("llama", model.architecture());

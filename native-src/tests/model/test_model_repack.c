@@ -1,0 +1,139 @@
+/* Load-time repacking (model/weights_repack.c): which models and tensors are repacked, that the
+ * logits equal those of the weights as stored (batch and one token at a time, and after the kernel
+ * level is lowered under a repacked model), and that the model's GGUF view still reads the file's
+ * own bytes after their pages were released. */
+#include "fflama.h"
+#include "model/model.h"
+#include "quant/repack.h"
+#include "test_util.h"
+
+#include <math.h>
+
+static const int32_t PROMPT[] = {1, 403, 407, 261, 378, 383, 286, 261}; /* "Once upon a time there was a" */
+#define N_PROMPT 8
+
+static ffl_model *load(const char *name, int use_mmap, int repack) {
+    char rel[256], path[1024];
+    snprintf(rel, sizeof rel, "models/%s", name);
+    testdata_path(path, sizeof path, rel);
+    ffl_model_params p;
+    ffl_model_default_params(&p);
+    CHECK(p.use_mmap == 1 && p.repack == 1);
+    p.use_mmap = use_mmap;
+    p.repack = repack;
+    ffl_model *m = NULL;
+    const int32_t st = ffl_model_load(path, &p, &m);
+    CHECK_MSG(st == FFL_OK, "load %s: %s", path, ffl_last_error());
+    return m;
+}
+
+/* Number of weight tensors of the model in type t. */
+static int count_type(const ffl_model *m, int32_t t) {
+    int n = 0;
+    for (int r = 0; r < FFL_T_GLOBAL_COUNT; r++) n += m->global[r].data && m->global[r].type == t;
+    for (int il = 0; il < m->hp.n_layer; il++)
+        for (int i = 0; i < FFL_T_LAYER_COUNT; i++) n += m->layers[il].t[i].data && m->layers[il].t[i].type == t;
+    return n;
+}
+
+/* Logits of the prompt's last token: whole prompt in one batch, or one token per decode. */
+static float *prompt_logits(const ffl_model *m, int one_by_one) {
+    ffl_session_params sp;
+    ffl_session_default_params(&sp);
+    sp.n_ctx = 64;
+    sp.n_threads = 2;
+    ffl_session *s = NULL;
+    CHECK_MSG(ffl_session_new(m, &sp, &s) == FFL_OK, "session: %s", ffl_last_error());
+    if (one_by_one)
+        for (int i = 0; i < N_PROMPT; i++) CHECK(ffl_session_decode(s, &PROMPT[i], NULL, NULL, NULL, 1) == FFL_OK);
+    else
+        CHECK(ffl_session_decode(s, PROMPT, NULL, NULL, NULL, N_PROMPT) == FFL_OK);
+    const int nv = ffl_model_n_vocab(m);
+    float *out = malloc((size_t)nv * sizeof(float));
+    memcpy(out, ffl_session_logits(s, -1), (size_t)nv * sizeof(float));
+    ffl_session_free(s);
+    return out;
+}
+
+/* Summation order is all that differs: relative error far below the quantization's own. */
+static void check_close(const float *a, const float *b, int n, const char *what) {
+    double num = 0, den = 0, worst = 0;
+    for (int i = 0; i < n; i++) {
+        const double d = (double)a[i] - b[i];
+        num += d * d, den += (double)b[i] * b[i];
+        worst = fabs(d) > worst ? fabs(d) : worst;
+    }
+    CHECK_MSG(num <= 1e-10 * den, "%s: NMSE %.3g (largest difference %.3g)", what, num / den, worst);
+}
+
+static void compare_logits(const ffl_model *a, const ffl_model *b, const char *what) {
+    const int nv = ffl_model_n_vocab(a);
+    char label[128];
+    for (int mode = 0; mode < 2; mode++) {
+        float *la = prompt_logits(a, mode), *lb = prompt_logits(b, mode);
+        snprintf(label, sizeof label, "%s, %s", what, mode ? "one token at a time" : "prompt batch");
+        check_close(la, lb, nv, label);
+        free(la), free(lb);
+    }
+}
+
+/* The GGUF view of a model reads the same tensor bytes as a plain open of the file. */
+static void check_gguf_view(const ffl_model *m, const char *name) {
+    char rel[256], path[1024];
+    snprintf(rel, sizeof rel, "models/%s", name);
+    testdata_path(path, sizeof path, rel);
+    ffl_gguf *g = NULL;
+    CHECK(ffl_gguf_open(path, 0, &g) == FFL_OK);
+    const ffl_gguf *view = ffl_model_gguf(m);
+    const int64_t nt = ffl_gguf_tensor_count(g);
+    int same = 1;
+    for (int64_t i = 0; i < nt; i++) {
+        ffl_tensor_info a, b;
+        CHECK(ffl_gguf_tensor_info(g, i, &a) == FFL_OK && ffl_gguf_tensor_info(view, i, &b) == FFL_OK);
+        same &= a.n_bytes == b.n_bytes && memcmp(a.data, b.data, a.n_bytes) == 0;
+    }
+    CHECK_MSG(same, "%s: the model's GGUF view no longer reads the file's tensor bytes", name);
+    ffl_gguf_close(g);
+}
+
+int main(void) {
+    const int32_t top = ffl_cpu_level();
+    const int avx512 = top == FFL_CPU_AVX512;
+    printf("cpu level %s\n", ffl_cpu_level_name(top));
+
+    /* Q4_0 (dim 256, FFN 768: every matrix fits the layout, 768 columns end in a group of 8) */
+    ffl_model *packed = load("llama-dense-q4_0.gguf", 1, 1), *plain = load("llama-dense-q4_0.gguf", 1, 0);
+    ffl_model *read = load("llama-dense-q4_0.gguf", 0, 1);
+    const int n_q4 = count_type(plain, FFL_TYPE_Q4_0);
+    CHECK(n_q4 > 0 && plain->repacked == NULL && read->repacked == NULL && count_type(read, FFL_TYPE_Q4_0) == n_q4);
+    if (avx512) {
+        /* all but the token embedding, which is looked up by row in its own format */
+        const int embd_q4 = plain->global[FFL_T_TOKEN_EMBD].type == FFL_TYPE_Q4_0;
+        CHECK_MSG(packed->repacked != NULL && count_type(packed, FFL_WTYPE_Q4_0_X16) == n_q4 - embd_q4,
+                  "repacked %d of %d Q4_0 tensors", count_type(packed, FFL_WTYPE_Q4_0_X16), n_q4);
+        CHECK(packed->global[FFL_T_TOKEN_EMBD].type == plain->global[FFL_T_TOKEN_EMBD].type);
+    } else {
+        CHECK(packed->repacked == NULL && count_type(packed, FFL_TYPE_Q4_0) == n_q4);
+    }
+    CHECK(ffl_model_size(packed) == ffl_model_size(plain));
+    char da[128], db[128];
+    ffl_model_desc(packed, da, sizeof da), ffl_model_desc(plain, db, sizeof db);
+    CHECK_MSG(strcmp(da, db) == 0, "desc '%s' vs '%s'", da, db);
+    compare_logits(packed, plain, "q4_0 repacked vs as stored");
+    compare_logits(read, plain, "q4_0 read vs mapped");
+    check_gguf_view(packed, "llama-dense-q4_0.gguf");
+
+    /* a lower level under a repacked model: its scalar kernel takes over */
+    if (avx512) {
+        CHECK(ffl_cpu_set_level(FFL_CPU_AVX2) == FFL_OK);
+        compare_logits(packed, plain, "q4_0 repacked vs as stored at avx2");
+        CHECK(ffl_cpu_set_level(top) == FFL_OK);
+    }
+    ffl_model_free(packed), ffl_model_free(plain), ffl_model_free(read);
+
+    /* other types keep their layout */
+    ffl_model *q8 = load("llama-dense-q8_0.gguf", 1, 1);
+    CHECK(q8->repacked == NULL && count_type(q8, FFL_WTYPE_Q4_0_X16) == 0);
+    ffl_model_free(q8);
+    return test_finish("test_model_repack");
+}
