@@ -4,7 +4,9 @@
  * matrix x matrix speed in GFLOP/s (prompt-processing shape).
  *
  *   bench_kernels [-t threads] [-m rows] [-k cols] [-p tokens] [-r reps] [-g GiB] [-l scalar|avx2|avx512] [types...]
- */
+ *
+ * Types are GGUF type names, or q4_0_x16 / q8_0_x16 for the layouts models are repacked into at load
+ * (quant/repack.h; whether the level has a kernel of its own for them or only the scalar one). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +19,7 @@
 #include "cpu/threadpool.h"
 #include "fflama.h"
 #include "quant/kernels.h"
+#include "quant/repack.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -211,6 +214,16 @@ static double cpu_mm_gflops(mm_ctx *c) {
     return 2.0 * (double)c->m * (double)c->k * (double)c->nt / best / 1e9;
 }
 
+/* Type names of the command line: GGUF names and the load-time layouts. */
+static int32_t type_from_name(const char *name) {
+    if (strcmp(name, "q4_0_x16") == 0) return FFL_WTYPE_Q4_0_X16;
+    if (strcmp(name, "q8_0_x16") == 0) return FFL_WTYPE_Q8_0_X16;
+    return ffl_type_from_name(name);
+}
+static const char *type_name(int32_t type) {
+    return type == FFL_WTYPE_Q4_0_X16 ? "q4_0_x16" : type == FFL_WTYPE_Q8_0_X16 ? "q8_0_x16" : ffl_type_name(type);
+}
+
 static int usage(void) {
     fprintf(stderr, "usage: bench_kernels [-t threads] [-m rows] [-k cols] [-p tokens] [-r reps] [-g GiB] "
                     "[-l scalar|avx2|avx512|neon|neon-dotprod] [types...]\n");
@@ -245,7 +258,7 @@ int main(int argc, char **argv) {
             default: return usage();
             }
         } else if (a[0] != '-') {
-            int32_t t = ffl_type_from_name(a);
+            int32_t t = type_from_name(a);
             if (t < 0 || !ffl_matmul_supported(t) || n_types >= 32) {
                 fprintf(stderr, "unknown or unsupported type %s\n", a);
                 return 2;
@@ -282,14 +295,16 @@ int main(int argc, char **argv) {
     double r_mv[32], r_l2[32], r_mm[32], r_mmc[32], r_us[32], r_ms[32];
     for (int ti = 0; ti < n_types; ti++) {
         int32_t type = types[ti];
-        size_t wrb = (size_t)ffl_type_row_bytes(type, cols);
+        const int32_t base = ffl_x16_base(type);
+        size_t wrb = (size_t)ffl_type_row_bytes(base, cols);
         int64_t mv_rows = (int64_t)(bw_bytes / wrb);
         mv_rows -= mv_rows % 16;
         int64_t max_rows = mv_rows > mm_rows ? mv_rows : mm_rows;
         int64_t max_tok = tokens;
         uint8_t *w = NULL;
         if (!(w = big_alloc(wrb * (size_t)max_rows))) return 1;
-        fill_weights(type, w, wrb * (size_t)max_rows);
+        fill_weights(base, w, wrb * (size_t)max_rows);
+        if (base != type) ffl_repack_rows(type, w, w, wrb, cols, max_rows);
         float *x = malloc(sizeof(float) * (size_t)(cols * max_tok));
         uint8_t *xq = malloc(ffl_activation_row_bytes(type, cols) * (size_t)max_tok);
         float *y = malloc(sizeof(float) * (size_t)(max_rows * max_tok));
@@ -312,14 +327,14 @@ int main(int argc, char **argv) {
         mm_ctx g1 = g;
         g1.m = mm_rows / 4 < 64 ? mm_rows : mm_rows / 4; /* a quarter of the rows keeps it short */
         r_mmc[ti] = cpu_mm_gflops(&g1);
-        fprintf(stderr, "%s done\n", ffl_type_name(type));
+        fprintf(stderr, "%s done\n", type_name(type));
         free(w), free(x), free(xq), free(y);
     }
     printf("read bandwidth: %.2f GB/s (best streaming read of %.2f GiB, %d threads)\n\n", bw, gib, threads);
     printf("%-8s %10s %9s %7s %14s %11s %10s %16s\n", "type", "mv GB/s", "mv us", "of bw", "L2 GB/s/core", "mm GFLOP/s", "mm ms",
            "mm GFLOP/s/core");
     for (int ti = 0; ti < n_types; ti++)
-        printf("%-8s %10.2f %9.0f %6.1f%% %14.2f %11.1f %10.2f %16.1f\n", ffl_type_name(types[ti]), r_mv[ti], r_us[ti],
+        printf("%-8s %10.2f %9.0f %6.1f%% %14.2f %11.1f %10.2f %16.1f\n", type_name(types[ti]), r_mv[ti], r_us[ti],
                100.0 * r_mv[ti] / bw, r_l2[ti], r_mm[ti], r_ms[ti], r_mmc[ti]);
     free(bw_buf);
     ffl_threadpool_free(tp);

@@ -27,6 +27,7 @@ int ffl_act_format(int32_t wtype) {
     case FFL_WTYPE_Q4_0_X16:
     case FFL_TYPE_Q5_0:
     case FFL_TYPE_Q8_0:
+    case FFL_WTYPE_Q8_0_X16:
     case FFL_TYPE_IQ4_NL: return FFL_ACT_Q8_0;
     case FFL_TYPE_Q4_1:
     case FFL_TYPE_Q5_1: return FFL_ACT_Q8_1;
@@ -182,14 +183,16 @@ static float dot_bf16(int64_t n, const void *w, const void *x) {
     return (float)s;
 }
 
+static inline float block_dot_q8_0(const block_q8_0 *a, const block_q8_0 *b) {
+    int s = 0;
+    for (int j = 0; j < QK8_0; j++) s += a->qs[j] * b->qs[j];
+    return (float)s * (ffl_half_to_float(a->d) * ffl_half_to_float(b->d));
+}
+
 static float dot_q8_0(int64_t n, const void *w, const void *x) {
     const block_q8_0 *a = w, *b = x;
     float sum = 0.0f;
-    for (int64_t i = 0; i < n / QK8_0; i++) {
-        int s = 0;
-        for (int j = 0; j < QK8_0; j++) s += a[i].qs[j] * b[i].qs[j];
-        sum += (float)s * (ffl_half_to_float(a[i].d) * ffl_half_to_float(b[i].d));
-    }
+    for (int64_t i = 0; i < n / QK8_0; i++) sum += block_dot_q8_0(&a[i], &b[i]);
     return sum;
 }
 
@@ -210,20 +213,27 @@ static float dot_q4_0(int64_t n, const void *w, const void *x) {
     return sum;
 }
 
-/* The same sums in the same order as dot_q4_0 on the rows before repacking. */
-static float dot_q4_0_x16(int64_t n, const void *w, const void *x) {
+/* Interleaved layouts (quant/repack.h): the same sums in the same order as on the rows before. */
+static inline float dot_x16(int32_t rtype, int64_t n, const void *w, const void *x) {
     const block_q8_0 *b = x;
-    const int64_t nb = n / QK4_0;
-    block_q4_0 blocks[FFL_X16_GROUP];
+    const int64_t nb = n / 32;
+    const size_t bb = rtype == FFL_WTYPE_Q4_0_X16 ? sizeof(block_q4_0) : sizeof(block_q8_0);
+    union {
+        block_q4_0 q4[FFL_X16_GROUP];
+        block_q8_0 q8[FFL_X16_GROUP];
+    } blocks;
     float sum = 0.0f;
     for (int64_t i = 0; i < nb;) {
         const int G = ffl_x16_group_blocks(i, nb);
-        ffl_x16_unpack_group((const uint8_t *)w + i * sizeof(block_q4_0), G, blocks);
-        for (int j = 0; j < G; j++) sum += block_dot_q4_0(&blocks[j], &b[i + j]);
+        ffl_x16_unpack_group(rtype, (const uint8_t *)w + i * bb, G, &blocks);
+        for (int j = 0; j < G; j++)
+            sum += rtype == FFL_WTYPE_Q4_0_X16 ? block_dot_q4_0(&blocks.q4[j], &b[i + j]) : block_dot_q8_0(&blocks.q8[j], &b[i + j]);
         i += G;
     }
     return sum;
 }
+static float dot_q4_0_x16(int64_t n, const void *w, const void *x) { return dot_x16(FFL_WTYPE_Q4_0_X16, n, w, x); }
+static float dot_q8_0_x16(int64_t n, const void *w, const void *x) { return dot_x16(FFL_WTYPE_Q8_0_X16, n, w, x); }
 
 static float dot_q4_1(int64_t n, const void *w, const void *x) {
     const block_q4_1 *a = w;
@@ -435,6 +445,7 @@ static dot_fn scalar_dot(int32_t wtype) {
     case FFL_TYPE_Q8_0: return dot_q8_0;
     case FFL_TYPE_Q4_0: return dot_q4_0;
     case FFL_WTYPE_Q4_0_X16: return dot_q4_0_x16;
+    case FFL_WTYPE_Q8_0_X16: return dot_q8_0_x16;
     case FFL_TYPE_Q4_1: return dot_q4_1;
     case FFL_TYPE_Q5_0: return dot_q5_0;
     case FFL_TYPE_Q5_1: return dot_q5_1;
@@ -467,6 +478,7 @@ SCALAR_MATMUL(mm_bf16, dot_bf16)
 SCALAR_MATMUL(mm_q8_0, dot_q8_0)
 SCALAR_MATMUL(mm_q4_0, dot_q4_0)
 SCALAR_MATMUL(mm_q4_0_x16, dot_q4_0_x16)
+SCALAR_MATMUL(mm_q8_0_x16, dot_q8_0_x16)
 SCALAR_MATMUL(mm_q4_1, dot_q4_1)
 SCALAR_MATMUL(mm_q5_0, dot_q5_0)
 SCALAR_MATMUL(mm_q5_1, dot_q5_1)
@@ -491,6 +503,7 @@ void ffl_kernels_fill_scalar(ffl_kernel_table *t) {
     t->matmul[FFL_TYPE_Q8_0] = mm_q8_0;
     t->matmul[FFL_TYPE_Q4_0] = mm_q4_0;
     t->matmul[FFL_WTYPE_Q4_0_X16] = mm_q4_0_x16;
+    t->matmul[FFL_WTYPE_Q8_0_X16] = mm_q8_0_x16;
     t->matmul[FFL_TYPE_Q4_1] = mm_q4_1;
     t->matmul[FFL_TYPE_Q5_0] = mm_q5_0;
     t->matmul[FFL_TYPE_Q5_1] = mm_q5_1;
@@ -559,9 +572,10 @@ static inline const ffl_kernel_table *current_table(void) {
 }
 
 int32_t ffl_repack_type(int32_t wtype, int64_t n_cols) {
-    /* only where the current level has a kernel for the layout: the scalar one is a reference */
-    if (!ffl_repack_fits(FFL_WTYPE_Q4_0_X16, wtype, n_cols)) return -1;
-    return current_table()->matmul[FFL_WTYPE_Q4_0_X16] != mm_q4_0_x16 ? FFL_WTYPE_Q4_0_X16 : -1;
+    const int32_t r = wtype == FFL_TYPE_Q4_0 ? FFL_WTYPE_Q4_0_X16 : wtype == FFL_TYPE_Q8_0 ? FFL_WTYPE_Q8_0_X16 : -1;
+    if (r < 0 || !ffl_repack_fits(r, wtype, n_cols)) return -1;
+    /* only where the current level has a kernel of its own for the layout: the scalar one is a reference */
+    return current_table()->matmul[r] != tables[FFL_CPU_SCALAR].matmul[r] ? r : -1;
 }
 
 void ffl_quantize_activations(int32_t wtype, const float *x, int64_t ldx, void *xq, int64_t n_cols, int64_t r0,

@@ -499,95 +499,154 @@ AI void direct32(int type, const void *w, size_t wrb, const void *xq, size_t xrb
     }
 }
 
-/* ================================================================ Q4_0 interleaved by 16 (quant/repack.h)
+/* ================================================================ Q4_0 / Q8_0 interleaved by 16 (quant/repack.h)
  *
- * One 64-byte load holds quant word v of 16 blocks, one block per 32-bit lane, so four vpdpbusd per
- * nibble half sum all 512 products of 16 blocks with no shuffles, and one convert and one FMA apply
- * the 16 scales. From L2 about 1.8 times the speed of the Q4_0 kernel above (Zen 4); a group of 8
- * at the end of a row runs the same steps on 256-bit vectors. The activations of a token are laid out
- * per group of G blocks the same way: the first 16 of each block (G x 16 bytes), the last 16, then
- * the offset correction -8 * sum(block) (int32) and the scale (float) of each block: 40 G bytes. */
+ * One 64-byte load holds quant word v of 16 blocks, one block per 32-bit lane, so vpdpbusd sums the
+ * products of 16 blocks with no shuffles and one convert and one FMA apply their 16 scales. From L2
+ * Q4_0 runs ~1.8 times as fast as the kernel above (Zen 4); a group of 8 blocks at the end of a row
+ * takes the same steps on 256-bit vectors. The activations of a token are laid out per group of G
+ * blocks the same way (word v of block j at 4 (G v + j), G x 32 bytes), then per block the offset
+ * correction -offset * sum(block) (int32) and the scale (float): 40 G bytes. */
+
+/* 16 rows of 8 dwords -> 8 vectors of 16 dwords (vector k = dword k of every row), 64 bytes apart. */
+AI void transpose_16x8(const __m256i r[16], uint8_t *dst, __m512i flip) {
+    __m512i a[8], b[8], c[8];
+    for (int t = 0; t < 8; t++) a[t] = _mm512_inserti64x4(_mm512_castsi256_si512(r[t]), r[t + 8], 1);
+    for (int i = 0; i < 4; i++) {
+        b[2 * i] = _mm512_unpacklo_epi32(a[2 * i], a[2 * i + 1]);
+        b[2 * i + 1] = _mm512_unpackhi_epi32(a[2 * i], a[2 * i + 1]);
+    }
+    for (int h = 0; h < 2; h++) {
+        c[4 * h + 0] = _mm512_unpacklo_epi64(b[4 * h + 0], b[4 * h + 2]);
+        c[4 * h + 1] = _mm512_unpackhi_epi64(b[4 * h + 0], b[4 * h + 2]);
+        c[4 * h + 2] = _mm512_unpacklo_epi64(b[4 * h + 1], b[4 * h + 3]);
+        c[4 * h + 3] = _mm512_unpackhi_epi64(b[4 * h + 1], b[4 * h + 3]);
+    }
+    const __m512i lane0 = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13), lane1 = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+    for (int j = 0; j < 4; j++) {
+        _mm512_store_si512(dst + 64 * j, _mm512_xor_si512(_mm512_permutex2var_epi64(c[j], lane0, c[4 + j]), flip));
+        _mm512_store_si512(dst + 64 * (4 + j), _mm512_xor_si512(_mm512_permutex2var_epi64(c[j], lane1, c[4 + j]), flip));
+    }
+}
 
 #define X16_ACT_BYTES_PER_BLOCK 40
 
-static void prep_x16(const block_q8_0 *x, int64_t nb, uint8_t *dst) {
-    for (int64_t b = 0; b < nb;) {
-        const int G = ffl_x16_group_blocks(b, nb);
-        uint8_t *lo = dst + b * X16_ACT_BYTES_PER_BLOCK, *hi = lo + 16 * G;
-        int32_t *corr = (int32_t *)(lo + 32 * G);
-        float *da = (float *)(lo + 36 * G);
-        for (int j = 0; j < G; j++) {
-            const block_q8_0 *a = &x[b + j];
-            for (int v = 0; v < 4; v++) {
-                memcpy(lo + 4 * (G * v + j), a->qs + 4 * v, 4);
-                memcpy(hi + 4 * (G * v + j), a->qs + 16 + 4 * v, 4);
-            }
-            /* sum of signed bytes = sum of (byte ^ 0x80) - 32 * 128 */
-            const __m256i sad = _mm256_sad_epu8(
-                _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)a->qs), _mm256_set1_epi8((char)0x80)), _mm256_setzero_si256());
-            const __m128i s2 = _mm_add_epi64(_mm256_castsi256_si128(sad), _mm256_extracti128_si256(sad, 1));
-            corr[j] = -8 * ((int)(_mm_cvtsi128_si64(s2) + _mm_extract_epi64(s2, 1)) - 32 * 128);
-            da[j] = h2f(a->d);
+static void prep_x16(int offset, const block_q8_0 *x, int64_t nb, uint8_t *dst) {
+    int64_t b = 0;
+    for (; b + 16 <= nb; b += 16) { /* transposed 16 x 8 words; block sums as the dot with ones */
+        uint8_t *q = dst + b * X16_ACT_BYTES_PER_BLOCK;
+        __m256i rows[16];
+        for (int j = 0; j < 16; j++) rows[j] = _mm256_loadu_si256((const __m256i *)x[b + j].qs);
+        transpose_16x8(rows, q, _mm512_setzero_si512());
+        __m512i sum = _mm512_setzero_si512();
+        for (int v = 0; v < 8; v++) sum = _mm512_dpbusd_epi32(sum, _mm512_set1_epi8(1), _mm512_load_si512(q + 64 * v));
+        _mm512_store_si512(q + 512, _mm512_mullo_epi32(sum, _mm512_set1_epi32(-offset)));
+        float *da = (float *)(q + 576);
+        for (int j = 0; j < 16; j++) da[j] = h2f(x[b + j].d);
+    }
+    if (b < nb) { /* a last group of 8 */
+        uint8_t *q = dst + b * X16_ACT_BYTES_PER_BLOCK;
+        int32_t *corr = (int32_t *)(q + 256);
+        float *da = (float *)(q + 288);
+        for (int j = 0; j < 8; j++) {
+            int sum = 0;
+            for (int v = 0; v < 8; v++) memcpy(q + 4 * (8 * v + j), x[b + j].qs + 4 * v, 4);
+            for (int k = 0; k < 32; k++) sum += x[b + j].qs[k];
+            corr[j] = -offset * sum;
+            da[j] = h2f(x[b + j].d);
         }
-        b += G;
     }
 }
 
-/* One weight row against nt prepared tokens (up to 4). The high nibbles are multiplied in place
- * (byte & 0xF0 = 16 x nibble) and the sum shifted back once, which saves a shift per load. */
-AI void row_x16(int nt, const uint8_t *w, int64_t nb, const uint8_t *const *pa, float out[4]) {
+/* Integer sums of the 16 blocks of a group for one prepared token. Q4_0: the high nibbles are
+ * multiplied in place (byte & 0xF0 = 16 x nibble) and their sum shifted back once, which saves a
+ * shift per load. Q8_0: the weights are made unsigned by flipping the sign bit (offset 128). */
+AI __m512i x16_sums(int q8, const __m512i *wq, const uint8_t *a) {
+    __m512i s0 = _mm512_load_si512(a + 512), s1 = _mm512_setzero_si512();
+    if (q8) {
+        for (int v = 0; v < 8; v += 2) {
+            s0 = _mm512_dpbusd_epi32(s0, wq[v], _mm512_load_si512(a + 64 * v));
+            s1 = _mm512_dpbusd_epi32(s1, wq[v + 1], _mm512_load_si512(a + 64 * v + 64));
+        }
+        return _mm512_add_epi32(s0, s1);
+    }
+    for (int v = 0; v < 4; v++) {
+        s0 = _mm512_dpbusd_epi32(s0, wq[v], _mm512_load_si512(a + 64 * v));
+        s1 = _mm512_dpbusd_epi32(s1, wq[v + 4], _mm512_load_si512(a + 256 + 64 * v));
+    }
+    return _mm512_add_epi32(s0, _mm512_srai_epi32(s1, 4));
+}
+AI __m256i x8_sums(int q8, const __m256i *wq, const uint8_t *a) {
+    __m256i s0 = _mm256_load_si256((const __m256i *)(a + 256)), s1 = _mm256_setzero_si256();
+    if (q8) {
+        for (int v = 0; v < 8; v += 2) {
+            s0 = _mm256_dpbusd_epi32(s0, wq[v], _mm256_load_si256((const __m256i *)(a + 32 * v)));
+            s1 = _mm256_dpbusd_epi32(s1, wq[v + 1], _mm256_load_si256((const __m256i *)(a + 32 * v + 32)));
+        }
+        return _mm256_add_epi32(s0, s1);
+    }
+    for (int v = 0; v < 4; v++) {
+        s0 = _mm256_dpbusd_epi32(s0, wq[v], _mm256_load_si256((const __m256i *)(a + 32 * v)));
+        s1 = _mm256_dpbusd_epi32(s1, wq[v + 4], _mm256_load_si256((const __m256i *)(a + 128 + 32 * v)));
+    }
+    return _mm256_add_epi32(s0, _mm256_srai_epi32(s1, 4));
+}
+
+/* One weight row against nt prepared tokens (up to 4); wq[] holds the group's 8 unsigned weight
+ * vectors (Q4_0: 4 of low nibbles, then 4 of high nibbles in place). No software prefetch: unlike the
+ * kernels above, one thread streamed 10-25 % slower from memory with it (Zen 4; 1-16 KiB ahead, into
+ * L1 or L2) and the hardware prefetcher keeps up alone. */
+AI void row_x16(int rtype, int nt, const uint8_t *w, int64_t nb, const uint8_t *const *pa, float out[4]) {
+    const int q8 = rtype == FFL_WTYPE_Q8_0_X16;
+    const int bb = q8 ? (int)sizeof(block_q8_0) : (int)sizeof(block_q4_0), qb = bb - 2;
     __m512 acc[4];
-    __m256 acc8[4];
-    for (int t = 0; t < 4; t++) acc[t] = _mm512_setzero_ps(), acc8[t] = _mm256_setzero_ps();
+    for (int t = 0; t < 4; t++) acc[t] = _mm512_setzero_ps();
     int64_t b = 0;
     for (; b + 16 <= nb; b += 16) {
-        const uint8_t *p = w + b * sizeof(block_q4_0);
-        const __m512i m_lo = _mm512_set1_epi8(0x0F), m_hi = _mm512_set1_epi8((char)0xF0);
-        __m512i lo[4], hi[4];
-        for (int v = 0; v < 4; v++) {
-            const __m512i q = _mm512_loadu_si512(p + 64 * v);
-            lo[v] = _mm512_and_si512(q, m_lo);
-            hi[v] = _mm512_and_si512(q, m_hi);
+        const uint8_t *p = w + b * bb;
+        __m512i wq[8];
+        for (int v = 0; v < qb / 4; v++) {
+            __m512i q = _mm512_loadu_si512(p + 64 * v);
+            __asm__("" : "+v"(q)); /* one load: GCC would fold it into both ANDs */
+            if (q8) {
+                wq[v] = _mm512_xor_si512(q, _mm512_set1_epi8((char)0x80));
+            } else {
+                wq[v] = _mm512_and_si512(q, _mm512_set1_epi8(0x0F));
+                wq[v + 4] = _mm512_and_si512(q, _mm512_set1_epi8((char)0xF0));
+            }
         }
-        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p + 256)));
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p + 16 * qb)));
         for (int t = 0; t < nt; t++) {
             const uint8_t *a = pa[t] + b * X16_ACT_BYTES_PER_BLOCK;
-            __m512i sl = _mm512_load_si512(a + 512), sh = _mm512_setzero_si512();
-            for (int v = 0; v < 4; v++) {
-                sl = _mm512_dpbusd_epi32(sl, lo[v], _mm512_load_si512(a + 64 * v));
-                sh = _mm512_dpbusd_epi32(sh, hi[v], _mm512_load_si512(a + 256 + 64 * v));
-            }
-            const __m512i s = _mm512_add_epi32(sl, _mm512_srai_epi32(sh, 4));
-            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, _mm512_load_ps((const float *)(a + 576))), acc[t]);
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(x16_sums(q8, wq, a)), _mm512_mul_ps(dw, _mm512_load_ps((const float *)(a + 576))),
+                                     acc[t]);
         }
     }
     if (b < nb) { /* the last 8 blocks */
-        const uint8_t *p = w + b * sizeof(block_q4_0);
-        const __m256i m_lo = _mm256_set1_epi8(0x0F), m_hi = _mm256_set1_epi8((char)0xF0);
-        __m256i lo[4], hi[4];
-        for (int v = 0; v < 4; v++) {
+        const uint8_t *p = w + b * bb;
+        __m256i wq[8];
+        for (int v = 0; v < qb / 4; v++) {
             const __m256i q = _mm256_loadu_si256((const __m256i *)(p + 32 * v));
-            lo[v] = _mm256_and_si256(q, m_lo);
-            hi[v] = _mm256_and_si256(q, m_hi);
+            if (q8) {
+                wq[v] = _mm256_xor_si256(q, _mm256_set1_epi8((char)0x80));
+            } else {
+                wq[v] = _mm256_and_si256(q, _mm256_set1_epi8(0x0F));
+                wq[v + 4] = _mm256_and_si256(q, _mm256_set1_epi8((char)0xF0));
+            }
         }
-        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 128)));
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 8 * qb)));
         for (int t = 0; t < nt; t++) {
             const uint8_t *a = pa[t] + b * X16_ACT_BYTES_PER_BLOCK;
-            __m256i sl = _mm256_load_si256((const __m256i *)(a + 256)), sh = _mm256_setzero_si256();
-            for (int v = 0; v < 4; v++) {
-                sl = _mm256_dpbusd_epi32(sl, lo[v], _mm256_load_si256((const __m256i *)(a + 32 * v)));
-                sh = _mm256_dpbusd_epi32(sh, hi[v], _mm256_load_si256((const __m256i *)(a + 128 + 32 * v)));
-            }
-            const __m256i s = _mm256_add_epi32(sl, _mm256_srai_epi32(sh, 4));
-            acc8[t] = _mm256_mul_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_load_ps((const float *)(a + 288))));
+            const __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(x8_sums(q8, wq, a)), _mm256_mul_ps(dw, _mm256_load_ps((const float *)(a + 288))));
+            acc[t] = _mm512_add_ps(acc[t], _mm512_zextps256_ps512(f));
         }
     }
-    for (int t = 0; t < nt; t++) out[t] = hsum512(acc[t]) + hsum256(acc8[t]);
+    for (int t = 0; t < nt; t++) out[t] = hsum512(acc[t]);
 }
 
-AI void direct_x16(const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t nt_all, float *y, int64_t ldy,
-                   int64_t r0, int64_t r1) {
-    const int64_t nb = n / QK4_0;
+AI void direct_x16(int rtype, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t nt_all, float *y,
+                   int64_t ldy, int64_t r0, int64_t r1) {
+    const int64_t nb = n / 32;
     const size_t per_tok = ((size_t)nb * X16_ACT_BYTES_PER_BLOCK + 63) & ~(size_t)63;
     for (int64_t t0 = 0; t0 < nt_all; t0 += 4) {
         const int nt = (int)(nt_all - t0 < 4 ? nt_all - t0 : 4);
@@ -595,23 +654,24 @@ AI void direct_x16(const void *w, size_t wrb, const void *xq, size_t xrb, int64_
         if (!scr) { /* no memory for the prepared activations: scalar path */
             for (int64_t r = r0; r < r1; r++)
                 for (int t = 0; t < nt; t++)
-                    y[(t0 + t) * ldy + r] = ffl_dot_scalar(FFL_WTYPE_Q4_0_X16, n, (const char *)w + (size_t)r * wrb,
-                                                           (const char *)xq + (size_t)(t0 + t) * xrb);
+                    y[(t0 + t) * ldy + r] =
+                        ffl_dot_scalar(rtype, n, (const char *)w + (size_t)r * wrb, (const char *)xq + (size_t)(t0 + t) * xrb);
             continue;
         }
         const uint8_t *pa[4];
         for (int t = 0; t < nt; t++) {
-            prep_x16((const block_q8_0 *)((const char *)xq + (size_t)(t0 + t) * xrb), nb, scr + per_tok * t);
+            prep_x16(ffl_avx512_offset32(ffl_x16_base(rtype)), (const block_q8_0 *)((const char *)xq + (size_t)(t0 + t) * xrb), nb,
+                     scr + per_tok * t);
             pa[t] = scr + per_tok * t;
         }
         for (int64_t r = r0; r < r1; r++) {
             const uint8_t *wr = (const uint8_t *)w + (size_t)r * wrb;
             float out[4] = {0};
             switch (nt) {
-            case 1: row_x16(1, wr, nb, pa, out); break;
-            case 2: row_x16(2, wr, nb, pa, out); break;
-            case 3: row_x16(3, wr, nb, pa, out); break;
-            default: row_x16(4, wr, nb, pa, out); break;
+            case 1: row_x16(rtype, 1, wr, nb, pa, out); break;
+            case 2: row_x16(rtype, 2, wr, nb, pa, out); break;
+            case 3: row_x16(rtype, 3, wr, nb, pa, out); break;
+            default: row_x16(rtype, 4, wr, nb, pa, out); break;
             }
             for (int t = 0; t < nt; t++) y[(t0 + t) * ldy + r] = out[t];
         }
@@ -1065,27 +1125,6 @@ AI int is_ktype(int type) {
            type == FFL_TYPE_Q6_K || type == FFL_TYPE_IQ4_XS;
 }
 
-/* 16 rows of 8 dwords -> 8 vectors of 16 dwords (vector k = dword k of every row), 64 bytes apart. */
-AI void transpose_16x8(const __m256i r[16], uint8_t *dst, __m512i flip) {
-    __m512i a[8], b[8], c[8];
-    for (int t = 0; t < 8; t++) a[t] = _mm512_inserti64x4(_mm512_castsi256_si512(r[t]), r[t + 8], 1);
-    for (int i = 0; i < 4; i++) {
-        b[2 * i] = _mm512_unpacklo_epi32(a[2 * i], a[2 * i + 1]);
-        b[2 * i + 1] = _mm512_unpackhi_epi32(a[2 * i], a[2 * i + 1]);
-    }
-    for (int h = 0; h < 2; h++) {
-        c[4 * h + 0] = _mm512_unpacklo_epi64(b[4 * h + 0], b[4 * h + 2]);
-        c[4 * h + 1] = _mm512_unpackhi_epi64(b[4 * h + 0], b[4 * h + 2]);
-        c[4 * h + 2] = _mm512_unpacklo_epi64(b[4 * h + 1], b[4 * h + 3]);
-        c[4 * h + 3] = _mm512_unpackhi_epi64(b[4 * h + 1], b[4 * h + 3]);
-    }
-    const __m512i lane0 = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13), lane1 = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
-    for (int j = 0; j < 4; j++) {
-        _mm512_store_si512(dst + 64 * j, _mm512_xor_si512(_mm512_permutex2var_epi64(c[j], lane0, c[4 + j]), flip));
-        _mm512_store_si512(dst + 64 * (4 + j), _mm512_xor_si512(_mm512_permutex2var_epi64(c[j], lane1, c[4 + j]), flip));
-    }
-}
-
 /* Packs tokens [t0, t0 + nt), nt <= 16, into one activation panel (missing tokens are zero). */
 static void pack_act_panel(int type, const uint8_t *xq, size_t xrb, int64_t t0, int nt, int64_t n, uint8_t *dst) {
     const int64_t ng = n / 32;
@@ -1172,12 +1211,13 @@ AI void decode_blocks32(int type, const uint8_t *wr, int64_t nb, int8_t *wb, int
 /* Decodes one weight row: signed bytes, and per sub-block (32 elements, or 16 for Q2_K/Q3_K/Q6_K)
  * the correction 128 * sum(w), the scale s and the minimum m. */
 AI void decode_row(int type, const uint8_t *wr, int64_t n, int8_t *wb, int32_t *corr, float *s, float *m) {
-    if (type == FFL_WTYPE_Q4_0_X16) { /* back to Q4_0 blocks a group at a time */
-        block_q4_0 blocks[FFL_X16_GROUP];
+    if (type == FFL_WTYPE_Q4_0_X16 || type == FFL_WTYPE_Q8_0_X16) { /* back to plain blocks a group at a time */
+        const int32_t base = ffl_x16_base(type);
+        block_q8_0 blocks[FFL_X16_GROUP]; /* room for either */
         for (int64_t b = 0; b < n / 32;) {
             const int G = ffl_x16_group_blocks(b, n / 32);
-            ffl_x16_unpack_group(wr + b * sizeof(block_q4_0), G, blocks);
-            decode_blocks32(FFL_TYPE_Q4_0, (const uint8_t *)blocks, G, wb + 32 * b, corr + b, s + b, m + b);
+            ffl_x16_unpack_group(type, wr + b * ffl_block_bytes32(base), G, blocks);
+            decode_blocks32(base, (const uint8_t *)blocks, G, wb + 32 * b, corr + b, s + b, m + b);
             b += G;
         }
         return;
@@ -1638,8 +1678,11 @@ FLOAT_ENTRY(mm_bf16, FFL_TYPE_BF16)
     MM_ENTRY(name, if (nt >= GEMM_MIN_TOKENS) gemm_int8(T, w, wrb, xq, xrb, n, nt, y, ldy, r0, r1);                 \
              else direct(T, w, wrb, xq, xrb, n, nt, y, ldy, r0, r1))
 INT8_ENTRY(mm_q4_0, FFL_TYPE_Q4_0, direct32)
-MM_ENTRY(mm_q4_0_x16, if (nt >= GEMM_MIN_TOKENS) gemm_int8(FFL_WTYPE_Q4_0_X16, w, wrb, xq, xrb, n, nt, y, ldy, r0, r1);
-         else direct_x16(w, wrb, xq, xrb, n, nt, y, ldy, r0, r1))
+#define X16_ENTRY(name, R)                                                                                         \
+    MM_ENTRY(name, if (nt >= GEMM_MIN_TOKENS) gemm_int8(R, w, wrb, xq, xrb, n, nt, y, ldy, r0, r1);                 \
+             else direct_x16(R, w, wrb, xq, xrb, n, nt, y, ldy, r0, r1))
+X16_ENTRY(mm_q4_0_x16, FFL_WTYPE_Q4_0_X16)
+X16_ENTRY(mm_q8_0_x16, FFL_WTYPE_Q8_0_X16)
 INT8_ENTRY(mm_q4_1, FFL_TYPE_Q4_1, direct32)
 INT8_ENTRY(mm_q5_0, FFL_TYPE_Q5_0, direct32)
 INT8_ENTRY(mm_q5_1, FFL_TYPE_Q5_1, direct32)
@@ -1666,6 +1709,7 @@ void ffl_kernels_fill_avx512(ffl_kernel_table *t) {
     if (ci->avx512bf16) t->matmul[FFL_TYPE_BF16] = mm_bf16; /* the tiled path uses vdpbf16ps */
     t->matmul[FFL_TYPE_Q4_0] = mm_q4_0;
     t->matmul[FFL_WTYPE_Q4_0_X16] = mm_q4_0_x16;
+    t->matmul[FFL_WTYPE_Q8_0_X16] = mm_q8_0_x16;
     t->matmul[FFL_TYPE_Q4_1] = mm_q4_1;
     t->matmul[FFL_TYPE_Q5_0] = mm_q5_0;
     t->matmul[FFL_TYPE_Q5_1] = mm_q5_1;

@@ -13,25 +13,31 @@
 extern "C" {
 #endif
 
-/* Q4_0 with the blocks of a row interleaved by 16 (rows of n % 512 == 256 end with a group of 8).
- * A group of G blocks takes 18 G bytes: first the quants, 32-bit word v (0..3) of block j's 16 quant
- * bytes at byte 4 (G v + j), then the G scales. One 64-byte load then holds a word of each of 16
- * blocks, so vpdpbusd sums every block in its own lane and no byte shuffles are needed. */
+/* Q4_0 / Q8_0 with the blocks of a row interleaved by 16 (rows of n % 512 == 256 end with a group of
+ * 8). A group of G blocks takes G block sizes: first the quants, 32-bit word v of block j's quant
+ * bytes at byte 4 (G v + j) (v < 4 for Q4_0, < 8 for Q8_0), then the G scales. One 64-byte load then
+ * holds a word of each of 16 blocks, so vpdpbusd sums every block in its own lane with no shuffles. */
 #define FFL_WTYPE_Q4_0_X16 ((int32_t)FFL_TYPE_COUNT)
-#define FFL_WTYPE_COUNT (FFL_TYPE_COUNT + 1)
+#define FFL_WTYPE_Q8_0_X16 ((int32_t)FFL_TYPE_COUNT + 1)
+#define FFL_WTYPE_COUNT (FFL_TYPE_COUNT + 2)
 #define FFL_X16_GROUP 16
+
+/* The GGUF type whose blocks a layout holds (the type itself for GGUF types). */
+static inline int32_t ffl_x16_base(int32_t type) {
+    return type == FFL_WTYPE_Q4_0_X16 ? FFL_TYPE_Q4_0 : type == FFL_WTYPE_Q8_0_X16 ? FFL_TYPE_Q8_0 : type;
+}
 
 /* Blocks in the group that starts at block b of a row of nb blocks (16, or 8 for the last). */
 static inline int ffl_x16_group_blocks(int64_t b, int64_t nb) { return nb - b >= FFL_X16_GROUP ? FFL_X16_GROUP : 8; }
 
-/* 1 if rows of n_cols elements of wtype can take layout rtype (Q4_0 -> X16: n_cols % 256 == 0). */
+/* 1 if rows of n_cols elements of wtype can take layout rtype (n_cols % 256 == 0). */
 int ffl_repack_fits(int32_t rtype, int32_t wtype, int64_t n_cols);
 
-/* Rewrites n_rows rows of Q4_0 (row_bytes apart, n_cols each) into rtype at dst (same row size). */
+/* Rewrites n_rows rows of the base type (row_bytes apart, n_cols each) into rtype at dst (same row size). */
 void ffl_repack_rows(int32_t rtype, const void *src, void *dst, size_t row_bytes, int64_t n_cols, int64_t n_rows);
 
-/* The G blocks of one X16 group back in Q4_0 form. */
-void ffl_x16_unpack_group(const uint8_t *group, int G, block_q4_0 *out);
+/* The G blocks of one group of layout rtype back in the base type's form. */
+void ffl_x16_unpack_group(int32_t rtype, const uint8_t *group, int G, void *blocks);
 
 #ifdef __cplusplus
 }

@@ -389,40 +389,42 @@ static void test_f16_full_range(int32_t level) {
     }
 }
 
-/* Q4_0 rows repacked into the interleaved layout (quant/repack.h): the layout converts back to the
- * same blocks, its scalar dot equals Q4_0's exactly, and every level's matmul on the repacked rows
- * equals the scalar Q4_0 dot of the original rows up to summation order, for single tokens, small
- * batches and the tiled path, rows ending in a group of 8 blocks, and row ranges. */
-static void check_x16(int32_t level, int64_t n, int64_t rows, int64_t tokens, int64_t r0, int64_t r1, int misalign) {
-    const int64_t wrb = ffl_type_row_bytes(FFL_TYPE_Q4_0, n), nb = n / 32;
+/* Q4_0 and Q8_0 rows repacked into the interleaved layouts (quant/repack.h): a layout converts back
+ * to the same blocks, its scalar dot equals the base type's exactly, and every level's matmul on the
+ * repacked rows equals the scalar dot of the original rows up to summation order, for single tokens,
+ * small batches and the tiled path, rows ending in a group of 8 blocks, and row ranges. */
+static void check_x16(int32_t level, int32_t rtype, int64_t n, int64_t rows, int64_t tokens, int64_t r0, int64_t r1, int misalign) {
+    const int32_t base = ffl_x16_base(rtype);
+    const int64_t wrb = ffl_type_row_bytes(base, n), nb = n / 32, bb = ffl_type_block_bytes(base);
+    const char *name = ffl_type_name(base);
     uint8_t *orig = xmalloc((size_t)(wrb * rows));
     uint8_t *pbuf = xmalloc((size_t)(wrb * rows) + 64), *packed = pbuf + misalign;
-    random_weights(FFL_TYPE_Q4_0, orig, n * rows);
-    ffl_repack_rows(FFL_WTYPE_Q4_0_X16, orig, packed, (size_t)wrb, n, rows);
-    block_q4_0 back[FFL_X16_GROUP];
+    random_weights(base, orig, n * rows);
+    ffl_repack_rows(rtype, orig, packed, (size_t)wrb, n, rows);
+    block_q8_0 back[FFL_X16_GROUP];
     for (int64_t r = 0; r < rows; r++)
         for (int64_t b = 0; b < nb;) {
             const int G = ffl_x16_group_blocks(b, nb);
-            ffl_x16_unpack_group(packed + r * wrb + b * 18, G, back);
-            CHECK_MSG(memcmp(back, orig + r * wrb + b * 18, (size_t)G * 18) == 0, "x16 n=%lld row %lld group at %lld does not unpack",
-                      (long long)n, (long long)r, (long long)b);
+            ffl_x16_unpack_group(rtype, packed + r * wrb + b * bb, G, back);
+            CHECK_MSG(memcmp(back, orig + r * wrb + b * bb, (size_t)(G * bb)) == 0, "%s x16 n=%lld row %lld group at %lld does not unpack",
+                      name, (long long)n, (long long)r, (long long)b);
             b += G;
         }
-    const size_t arb = ffl_activation_row_bytes(FFL_WTYPE_Q4_0_X16, n);
-    CHECK(arb == ffl_activation_row_bytes(FFL_TYPE_Q4_0, n));
+    const size_t arb = ffl_activation_row_bytes(rtype, n);
+    CHECK(arb == ffl_activation_row_bytes(base, n));
     float *x = xmalloc(sizeof(float) * (size_t)(n * tokens));
     for (int64_t i = 0; i < n * tokens; i++) x[i] = test_rndf(-1, 1);
     uint8_t *xq = xmalloc(arb * (size_t)tokens);
     ffl_cpu_set_level(level);
-    ffl_quantize_activations(FFL_WTYPE_Q4_0_X16, x, n, xq, n, 0, tokens);
+    ffl_quantize_activations(rtype, x, n, xq, n, 0, tokens);
     const int64_t ldy = rows + 2;
     float *y = xmalloc(sizeof(float) * (size_t)(ldy * tokens));
     for (int64_t i = 0; i < ldy * tokens; i++) y[i] = -12345.0f;
-    ffl_matmul_rows(FFL_WTYPE_Q4_0_X16, packed, (size_t)wrb, xq, n, tokens, y, ldy, r0, r1);
+    ffl_matmul_rows(rtype, packed, (size_t)wrb, xq, n, tokens, y, ldy, r0, r1);
     float *wf = xmalloc(sizeof(float) * (size_t)n);
     int bad = 0;
     for (int64_t r = 0; r < rows && bad < 3; r++) {
-        deq(FFL_TYPE_Q4_0, orig + r * wrb, wf, n);
+        deq(base, orig + r * wrb, wf, n);
         for (int64_t t = 0; t < tokens && bad < 3; t++) {
             const float got = y[t * ldy + r];
             if (r < r0 || r >= r1) {
@@ -430,16 +432,15 @@ static void check_x16(int32_t level, int64_t n, int64_t rows, int64_t tokens, in
                 CHECK_MSG(got == -12345.0f, "x16: row %lld outside [%lld,%lld) was written", (long long)r, (long long)r0, (long long)r1);
                 continue;
             }
-            const float ref = ffl_dot_scalar(FFL_TYPE_Q4_0, n, orig + r * wrb, xq + t * arb);
-            const float ref16 = ffl_dot_scalar(FFL_WTYPE_Q4_0_X16, n, packed + r * wrb, xq + t * arb);
+            const float ref = ffl_dot_scalar(base, n, orig + r * wrb, xq + t * arb);
+            const float ref16 = ffl_dot_scalar(rtype, n, packed + r * wrb, xq + t * arb);
             double mag = 0;
             for (int64_t i = 0; i < n; i++) mag += fabs((double)wf[i] * x[t * n + i]);
             const double tol = 2e-5 * mag + 1e-6;
             bad += !(fabs(got - ref) <= tol) || ref16 != ref;
-            CHECK_MSG(ref16 == ref, "x16 scalar n=%lld: %.9g, q4_0 %.9g", (long long)n, ref16, ref);
-            CHECK_MSG(fabs(got - ref) <= tol, "x16 level %s n=%lld rows=%lld tokens=%lld: y[%lld][%lld] = %.7g, scalar q4_0 %.7g",
-                      ffl_cpu_level_name(level), (long long)n, (long long)rows, (long long)tokens, (long long)t, (long long)r,
-                      got, ref);
+            CHECK_MSG(ref16 == ref, "%s x16 scalar n=%lld: %.9g, plain %.9g", name, (long long)n, ref16, ref);
+            CHECK_MSG(fabs(got - ref) <= tol, "%s x16 level %s n=%lld rows=%lld tokens=%lld: y[%lld][%lld] = %.7g, scalar %.7g", name,
+                      ffl_cpu_level_name(level), (long long)n, (long long)rows, (long long)tokens, (long long)t, (long long)r, got, ref);
         }
     }
     for (int64_t t = 0; t < tokens; t++)
@@ -449,22 +450,27 @@ static void check_x16(int32_t level, int64_t n, int64_t rows, int64_t tokens, in
 
 static void test_x16(int32_t level) {
     ffl_cpu_set_level(level);
-    const int32_t want = level == FFL_CPU_AVX512 ? FFL_WTYPE_Q4_0_X16 : -1;
-    CHECK_MSG(ffl_repack_type(FFL_TYPE_Q4_0, 2048) == want, "level %s: repack type %d", ffl_cpu_level_name(level),
-              ffl_repack_type(FFL_TYPE_Q4_0, 2048));
-    CHECK(ffl_repack_type(FFL_TYPE_Q4_0, 320) == -1 && ffl_repack_type(FFL_TYPE_Q8_0, 2048) == -1);
+    const int top = level == FFL_CPU_AVX512;
+    CHECK_MSG(ffl_repack_type(FFL_TYPE_Q4_0, 2048) == (top ? FFL_WTYPE_Q4_0_X16 : -1), "level %s: repack type %d",
+              ffl_cpu_level_name(level), ffl_repack_type(FFL_TYPE_Q4_0, 2048));
+    CHECK(ffl_repack_type(FFL_TYPE_Q8_0, 768) == (top ? FFL_WTYPE_Q8_0_X16 : -1));
+    CHECK(ffl_repack_type(FFL_TYPE_Q4_0, 320) == -1 && ffl_repack_type(FFL_TYPE_Q4_1, 2048) == -1 &&
+          ffl_repack_type(FFL_TYPE_Q4_K, 2048) == -1);
+    static const int32_t rtypes[] = {FFL_WTYPE_Q4_0_X16, FFL_WTYPE_Q8_0_X16};
     static const int64_t ns[] = {256, 512, 768, 2048, 5632};
     static const int64_t tokens_list[] = {1, 2, 3, 4, 5, 8, 16, 33};
     static const int64_t rows_list[] = {1, 3, 16, 37};
-    for (int ni = 0; ni < 5; ni++)
-        for (int ri = 0; ri < 4; ri++)
-            for (int tk = 0; tk < 8; tk++) {
-                const int64_t n = ns[ni], rows = rows_list[ri], tokens = tokens_list[tk];
-                if (n >= 2048 && tokens > 8 && rows > 16) continue; /* keep the scalar reference quick */
-                check_x16(level, n, rows, tokens, 0, rows, (ni + tk) % 2 ? 2 : 0);
-                if (rows > 3) check_x16(level, n, rows, tokens, 1, rows - 1, 0);
-            }
-    check_x16(level, 768, 48, 64, 5, 41, 0); /* tiled path, partial row tiles */
+    for (int k = 0; k < 2; k++) {
+        for (int ni = 0; ni < 5; ni++)
+            for (int ri = 0; ri < 4; ri++)
+                for (int tk = 0; tk < 8; tk++) {
+                    const int64_t n = ns[ni], rows = rows_list[ri], tokens = tokens_list[tk];
+                    if (n >= 2048 && tokens > 8 && rows > 16) continue; /* keep the scalar reference quick */
+                    check_x16(level, rtypes[k], n, rows, tokens, 0, rows, (ni + tk) % 2 ? 2 : 0);
+                    if (rows > 3) check_x16(level, rtypes[k], n, rows, tokens, 1, rows - 1, 0);
+                }
+        check_x16(level, rtypes[k], 768, 48, 64, 5, 41, 0); /* tiled path, partial row tiles */
+    }
 }
 
 int main(void) {
