@@ -34,6 +34,7 @@ int ffl_act_format(int32_t wtype) {
     case FFL_TYPE_Q2_K:
     case FFL_TYPE_Q3_K:
     case FFL_TYPE_Q4_K:
+    case FFL_WTYPE_Q4_K_X16:
     case FFL_TYPE_Q5_K:
     case FFL_TYPE_Q6_K:
     case FFL_TYPE_IQ4_XS: return FFL_ACT_Q8_K;
@@ -346,25 +347,42 @@ static float dot_q3_K(int64_t n, const void *w, const void *x) {
     return sum;
 }
 
+static float block_dot_q4_K(const block_q4_K *a, const block_q8_K *b) {
+    int8_t q[QK_K];
+    for (int c = 0; c < 4; c++)
+        for (int l = 0; l < 32; l++) {
+            q[64 * c + l] = (int8_t)(a->qs[32 * c + l] & 0xF);
+            q[64 * c + 32 + l] = (int8_t)(a->qs[32 * c + l] >> 4);
+        }
+    int isum = 0, msum = 0;
+    for (int j = 0; j < 8; j++) {
+        uint8_t sc, mn;
+        ffl_k4_scale_min(j, a->scales, &sc, &mn);
+        isum += sc * (idot16(q + 32 * j, b->qs + 32 * j) + idot16(q + 32 * j + 16, b->qs + 32 * j + 16));
+        msum += mn * (b->bsums[2 * j] + b->bsums[2 * j + 1]);
+    }
+    return b->d * (ffl_half_to_float(a->d) * (float)isum - ffl_half_to_float(a->dmin) * (float)msum);
+}
+
 static float dot_q4_K(int64_t n, const void *w, const void *x) {
     const block_q4_K *a = w;
     const block_q8_K *b = x;
     float sum = 0.0f;
-    for (int64_t i = 0; i < n / QK_K; i++) {
-        int8_t q[QK_K];
-        for (int c = 0; c < 4; c++)
-            for (int l = 0; l < 32; l++) {
-                q[64 * c + l] = (int8_t)(a[i].qs[32 * c + l] & 0xF);
-                q[64 * c + 32 + l] = (int8_t)(a[i].qs[32 * c + l] >> 4);
-            }
-        int isum = 0, msum = 0;
-        for (int j = 0; j < 8; j++) {
-            uint8_t sc, mn;
-            ffl_k4_scale_min(j, a[i].scales, &sc, &mn);
-            isum += sc * (idot16(q + 32 * j, b[i].qs + 32 * j) + idot16(q + 32 * j + 16, b[i].qs + 32 * j + 16));
-            msum += mn * (b[i].bsums[2 * j] + b[i].bsums[2 * j + 1]);
-        }
-        sum += b[i].d * (ffl_half_to_float(a[i].d) * (float)isum - ffl_half_to_float(a[i].dmin) * (float)msum);
+    for (int64_t i = 0; i < n / QK_K; i++) sum += block_dot_q4_K(&a[i], &b[i]);
+    return sum;
+}
+
+/* Q4_K interleaved (quant/repack.h): the same sums in the same order as dot_q4_K on the rows before. */
+static float dot_q4_K_x16(int64_t n, const void *w, const void *x) {
+    const block_q8_K *b = x;
+    const int64_t nsub = n / 32;
+    block_q4_K blocks[2];
+    float sum = 0.0f;
+    for (int64_t s = 0; s < nsub;) {
+        const int G = ffl_x16_group_blocks(s, nsub);
+        ffl_x16_unpack_group(FFL_WTYPE_Q4_K_X16, (const uint8_t *)w + s * (sizeof(block_q4_K) / 8), G, blocks);
+        for (int i = 0; i < G / 8; i++) sum += block_dot_q4_K(&blocks[i], &b[s / 8 + i]);
+        s += G;
     }
     return sum;
 }
@@ -453,6 +471,7 @@ static dot_fn scalar_dot(int32_t wtype) {
     case FFL_TYPE_Q2_K: return dot_q2_K;
     case FFL_TYPE_Q3_K: return dot_q3_K;
     case FFL_TYPE_Q4_K: return dot_q4_K;
+    case FFL_WTYPE_Q4_K_X16: return dot_q4_K_x16;
     case FFL_TYPE_Q5_K: return dot_q5_K;
     case FFL_TYPE_Q6_K: return dot_q6_K;
     case FFL_TYPE_IQ4_XS: return dot_iq4_xs;
@@ -486,6 +505,7 @@ SCALAR_MATMUL(mm_iq4_nl, dot_iq4_nl)
 SCALAR_MATMUL(mm_q2_K, dot_q2_K)
 SCALAR_MATMUL(mm_q3_K, dot_q3_K)
 SCALAR_MATMUL(mm_q4_K, dot_q4_K)
+SCALAR_MATMUL(mm_q4_K_x16, dot_q4_K_x16)
 SCALAR_MATMUL(mm_q5_K, dot_q5_K)
 SCALAR_MATMUL(mm_q6_K, dot_q6_K)
 SCALAR_MATMUL(mm_iq4_xs, dot_iq4_xs)
@@ -511,6 +531,7 @@ void ffl_kernels_fill_scalar(ffl_kernel_table *t) {
     t->matmul[FFL_TYPE_Q2_K] = mm_q2_K;
     t->matmul[FFL_TYPE_Q3_K] = mm_q3_K;
     t->matmul[FFL_TYPE_Q4_K] = mm_q4_K;
+    t->matmul[FFL_WTYPE_Q4_K_X16] = mm_q4_K_x16;
     t->matmul[FFL_TYPE_Q5_K] = mm_q5_K;
     t->matmul[FFL_TYPE_Q6_K] = mm_q6_K;
     t->matmul[FFL_TYPE_IQ4_XS] = mm_iq4_xs;
@@ -572,7 +593,10 @@ static inline const ffl_kernel_table *current_table(void) {
 }
 
 int32_t ffl_repack_type(int32_t wtype, int64_t n_cols) {
-    const int32_t r = wtype == FFL_TYPE_Q4_0 ? FFL_WTYPE_Q4_0_X16 : wtype == FFL_TYPE_Q8_0 ? FFL_WTYPE_Q8_0_X16 : -1;
+    const int32_t r = wtype == FFL_TYPE_Q4_0   ? FFL_WTYPE_Q4_0_X16
+                      : wtype == FFL_TYPE_Q8_0 ? FFL_WTYPE_Q8_0_X16
+                      : wtype == FFL_TYPE_Q4_K ? FFL_WTYPE_Q4_K_X16
+                                               : -1;
     if (r < 0 || !ffl_repack_fits(r, wtype, n_cols)) return -1;
     /* only where the current level has a kernel of its own for the layout: the scalar one is a reference */
     return current_table()->matmul[r] != tables[FFL_CPU_SCALAR].matmul[r] ? r : -1;

@@ -499,15 +499,15 @@ AI void direct32(int type, const void *w, size_t wrb, const void *xq, size_t xrb
     }
 }
 
-/* ================================================================ Q4_0 / Q8_0 interleaved by 16 (quant/repack.h)
+/* ================================================================ Q4_0 / Q8_0 / Q4_K interleaved by 16 (quant/repack.h)
  *
- * One 64-byte load holds quant word v of 16 blocks, one block per 32-bit lane, so vpdpbusd sums the
- * products of 16 blocks with no shuffles and one convert and one FMA apply their 16 scales. From L2
- * Q4_0 runs ~1.8 times as fast as the kernel above (Zen 4); a group of 8 blocks at the end of a row
- * takes the same steps on 256-bit vectors. The activations of a token are laid out per group of G
- * blocks the same way (word v of block j at 4 (G v + j), G x 32 bytes), then per block the offset
- * correction -offset * sum(block) (int32) and the scale (float): 40 G bytes. */
-
+ * One 64-byte load holds quant word v of 16 blocks (Q4_K: 32-element sub-blocks), one per 32-bit
+ * lane, so vpdpbusd sums the products of 16 blocks with no shuffles and one convert and one FMA apply
+ * their 16 scales. From L2 Q4_0 runs ~2 times, Q8_0 ~2.2 times as fast as the kernels above (Zen 4); a
+ * group of 8 blocks at the end of a row takes the same steps on 256-bit vectors. The activations of
+ * a token are laid out per group of G blocks the same way (word v of block j at 4 (G v + j), G x 32
+ * bytes), then per block a correction and the scale (float): 40 G bytes. The correction is
+ * -offset * sum(block) (int32); for Q4_K it is the float da * sum(sub-block) its minimum multiplies. */
 /* 16 rows of 8 dwords -> 8 vectors of 16 dwords (vector k = dword k of every row), 64 bytes apart. */
 AI void transpose_16x8(const __m256i r[16], uint8_t *dst, __m512i flip) {
     __m512i a[8], b[8], c[8];
@@ -531,38 +531,58 @@ AI void transpose_16x8(const __m256i r[16], uint8_t *dst, __m512i flip) {
 
 #define X16_ACT_BYTES_PER_BLOCK 40
 
-static void prep_x16(int offset, const block_q8_0 *x, int64_t nb, uint8_t *dst) {
-    int64_t b = 0;
-    for (; b + 16 <= nb; b += 16) { /* transposed 16 x 8 words; block sums as the dot with ones */
+/* One token's Q8_0 or Q8_K activations (rtype's) in the layout above, for nb blocks of 32. */
+static void prep_x16(int rtype, const void *xrow, int64_t nb, uint8_t *dst) {
+    const int k4 = rtype == FFL_WTYPE_Q4_K_X16, offset = k4 ? 0 : ffl_avx512_offset32(ffl_x16_base(rtype));
+    for (int64_t b = 0; b < nb;) {
+        const int G = ffl_x16_group_blocks(b, nb);
         uint8_t *q = dst + b * X16_ACT_BYTES_PER_BLOCK;
-        __m256i rows[16];
-        for (int j = 0; j < 16; j++) rows[j] = _mm256_loadu_si256((const __m256i *)x[b + j].qs);
-        transpose_16x8(rows, q, _mm512_setzero_si512());
-        __m512i sum = _mm512_setzero_si512();
-        for (int v = 0; v < 8; v++) sum = _mm512_dpbusd_epi32(sum, _mm512_set1_epi8(1), _mm512_load_si512(q + 64 * v));
-        _mm512_store_si512(q + 512, _mm512_mullo_epi32(sum, _mm512_set1_epi32(-offset)));
-        float *da = (float *)(q + 576);
-        for (int j = 0; j < 16; j++) da[j] = h2f(x[b + j].d);
-    }
-    if (b < nb) { /* a last group of 8 */
-        uint8_t *q = dst + b * X16_ACT_BYTES_PER_BLOCK;
-        int32_t *corr = (int32_t *)(q + 256);
-        float *da = (float *)(q + 288);
-        for (int j = 0; j < 8; j++) {
-            int sum = 0;
-            for (int v = 0; v < 8; v++) memcpy(q + 4 * (8 * v + j), x[b + j].qs + 4 * v, 4);
-            for (int k = 0; k < 32; k++) sum += x[b + j].qs[k];
-            corr[j] = -offset * sum;
-            da[j] = h2f(x[b + j].d);
+        float *corr = (float *)(q + 32 * G), *da = corr + G;
+        const int8_t *qs[16];
+        for (int j = 0; j < G; j++) {
+            const int64_t i = b + j;
+            if (k4) {
+                const block_q8_K *a = (const block_q8_K *)xrow + i / 8;
+                qs[j] = a->qs + 32 * (i % 8);
+                da[j] = a->d;
+            } else {
+                const block_q8_0 *a = (const block_q8_0 *)xrow + i;
+                qs[j] = a->qs;
+                da[j] = h2f(a->d);
+            }
         }
+        int32_t sums[16];
+        if (G == 16) { /* transposed 16 x 8 words; block sums as the dot with ones */
+            __m256i rows[16];
+            for (int j = 0; j < 16; j++) rows[j] = _mm256_loadu_si256((const __m256i *)qs[j]);
+            transpose_16x8(rows, q, _mm512_setzero_si512());
+            __m512i sum = _mm512_setzero_si512();
+            for (int v = 0; v < 8; v++) sum = _mm512_dpbusd_epi32(sum, _mm512_set1_epi8(1), _mm512_load_si512(q + 64 * v));
+            _mm512_storeu_si512(sums, sum);
+        } else {
+            for (int j = 0; j < 8; j++) {
+                sums[j] = 0;
+                for (int v = 0; v < 8; v++) memcpy(q + 4 * (8 * v + j), qs[j] + 4 * v, 4);
+                for (int k = 0; k < 32; k++) sums[j] += qs[j][k];
+            }
+        }
+        for (int j = 0; j < G; j++) {
+            if (k4) {
+                corr[j] = da[j] * (float)sums[j];
+            } else { /* the integer start value of the block's sum */
+                const int32_t c = -offset * sums[j];
+                memcpy(&corr[j], &c, 4);
+            }
+        }
+        b += G;
     }
 }
 
-/* Integer sums of the 16 blocks of a group for one prepared token. Q4_0: the high nibbles are
+/* Integer sums of the 16 blocks of a group for one prepared token. Q4_0 / Q4_K: the high nibbles are
  * multiplied in place (byte & 0xF0 = 16 x nibble) and their sum shifted back once, which saves a
  * shift per load. Q8_0: the weights are made unsigned by flipping the sign bit (offset 128). */
-AI __m512i x16_sums(int q8, const __m512i *wq, const uint8_t *a) {
-    __m512i s0 = _mm512_load_si512(a + 512), s1 = _mm512_setzero_si512();
+AI __m512i x16_sums(int q8, __m512i s0, const __m512i *wq, const uint8_t *a) {
+    __m512i s1 = _mm512_setzero_si512();
     if (q8) {
         for (int v = 0; v < 8; v += 2) {
             s0 = _mm512_dpbusd_epi32(s0, wq[v], _mm512_load_si512(a + 64 * v));
@@ -576,8 +596,8 @@ AI __m512i x16_sums(int q8, const __m512i *wq, const uint8_t *a) {
     }
     return _mm512_add_epi32(s0, _mm512_srai_epi32(s1, 4));
 }
-AI __m256i x8_sums(int q8, const __m256i *wq, const uint8_t *a) {
-    __m256i s0 = _mm256_load_si256((const __m256i *)(a + 256)), s1 = _mm256_setzero_si256();
+AI __m256i x8_sums(int q8, __m256i s0, const __m256i *wq, const uint8_t *a) {
+    __m256i s1 = _mm256_setzero_si256();
     if (q8) {
         for (int v = 0; v < 8; v += 2) {
             s0 = _mm256_dpbusd_epi32(s0, wq[v], _mm256_load_si256((const __m256i *)(a + 32 * v)));
@@ -592,18 +612,41 @@ AI __m256i x8_sums(int q8, const __m256i *wq, const uint8_t *a) {
     return _mm256_add_epi32(s0, _mm256_srai_epi32(s1, 4));
 }
 
+/* Q4_K: per sub-block lane d * scale (f1) and dmin * minimum (f2) from a group's metadata words. */
+#define K4_SIX_BITS 0x2A241E18120C0600ll /* vpmultishiftqb: bytes from bits 0, 6, ..., 42 of each word */
+AI void k4x16_factors(const uint8_t *meta, __m512 *f1, __m512 *f2) {
+    static const uint16_t halves[32] = {3, 3, 3, 3, 3, 3, 3, 3, 7, 7, 7, 7, 7, 7, 7, 7,
+                                        11, 11, 11, 11, 11, 11, 11, 11, 15, 15, 15, 15, 15, 15, 15, 15};
+    const __m256i m = _mm256_loadu_si256((const __m256i *)meta);
+    const __m256i six = _mm256_and_si256(_mm256_multishift_epi64_epi8(_mm256_set1_epi64x(K4_SIX_BITS), m), _mm256_set1_epi8(63));
+    const __m512i dd = _mm512_permutexvar_epi16(_mm512_loadu_si512(halves), _mm512_castsi256_si512(m));
+    *f1 = _mm512_mul_ps(_mm512_cvtph_ps(_mm512_castsi512_si256(dd)), _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm256_castsi256_si128(six))));
+    *f2 = _mm512_mul_ps(_mm512_cvtph_ps(_mm512_extracti64x4_epi64(dd, 1)),
+                        _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm256_extracti128_si256(six, 1))));
+}
+AI void k4x8_factors(const uint8_t *meta, __m256 *f1, __m256 *f2) {
+    static const uint16_t halves[16] = {3, 3, 3, 3, 3, 3, 3, 3, 7, 7, 7, 7, 7, 7, 7, 7};
+    const __m128i m = _mm_loadu_si128((const __m128i *)meta);
+    const __m128i six = _mm_and_si128(_mm_multishift_epi64_epi8(_mm_set1_epi64x(K4_SIX_BITS), m), _mm_set1_epi8(63));
+    const __m256i dd = _mm256_permutexvar_epi16(_mm256_loadu_si256((const __m256i *)halves), _mm256_castsi128_si256(m));
+    *f1 = _mm256_mul_ps(_mm256_cvtph_ps(_mm256_castsi256_si128(dd)), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(six)));
+    *f2 = _mm256_mul_ps(_mm256_cvtph_ps(_mm256_extracti128_si256(dd, 1)), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(six, 8))));
+}
+
 /* One weight row against nt prepared tokens (up to 4); wq[] holds the group's 8 unsigned weight
- * vectors (Q4_0: 4 of low nibbles, then 4 of high nibbles in place). No software prefetch: unlike the
- * kernels above, one thread streamed 10-25 % slower from memory with it (Zen 4; 1-16 KiB ahead, into
- * L1 or L2) and the hardware prefetcher keeps up alone. */
+ * vectors (Q4_0, Q4_K: 4 of low nibbles, then 4 of high nibbles in place). Software prefetch only for
+ * Q4_K, the slowest of the three (Zen 4, TinyLlama tg32 with 2 threads, 16-24 rounds in turns: Q4_K_M
+ * median 63.1 -> 67.1 t/s with it; Q4_0 and Q8_0 peaked at 77 and 39 t/s without it against 69 and 36
+ * with it when the host's memory was fast, and one thread streamed 10-25 % slower with it). */
 AI void row_x16(int rtype, int nt, const uint8_t *w, int64_t nb, const uint8_t *const *pa, float out[4]) {
-    const int q8 = rtype == FFL_WTYPE_Q8_0_X16;
-    const int bb = q8 ? (int)sizeof(block_q8_0) : (int)sizeof(block_q4_0), qb = bb - 2;
+    const int q8 = rtype == FFL_WTYPE_Q8_0_X16, k4 = rtype == FFL_WTYPE_Q4_K_X16;
+    const int bb = q8 ? (int)sizeof(block_q8_0) : 18, qb = q8 ? 32 : 16; /* bytes per 32 elements, of them quants */
     __m512 acc[4];
     for (int t = 0; t < 4; t++) acc[t] = _mm512_setzero_ps();
     int64_t b = 0;
     for (; b + 16 <= nb; b += 16) {
         const uint8_t *p = w + b * bb;
+        if (k4) prefetch_l2(p + MV_PREFETCH_L2, 16 * bb);
         __m512i wq[8];
         for (int v = 0; v < qb / 4; v++) {
             __m512i q = _mm512_loadu_si512(p + 64 * v);
@@ -615,11 +658,14 @@ AI void row_x16(int rtype, int nt, const uint8_t *w, int64_t nb, const uint8_t *
                 wq[v + 4] = _mm512_and_si512(q, _mm512_set1_epi8((char)0xF0));
             }
         }
-        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p + 16 * qb)));
+        __m512 f1, f2 = _mm512_setzero_ps();
+        if (k4) k4x16_factors(p + 16 * qb, &f1, &f2);
+        else f1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p + 16 * qb)));
         for (int t = 0; t < nt; t++) {
             const uint8_t *a = pa[t] + b * X16_ACT_BYTES_PER_BLOCK;
-            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(x16_sums(q8, wq, a)), _mm512_mul_ps(dw, _mm512_load_ps((const float *)(a + 576))),
-                                     acc[t]);
+            const __m512i s = x16_sums(q8, k4 ? _mm512_setzero_si512() : _mm512_load_si512(a + 512), wq, a);
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(f1, _mm512_load_ps((const float *)(a + 576))), acc[t]);
+            if (k4) acc[t] = _mm512_fnmadd_ps(f2, _mm512_load_ps((const float *)(a + 512)), acc[t]);
         }
     }
     if (b < nb) { /* the last 8 blocks */
@@ -634,10 +680,14 @@ AI void row_x16(int rtype, int nt, const uint8_t *w, int64_t nb, const uint8_t *
                 wq[v + 4] = _mm256_and_si256(q, _mm256_set1_epi8((char)0xF0));
             }
         }
-        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 8 * qb)));
+        __m256 f1, f2 = _mm256_setzero_ps();
+        if (k4) k4x8_factors(p + 8 * qb, &f1, &f2);
+        else f1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 8 * qb)));
         for (int t = 0; t < nt; t++) {
             const uint8_t *a = pa[t] + b * X16_ACT_BYTES_PER_BLOCK;
-            const __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(x8_sums(q8, wq, a)), _mm256_mul_ps(dw, _mm256_load_ps((const float *)(a + 288))));
+            const __m256i s = x8_sums(q8, k4 ? _mm256_setzero_si256() : _mm256_load_si256((const __m256i *)(a + 256)), wq, a);
+            __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(f1, _mm256_load_ps((const float *)(a + 288))));
+            if (k4) f = _mm256_fnmadd_ps(f2, _mm256_load_ps((const float *)(a + 256)), f);
             acc[t] = _mm512_add_ps(acc[t], _mm512_zextps256_ps512(f));
         }
     }
@@ -660,8 +710,7 @@ AI void direct_x16(int rtype, const void *w, size_t wrb, const void *xq, size_t 
         }
         const uint8_t *pa[4];
         for (int t = 0; t < nt; t++) {
-            prep_x16(ffl_avx512_offset32(ffl_x16_base(rtype)), (const block_q8_0 *)((const char *)xq + (size_t)(t0 + t) * xrb), nb,
-                     scr + per_tok * t);
+            prep_x16(rtype, (const char *)xq + (size_t)(t0 + t) * xrb, nb, scr + per_tok * t);
             pa[t] = scr + per_tok * t;
         }
         for (int64_t r = r0; r < r1; r++) {
@@ -1117,10 +1166,12 @@ AI void direct_k(int type, const void *w, size_t wrb, const void *xq, size_t xrb
 
 AI int gemm_sub16(int type) { return type == FFL_TYPE_Q2_K || type == FFL_TYPE_Q3_K || type == FFL_TYPE_Q6_K; }
 AI int gemm_has_min(int type) {
+    type = ffl_x16_base(type);
     return type == FFL_TYPE_Q4_1 || type == FFL_TYPE_Q5_1 || type == FFL_TYPE_Q2_K || type == FFL_TYPE_Q4_K ||
            type == FFL_TYPE_Q5_K;
 }
 AI int is_ktype(int type) {
+    type = ffl_x16_base(type);
     return type == FFL_TYPE_Q2_K || type == FFL_TYPE_Q3_K || type == FFL_TYPE_Q4_K || type == FFL_TYPE_Q5_K ||
            type == FFL_TYPE_Q6_K || type == FFL_TYPE_IQ4_XS;
 }
@@ -1208,9 +1259,21 @@ AI void decode_blocks32(int type, const uint8_t *wr, int64_t nb, int8_t *wb, int
     }
 }
 
+AI void decode_blocks_k(int type, const uint8_t *wr, int64_t nsb, int8_t *wb, int32_t *corr, float *s, float *m);
+
 /* Decodes one weight row: signed bytes, and per sub-block (32 elements, or 16 for Q2_K/Q3_K/Q6_K)
  * the correction 128 * sum(w), the scale s and the minimum m. */
 AI void decode_row(int type, const uint8_t *wr, int64_t n, int8_t *wb, int32_t *corr, float *s, float *m) {
+    if (type == FFL_WTYPE_Q4_K_X16) { /* back to Q4_K blocks a group at a time */
+        block_q4_K blocks[2];
+        for (int64_t b = 0; b < n / 32;) {
+            const int G = ffl_x16_group_blocks(b, n / 32);
+            ffl_x16_unpack_group(type, wr + b * (sizeof(block_q4_K) / 8), G, blocks);
+            decode_blocks_k(FFL_TYPE_Q4_K, (const uint8_t *)blocks, G / 8, wb + 32 * b, corr + b, s + b, m + b);
+            b += G;
+        }
+        return;
+    }
     if (type == FFL_WTYPE_Q4_0_X16 || type == FFL_WTYPE_Q8_0_X16) { /* back to plain blocks a group at a time */
         const int32_t base = ffl_x16_base(type);
         block_q8_0 blocks[FFL_X16_GROUP]; /* room for either */
@@ -1226,9 +1289,14 @@ AI void decode_row(int type, const uint8_t *wr, int64_t n, int8_t *wb, int32_t *
         decode_blocks32(type, wr, n / 32, wb, corr, s, m);
         return;
     }
+    decode_blocks_k(type, wr, n / QK_K, wb, corr, s, m);
+}
+
+/* decode_row for nsb super-blocks of a K-quant */
+AI void decode_blocks_k(int type, const uint8_t *wr, int64_t nsb, int8_t *wb, int32_t *corr, float *s, float *m) {
     const int ws = ffl_block_bytes_k(type);
     const __m512i off = _mm512_set1_epi8((char)koffset(type));
-    for (int64_t b = 0; b < n / QK_K; b++) {
+    for (int64_t b = 0; b < nsb; b++) {
         const uint8_t *p = wr + b * ws;
         kblock kb;
         decode_k(type, p, &kb);
@@ -1683,6 +1751,7 @@ INT8_ENTRY(mm_q4_0, FFL_TYPE_Q4_0, direct32)
              else direct_x16(R, w, wrb, xq, xrb, n, nt, y, ldy, r0, r1))
 X16_ENTRY(mm_q4_0_x16, FFL_WTYPE_Q4_0_X16)
 X16_ENTRY(mm_q8_0_x16, FFL_WTYPE_Q8_0_X16)
+X16_ENTRY(mm_q4_K_x16, FFL_WTYPE_Q4_K_X16)
 INT8_ENTRY(mm_q4_1, FFL_TYPE_Q4_1, direct32)
 INT8_ENTRY(mm_q5_0, FFL_TYPE_Q5_0, direct32)
 INT8_ENTRY(mm_q5_1, FFL_TYPE_Q5_1, direct32)
@@ -1710,6 +1779,7 @@ void ffl_kernels_fill_avx512(ffl_kernel_table *t) {
     t->matmul[FFL_TYPE_Q4_0] = mm_q4_0;
     t->matmul[FFL_WTYPE_Q4_0_X16] = mm_q4_0_x16;
     t->matmul[FFL_WTYPE_Q8_0_X16] = mm_q8_0_x16;
+    t->matmul[FFL_WTYPE_Q4_K_X16] = mm_q4_K_x16;
     t->matmul[FFL_TYPE_Q4_1] = mm_q4_1;
     t->matmul[FFL_TYPE_Q5_0] = mm_q5_0;
     t->matmul[FFL_TYPE_Q5_1] = mm_q5_1;

@@ -3,15 +3,86 @@
 
 #include <string.h>
 
+#include "quant/kernels_internal.h"
+
 int ffl_repack_fits(int32_t rtype, int32_t wtype, int64_t n_cols) {
-    return (rtype == FFL_WTYPE_Q4_0_X16 || rtype == FFL_WTYPE_Q8_0_X16) && wtype == ffl_x16_base(rtype) && n_cols > 0 &&
+    return rtype >= FFL_WTYPE_Q4_0_X16 && rtype < FFL_WTYPE_COUNT && wtype == ffl_x16_base(rtype) && n_cols > 0 &&
            n_cols % 256 == 0;
 }
 
-/* Both base types are a 2-byte scale followed by the quant bytes. */
-static size_t block_bytes(int32_t rtype) { return rtype == FFL_WTYPE_Q4_0_X16 ? sizeof(block_q4_0) : sizeof(block_q8_0); }
+/* Q4_0 and Q8_0 blocks are a 2-byte scale followed by the quant bytes; bytes per 32 elements. */
+static size_t block_bytes(int32_t rtype) {
+    return rtype == FFL_WTYPE_Q4_0_X16 ? sizeof(block_q4_0) : rtype == FFL_WTYPE_Q8_0_X16 ? sizeof(block_q8_0) : sizeof(block_q4_K) / 8;
+}
+
+/* Q4_K: sub-block j of a super-block as 16 bytes, element k and k + 16 in the low and high nibble. */
+static void k4_sub_block(const block_q4_K *x, int j, uint8_t out[16]) {
+    const uint8_t *q = x->qs + 32 * (j / 2);
+    const int shift = 4 * (j % 2);
+    for (int k = 0; k < 16; k++) out[k] = (uint8_t)(((q[k] >> shift) & 0xF) | ((q[k + 16] >> shift) & 0xF) << 4);
+}
+
+/* The eight 6-bit scales (part 0) or minimums (part 1) of a Q4_K block at bits 6 i, the half at 48. */
+static uint64_t k4_meta_word(const block_q4_K *x, int part) {
+    uint64_t w = 0;
+    for (int j = 0; j < 8; j++) {
+        uint8_t sc, mn;
+        ffl_k4_scale_min(j, x->scales, &sc, &mn);
+        w |= (uint64_t)(part ? mn : sc) << (6 * j);
+    }
+    return w | (uint64_t)(part ? x->dmin : x->d) << 48;
+}
+
+static void k4_pack_group(const block_q4_K *in, int G, uint8_t *group) {
+    const int nsb = G / 8;
+    for (int i = 0; i < nsb; i++)
+        for (int j = 0; j < 8; j++) {
+            uint8_t sub[16];
+            k4_sub_block(&in[i], j, sub);
+            for (int v = 0; v < 4; v++) memcpy(group + 4 * (G * v + 8 * i + j), sub + 4 * v, 4);
+        }
+    for (int part = 0; part < 2; part++)
+        for (int i = 0; i < nsb; i++) {
+            const uint64_t w = k4_meta_word(&in[i], part);
+            memcpy(group + 16 * G + 8 * (nsb * part + i), &w, 8);
+        }
+}
+
+static void k4_unpack_group(const uint8_t *group, int G, block_q4_K *out) {
+    const int nsb = G / 8;
+    for (int i = 0; i < nsb; i++) {
+        uint64_t w[2];
+        memcpy(&w[0], group + 16 * G + 8 * i, 8);
+        memcpy(&w[1], group + 16 * G + 8 * (nsb + i), 8);
+        out[i].d = (ffl_half)(w[0] >> 48);
+        out[i].dmin = (ffl_half)(w[1] >> 48);
+        uint8_t sc[8], mn[8];
+        for (int j = 0; j < 8; j++) sc[j] = (uint8_t)(w[0] >> (6 * j) & 63), mn[j] = (uint8_t)(w[1] >> (6 * j) & 63);
+        /* the 12-byte packing of ffl_k4_scale_min, inverted (every bit is used, so this is exact) */
+        for (int j = 0; j < 4; j++) {
+            out[i].scales[j] = (uint8_t)(sc[j] | (sc[j + 4] >> 4) << 6);
+            out[i].scales[j + 4] = (uint8_t)(mn[j] | (mn[j + 4] >> 4) << 6);
+            out[i].scales[j + 8] = (uint8_t)((sc[j + 4] & 0xF) | (mn[j + 4] & 0xF) << 4);
+        }
+        memset(out[i].qs, 0, sizeof out[i].qs);
+        for (int j = 0; j < 8; j++) {
+            uint8_t sub[16];
+            for (int v = 0; v < 4; v++) memcpy(sub + 4 * v, group + 4 * (G * v + 8 * i + j), 4);
+            uint8_t *q = out[i].qs + 32 * (j / 2);
+            const int shift = 4 * (j % 2);
+            for (int k = 0; k < 16; k++) {
+                q[k] = (uint8_t)((q[k] & (0xF0 >> shift)) | (sub[k] & 0xF) << shift);
+                q[k + 16] = (uint8_t)((q[k + 16] & (0xF0 >> shift)) | (sub[k] >> 4) << shift);
+            }
+        }
+    }
+}
 
 static void pack_group(int32_t rtype, const uint8_t *in, int G, uint8_t *group) {
+    if (rtype == FFL_WTYPE_Q4_K_X16) {
+        k4_pack_group((const block_q4_K *)in, G, group);
+        return;
+    }
     const size_t bb = block_bytes(rtype), words = (bb - 2) / 4;
     for (int j = 0; j < G; j++) {
         const uint8_t *blk = in + j * bb;
@@ -21,6 +92,10 @@ static void pack_group(int32_t rtype, const uint8_t *in, int G, uint8_t *group) 
 }
 
 void ffl_x16_unpack_group(int32_t rtype, const uint8_t *group, int G, void *blocks) {
+    if (rtype == FFL_WTYPE_Q4_K_X16) {
+        k4_unpack_group(group, G, blocks);
+        return;
+    }
     const size_t bb = block_bytes(rtype), words = (bb - 2) / 4;
     for (int j = 0; j < G; j++) {
         uint8_t *blk = (uint8_t *)blocks + j * bb;
@@ -33,7 +108,7 @@ void ffl_repack_rows(int32_t rtype, const void *src, void *dst, size_t row_bytes
     if (!ffl_repack_fits(rtype, ffl_x16_base(rtype), n_cols)) return;
     const size_t bb = block_bytes(rtype);
     const int64_t nb = n_cols / 32;
-    uint8_t blocks[FFL_X16_GROUP * sizeof(block_q8_0)];
+    _Alignas(8) uint8_t blocks[FFL_X16_GROUP * sizeof(block_q8_0)]; /* room for any layout's group */
     for (int64_t r = 0; r < n_rows; r++) {
         const uint8_t *s = (const uint8_t *)src + (size_t)r * row_bytes;
         uint8_t *d = (uint8_t *)dst + (size_t)r * row_bytes;

@@ -19,15 +19,29 @@ extern "C" {
  * holds a word of each of 16 blocks, so vpdpbusd sums every block in its own lane with no shuffles. */
 #define FFL_WTYPE_Q4_0_X16 ((int32_t)FFL_TYPE_COUNT)
 #define FFL_WTYPE_Q8_0_X16 ((int32_t)FFL_TYPE_COUNT + 1)
-#define FFL_WTYPE_COUNT (FFL_TYPE_COUNT + 2)
+/* Q4_K the same way with one lane per 32-element sub-block: a group is 2 super-blocks (a row with an
+ * odd number ends with one), 288 bytes: the 16 sub-blocks' quants as 16 bytes each (byte k holds
+ * elements k and k + 16 in its low and high nibble), interleaved by word as above, then per group
+ * four 64-bit words [scales of block 0 | d0 << 48], [scales of block 1 | d1 << 48], [minimums of
+ * block 0 | dmin0 << 48], [minimums of block 1 | dmin1 << 48] with the eight 6-bit values of a block
+ * at bits 6 i (a group of one block: the first and third word). vpmultishiftqb then extracts all 32
+ * six-bit values at once. */
+#define FFL_WTYPE_Q4_K_X16 ((int32_t)FFL_TYPE_COUNT + 2)
+#define FFL_WTYPE_COUNT (FFL_TYPE_COUNT + 3)
 #define FFL_X16_GROUP 16
 
 /* The GGUF type whose blocks a layout holds (the type itself for GGUF types). */
 static inline int32_t ffl_x16_base(int32_t type) {
-    return type == FFL_WTYPE_Q4_0_X16 ? FFL_TYPE_Q4_0 : type == FFL_WTYPE_Q8_0_X16 ? FFL_TYPE_Q8_0 : type;
+    switch (type) {
+    case FFL_WTYPE_Q4_0_X16: return FFL_TYPE_Q4_0;
+    case FFL_WTYPE_Q8_0_X16: return FFL_TYPE_Q8_0;
+    case FFL_WTYPE_Q4_K_X16: return FFL_TYPE_Q4_K;
+    default: return type;
+    }
 }
 
-/* Blocks in the group that starts at block b of a row of nb blocks (16, or 8 for the last). */
+/* Blocks in the group that starts at block b of a row of nb blocks (16, or 8 for the last); for
+ * Q4_K count in 32-element sub-blocks (8 per super-block). */
 static inline int ffl_x16_group_blocks(int64_t b, int64_t nb) { return nb - b >= FFL_X16_GROUP ? FFL_X16_GROUP : 8; }
 
 /* 1 if rows of n_cols elements of wtype can take layout rtype (n_cols % 256 == 0). */
@@ -36,7 +50,7 @@ int ffl_repack_fits(int32_t rtype, int32_t wtype, int64_t n_cols);
 /* Rewrites n_rows rows of the base type (row_bytes apart, n_cols each) into rtype at dst (same row size). */
 void ffl_repack_rows(int32_t rtype, const void *src, void *dst, size_t row_bytes, int64_t n_cols, int64_t n_rows);
 
-/* The G blocks of one group of layout rtype back in the base type's form. */
+/* The G blocks (Q4_K: G / 8 super-blocks) of one group of layout rtype back in the base type's form. */
 void ffl_x16_unpack_group(int32_t rtype, const uint8_t *group, int G, void *blocks);
 
 #ifdef __cplusplus

@@ -176,9 +176,21 @@ int main(void) {
     check_gguf_view(q8, "llama-dense-q8_0.gguf");
     ffl_model_free(q8), ffl_model_free(q8_plain);
 
-    /* other types keep their layout */
-    ffl_model *k4 = load("llama-dense-q4_k_m.gguf", 1, 1);
-    CHECK(k4->repacked == NULL && count_type(k4, FFL_WTYPE_Q4_0_X16) + count_type(k4, FFL_WTYPE_Q8_0_X16) == 0);
-    ffl_model_free(k4);
+    /* Q4_K_M: the Q4_K matrices are repacked, the Q6_K ones keep their layout */
+    ffl_model *k4 = load("llama-dense-q4_k_m.gguf", 1, 1), *k4_plain = load("llama-dense-q4_k_m.gguf", 1, 0);
+    const int n_k4 = count_type(k4_plain, FFL_TYPE_Q4_K) - (k4_plain->global[FFL_T_TOKEN_EMBD].type == FFL_TYPE_Q4_K);
+    const int n_k6 = count_type(k4_plain, FFL_TYPE_Q6_K);
+    CHECK(n_k4 > 0 && n_k6 > 0 && count_type(k4, FFL_TYPE_Q6_K) == n_k6);
+    CHECK_MSG(count_type(k4, FFL_WTYPE_Q4_K_X16) == (avx512 ? n_k4 : 0), "repacked %d of %d Q4_K tensors",
+              count_type(k4, FFL_WTYPE_Q4_K_X16), n_k4);
+    CHECK(compare_matrices(k4, k4_plain) == (avx512 ? n_k4 : 0));
+    compare_logits(k4, k4_plain, "q4_k_m repacked vs as stored");
+    check_gguf_view(k4, "llama-dense-q4_k_m.gguf");
+    ffl_model_free(k4), ffl_model_free(k4_plain);
+
+    /* types without a layout of their own */
+    ffl_model *q6 = load("llama-dense-q6_k.gguf", 1, 1);
+    CHECK(q6->repacked == NULL);
+    ffl_model_free(q6);
     return test_finish("test_model_repack");
 }
