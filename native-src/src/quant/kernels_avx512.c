@@ -1261,15 +1261,52 @@ AI void decode_blocks32(int type, const uint8_t *wr, int64_t nb, int8_t *wb, int
 
 AI void decode_blocks_k(int type, const uint8_t *wr, int64_t nsb, int8_t *wb, int32_t *corr, float *s, float *m);
 
+/* decode_row for one Q4_K group of 16 sub-blocks (quant/repack.h): the words of the 16 lanes are
+ * transposed back 4 x 4 within each 128-bit lane, so vector r holds sub-blocks r, 4 + r, 8 + r,
+ * 12 + r; the sums come from vpdpbusd with ones before the transpose. */
+AI void decode_k4x16_group(const uint8_t *p, int8_t *wb, int32_t *corr, float *s, float *m) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F), ones = _mm512_set1_epi8(1);
+    __m512i q[4], sum = _mm512_setzero_si512();
+    for (int v = 0; v < 4; v++) {
+        q[v] = _mm512_loadu_si512(p + 64 * v);
+        sum = _mm512_dpbusd_epi32(sum, _mm512_and_si512(q[v], m4), ones);
+        sum = _mm512_dpbusd_epi32(sum, _mm512_and_si512(_mm512_srli_epi16(q[v], 4), m4), ones);
+    }
+    _mm512_storeu_si512(corr, _mm512_slli_epi32(sum, 7));
+    const __m512i a01 = _mm512_unpacklo_epi32(q[0], q[1]), b01 = _mm512_unpackhi_epi32(q[0], q[1]);
+    const __m512i a23 = _mm512_unpacklo_epi32(q[2], q[3]), b23 = _mm512_unpackhi_epi32(q[2], q[3]);
+    const __m512i t[4] = {_mm512_unpacklo_epi64(a01, a23), _mm512_unpackhi_epi64(a01, a23), _mm512_unpacklo_epi64(b01, b23),
+                          _mm512_unpackhi_epi64(b01, b23)};
+    for (int r = 0; r < 4; r++) {
+        const __m512i lo = _mm512_and_si512(t[r], m4), hi = _mm512_and_si512(_mm512_srli_epi16(t[r], 4), m4);
+        /* lane L of lo / hi: the first / last 16 weights of sub-block 4 L + r; pair them per lane */
+        const __m512i z01 = _mm512_shuffle_i64x2(lo, hi, 0x44), z23 = _mm512_shuffle_i64x2(lo, hi, 0xEE);
+        const __m512i o01 = _mm512_shuffle_i64x2(z01, z01, 0xD8), o23 = _mm512_shuffle_i64x2(z23, z23, 0xD8);
+        _mm256_storeu_si256((__m256i *)(wb + 32 * r), _mm512_castsi512_si256(o01));
+        _mm256_storeu_si256((__m256i *)(wb + 32 * (4 + r)), _mm512_extracti64x4_epi64(o01, 1));
+        _mm256_storeu_si256((__m256i *)(wb + 32 * (8 + r)), _mm512_castsi512_si256(o23));
+        _mm256_storeu_si256((__m256i *)(wb + 32 * (12 + r)), _mm512_extracti64x4_epi64(o23, 1));
+    }
+    __m512 f1, f2;
+    k4x16_factors(p + 256, &f1, &f2);
+    _mm512_storeu_ps(s, f1);
+    _mm512_storeu_ps(m, _mm512_sub_ps(_mm512_setzero_ps(), f2));
+}
+
 /* Decodes one weight row: signed bytes, and per sub-block (32 elements, or 16 for Q2_K/Q3_K/Q6_K)
  * the correction 128 * sum(w), the scale s and the minimum m. */
 AI void decode_row(int type, const uint8_t *wr, int64_t n, int8_t *wb, int32_t *corr, float *s, float *m) {
-    if (type == FFL_WTYPE_Q4_K_X16) { /* back to Q4_K blocks a group at a time */
-        block_q4_K blocks[2];
+    if (type == FFL_WTYPE_Q4_K_X16) {
         for (int64_t b = 0; b < n / 32;) {
             const int G = ffl_x16_group_blocks(b, n / 32);
-            ffl_x16_unpack_group(type, wr + b * (sizeof(block_q4_K) / 8), G, blocks);
-            decode_blocks_k(FFL_TYPE_Q4_K, (const uint8_t *)blocks, G / 8, wb + 32 * b, corr + b, s + b, m + b);
+            const uint8_t *p = wr + b * (sizeof(block_q4_K) / 8);
+            if (G == 16) {
+                decode_k4x16_group(p, wb + 32 * b, corr + b, s + b, m + b);
+            } else { /* a last single super-block: back to Q4_K */
+                block_q4_K block;
+                ffl_x16_unpack_group(type, p, G, &block);
+                decode_blocks_k(FFL_TYPE_Q4_K, (const uint8_t *)&block, 1, wb + 32 * b, corr + b, s + b, m + b);
+            }
             b += G;
         }
         return;
