@@ -5,7 +5,7 @@
  *
  *   bench_kernels [-t threads] [-m rows] [-k cols] [-p tokens] [-r reps] [-g GiB] [-l scalar|avx2|avx512] [types...]
  *
- * Types are GGUF type names, or q4_0_x16 / q8_0_x16 / q4_K_x16 for the layouts models are repacked into at load
+ * Types are GGUF type names, or q4_0_x16 / q8_0_x16 / q4_K_x16 / q6_K_x16 for the layouts models are repacked into at load
  * (quant/repack.h; whether the level has a kernel of its own for them or only the scalar one). */
 #include <math.h>
 #include <stdint.h>
@@ -219,12 +219,14 @@ static int32_t type_from_name(const char *name) {
     if (strcmp(name, "q4_0_x16") == 0) return FFL_WTYPE_Q4_0_X16;
     if (strcmp(name, "q8_0_x16") == 0) return FFL_WTYPE_Q8_0_X16;
     if (strcmp(name, "q4_K_x16") == 0) return FFL_WTYPE_Q4_K_X16;
+    if (strcmp(name, "q6_K_x16") == 0) return FFL_WTYPE_Q6_K_X16;
     return ffl_type_from_name(name);
 }
 static const char *type_name(int32_t type) {
     return type == FFL_WTYPE_Q4_0_X16   ? "q4_0_x16"
            : type == FFL_WTYPE_Q8_0_X16 ? "q8_0_x16"
            : type == FFL_WTYPE_Q4_K_X16 ? "q4_K_x16"
+           : type == FFL_WTYPE_Q6_K_X16 ? "q6_K_x16"
                                         : ffl_type_name(type);
 }
 

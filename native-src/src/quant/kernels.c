@@ -37,6 +37,7 @@ int ffl_act_format(int32_t wtype) {
     case FFL_WTYPE_Q4_K_X16:
     case FFL_TYPE_Q5_K:
     case FFL_TYPE_Q6_K:
+    case FFL_WTYPE_Q6_K_X16:
     case FFL_TYPE_IQ4_XS: return FFL_ACT_Q8_K;
     default: return -1;
     }
@@ -411,25 +412,39 @@ static float dot_q5_K(int64_t n, const void *w, const void *x) {
     return sum;
 }
 
+static float block_dot_q6_K(const block_q6_K *a, const block_q8_K *b) {
+    int8_t q[QK_K];
+    for (int c = 0; c < 2; c++) {
+        const uint8_t *ql = a->ql + 64 * c, *qh = a->qh + 32 * c;
+        int8_t *o = q + 128 * c;
+        for (int l = 0; l < 32; l++) {
+            o[l] = (int8_t)(((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32);
+            o[l + 32] = (int8_t)(((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32);
+            o[l + 64] = (int8_t)(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
+            o[l + 96] = (int8_t)(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
+        }
+    }
+    int isum = 0;
+    for (int g = 0; g < 16; g++) isum += a->scales[g] * idot16(q + 16 * g, b->qs + 16 * g);
+    return b->d * ffl_half_to_float(a->d) * (float)isum;
+}
+
 static float dot_q6_K(int64_t n, const void *w, const void *x) {
     const block_q6_K *a = w;
     const block_q8_K *b = x;
     float sum = 0.0f;
+    for (int64_t i = 0; i < n / QK_K; i++) sum += block_dot_q6_K(&a[i], &b[i]);
+    return sum;
+}
+
+/* Q6_K interleaved (quant/repack.h): the same sums in the same order as dot_q6_K on the rows before. */
+static float dot_q6_K_x16(int64_t n, const void *w, const void *x) {
+    const block_q8_K *b = x;
+    float sum = 0.0f;
     for (int64_t i = 0; i < n / QK_K; i++) {
-        int8_t q[QK_K];
-        for (int c = 0; c < 2; c++) {
-            const uint8_t *ql = a[i].ql + 64 * c, *qh = a[i].qh + 32 * c;
-            int8_t *o = q + 128 * c;
-            for (int l = 0; l < 32; l++) {
-                o[l] = (int8_t)(((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32);
-                o[l + 32] = (int8_t)(((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32);
-                o[l + 64] = (int8_t)(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
-                o[l + 96] = (int8_t)(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
-            }
-        }
-        int isum = 0;
-        for (int g = 0; g < 16; g++) isum += a[i].scales[g] * idot16(q + 16 * g, b[i].qs + 16 * g);
-        sum += b[i].d * ffl_half_to_float(a[i].d) * (float)isum;
+        block_q6_K block;
+        ffl_x16_unpack_group(FFL_WTYPE_Q6_K_X16, (const uint8_t *)w + i * sizeof(block_q6_K), 16, &block);
+        sum += block_dot_q6_K(&block, &b[i]);
     }
     return sum;
 }
@@ -474,6 +489,7 @@ static dot_fn scalar_dot(int32_t wtype) {
     case FFL_WTYPE_Q4_K_X16: return dot_q4_K_x16;
     case FFL_TYPE_Q5_K: return dot_q5_K;
     case FFL_TYPE_Q6_K: return dot_q6_K;
+    case FFL_WTYPE_Q6_K_X16: return dot_q6_K_x16;
     case FFL_TYPE_IQ4_XS: return dot_iq4_xs;
     default: return NULL;
     }
@@ -508,6 +524,7 @@ SCALAR_MATMUL(mm_q4_K, dot_q4_K)
 SCALAR_MATMUL(mm_q4_K_x16, dot_q4_K_x16)
 SCALAR_MATMUL(mm_q5_K, dot_q5_K)
 SCALAR_MATMUL(mm_q6_K, dot_q6_K)
+SCALAR_MATMUL(mm_q6_K_x16, dot_q6_K_x16)
 SCALAR_MATMUL(mm_iq4_xs, dot_iq4_xs)
 
 void ffl_kernels_fill_scalar(ffl_kernel_table *t) {
@@ -534,6 +551,7 @@ void ffl_kernels_fill_scalar(ffl_kernel_table *t) {
     t->matmul[FFL_WTYPE_Q4_K_X16] = mm_q4_K_x16;
     t->matmul[FFL_TYPE_Q5_K] = mm_q5_K;
     t->matmul[FFL_TYPE_Q6_K] = mm_q6_K;
+    t->matmul[FFL_WTYPE_Q6_K_X16] = mm_q6_K_x16;
     t->matmul[FFL_TYPE_IQ4_XS] = mm_iq4_xs;
 }
 
@@ -596,6 +614,7 @@ int32_t ffl_repack_type(int32_t wtype, int64_t n_cols) {
     const int32_t r = wtype == FFL_TYPE_Q4_0   ? FFL_WTYPE_Q4_0_X16
                       : wtype == FFL_TYPE_Q8_0 ? FFL_WTYPE_Q8_0_X16
                       : wtype == FFL_TYPE_Q4_K ? FFL_WTYPE_Q4_K_X16
+                      : wtype == FFL_TYPE_Q6_K ? FFL_WTYPE_Q6_K_X16
                                                : -1;
     if (r < 0 || !ffl_repack_fits(r, wtype, n_cols)) return -1;
     /* only where the current level has a kernel of its own for the layout: the scalar one is a reference */

@@ -499,6 +499,10 @@ AI void direct32(int type, const void *w, size_t wrb, const void *xq, size_t xrb
     }
 }
 
+/* Affine byte map (gf2p8affineqb matrix) taking bits 2g, 2g+1 to bits 4, 5: row 7 - i of the
+ * matrix is the byte that selects output bit i. */
+#define Q6_GROUP(g) ((long long)((1ull << (2 * (g))) << 24 | (1ull << (2 * (g) + 1)) << 16))
+
 /* ================================================================ Q4_0 / Q8_0 / Q4_K interleaved by 16 (quant/repack.h)
  *
  * One 64-byte load holds quant word v of 16 blocks (Q4_K: 32-element sub-blocks), one per 32-bit
@@ -694,10 +698,80 @@ AI void row_x16(int rtype, int nt, const uint8_t *w, int64_t nb, const uint8_t *
     for (int t = 0; t < nt; t++) out[t] = hsum512(acc[t]);
 }
 
+/* ---- Q6_K interleaved (one lane per 16-element sub-block, a super-block per group). Activations per
+ * super-block: word v of lane s = elements 16 s + 4 v .. + 3 (256 bytes), then -32 * sum(sub-block)
+ * (int32) and da (float) per lane: 384 bytes. */
+#define K6_ACT_BYTES 384
+
+static void prep_k6x16(const block_q8_K *x, int64_t nsb, uint8_t *dst) {
+    static const int32_t pick[4][16] = {{0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28},
+                                        {1, 5, 9, 13, 17, 21, 25, 29, 1, 5, 9, 13, 17, 21, 25, 29},
+                                        {2, 6, 10, 14, 18, 22, 26, 30, 2, 6, 10, 14, 18, 22, 26, 30},
+                                        {3, 7, 11, 15, 19, 23, 27, 31, 3, 7, 11, 15, 19, 23, 27, 31}};
+    for (int64_t b = 0; b < nsb; b++) {
+        uint8_t *o = dst + b * K6_ACT_BYTES;
+        const __m512i z0 = _mm512_loadu_si512(x[b].qs), z1 = _mm512_loadu_si512(x[b].qs + 64);
+        const __m512i z2 = _mm512_loadu_si512(x[b].qs + 128), z3 = _mm512_loadu_si512(x[b].qs + 192);
+        for (int v = 0; v < 4; v++) {
+            const __m512i idx = _mm512_loadu_si512(pick[v]);
+            /* lanes 0-7 from sub-blocks 0-7 (z0, z1), lanes 8-15 from 8-15 (z2, z3) */
+            _mm512_store_si512(o + 64 * v, _mm512_shuffle_i64x2(_mm512_permutex2var_epi32(z0, idx, z1),
+                                                                _mm512_permutex2var_epi32(z2, idx, z3), 0x44));
+        }
+        const __m512i bs = _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)x[b].bsums));
+        _mm512_store_si512(o + 256, _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(bs, 5)));
+        _mm512_store_ps(o + 320, _mm512_set1_ps(x[b].d));
+    }
+}
+
+/* The four weight vectors of a Q6_K super-block, unsigned 6-bit values: vector v lane s = elements
+ * 4 v .. 4 v + 3 of sub-block s. */
+AI void k6x16_weights(const uint8_t *p, __m512i w[4]) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    __m512i q0 = _mm512_loadu_si512(p), q1 = _mm512_loadu_si512(p + 64), h = _mm512_loadu_si512(p + 128);
+    __asm__("" : "+v"(q0), "+v"(q1), "+v"(h)); /* one load each */
+    /* (nibbles & 0x0F) | high bits placed at 4-5 */
+    w[0] = _mm512_ternarylogic_epi32(q0, _mm512_gf2p8affine_epi64_epi8(h, _mm512_set1_epi64(Q6_GROUP(0)), 0), m4, 0xEC);
+    w[1] = _mm512_ternarylogic_epi32(q1, _mm512_gf2p8affine_epi64_epi8(h, _mm512_set1_epi64(Q6_GROUP(1)), 0), m4, 0xEC);
+    w[2] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(q0, 4), _mm512_gf2p8affine_epi64_epi8(h, _mm512_set1_epi64(Q6_GROUP(2)), 0),
+                                     m4, 0xEC);
+    w[3] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(q1, 4), _mm512_gf2p8affine_epi64_epi8(h, _mm512_set1_epi64(Q6_GROUP(3)), 0),
+                                     m4, 0xEC);
+}
+
+/* d * scale of each sub-block */
+AI __m512 k6x16_scales(const uint8_t *p) {
+    return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p + 192)))),
+                         _mm512_set1_ps(h2f(ffl_ld16(p + 208))));
+}
+
+/* No software prefetch: TinyLlama Q4_K_M tg32 was the same with it (16 rounds in turns, Zen 4). */
+AI void row_k6x16(int nt, const uint8_t *w, int64_t nsb, const uint8_t *const *pa, float out[4]) {
+    __m512 acc[4];
+    for (int t = 0; t < 4; t++) acc[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nsb; b++) {
+        const uint8_t *p = w + b * sizeof(block_q6_K);
+        __m512i wv[4];
+        k6x16_weights(p, wv);
+        const __m512 f = k6x16_scales(p);
+        for (int t = 0; t < nt; t++) {
+            const uint8_t *a = pa[t] + b * K6_ACT_BYTES;
+            __m512i s0 = _mm512_load_si512(a + 256), s1 = _mm512_setzero_si512();
+            s0 = _mm512_dpbusd_epi32(s0, wv[0], _mm512_load_si512(a));
+            s1 = _mm512_dpbusd_epi32(s1, wv[1], _mm512_load_si512(a + 64));
+            s0 = _mm512_dpbusd_epi32(s0, wv[2], _mm512_load_si512(a + 128));
+            s1 = _mm512_dpbusd_epi32(s1, wv[3], _mm512_load_si512(a + 192));
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), _mm512_mul_ps(f, _mm512_load_ps(a + 320)), acc[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++) out[t] = hsum512(acc[t]);
+}
+
 AI void direct_x16(int rtype, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t nt_all, float *y,
                    int64_t ldy, int64_t r0, int64_t r1) {
+    const int k6 = rtype == FFL_WTYPE_Q6_K_X16;
     const int64_t nb = n / 32;
-    const size_t per_tok = ((size_t)nb * X16_ACT_BYTES_PER_BLOCK + 63) & ~(size_t)63;
+    const size_t per_tok = k6 ? (size_t)(n / QK_K) * K6_ACT_BYTES : ((size_t)nb * X16_ACT_BYTES_PER_BLOCK + 63) & ~(size_t)63;
     for (int64_t t0 = 0; t0 < nt_all; t0 += 4) {
         const int nt = (int)(nt_all - t0 < 4 ? nt_all - t0 : 4);
         uint8_t *scr = ffl_kernel_scratch(per_tok * 4);
@@ -710,17 +784,28 @@ AI void direct_x16(int rtype, const void *w, size_t wrb, const void *xq, size_t 
         }
         const uint8_t *pa[4];
         for (int t = 0; t < nt; t++) {
-            prep_x16(rtype, (const char *)xq + (size_t)(t0 + t) * xrb, nb, scr + per_tok * t);
+            const void *xr = (const char *)xq + (size_t)(t0 + t) * xrb;
+            if (k6) prep_k6x16(xr, n / QK_K, scr + per_tok * t);
+            else prep_x16(rtype, xr, nb, scr + per_tok * t);
             pa[t] = scr + per_tok * t;
         }
         for (int64_t r = r0; r < r1; r++) {
             const uint8_t *wr = (const uint8_t *)w + (size_t)r * wrb;
             float out[4] = {0};
-            switch (nt) {
-            case 1: row_x16(rtype, 1, wr, nb, pa, out); break;
-            case 2: row_x16(rtype, 2, wr, nb, pa, out); break;
-            case 3: row_x16(rtype, 3, wr, nb, pa, out); break;
-            default: row_x16(rtype, 4, wr, nb, pa, out); break;
+            if (k6) {
+                switch (nt) {
+                case 1: row_k6x16(1, wr, n / QK_K, pa, out); break;
+                case 2: row_k6x16(2, wr, n / QK_K, pa, out); break;
+                case 3: row_k6x16(3, wr, n / QK_K, pa, out); break;
+                default: row_k6x16(4, wr, n / QK_K, pa, out); break;
+                }
+            } else {
+                switch (nt) {
+                case 1: row_x16(rtype, 1, wr, nb, pa, out); break;
+                case 2: row_x16(rtype, 2, wr, nb, pa, out); break;
+                case 3: row_x16(rtype, 3, wr, nb, pa, out); break;
+                default: row_x16(rtype, 4, wr, nb, pa, out); break;
+                }
             }
             for (int t = 0; t < nt; t++) y[(t0 + t) * ldy + r] = out[t];
         }
@@ -775,10 +860,6 @@ AI __m512i lo_hi_nibbles(__m256i q) {
     __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(q), _mm256_srli_epi16(q, 4), 1);
     return _mm512_and_si512(z, _mm512_set1_epi8(0x0F));
 }
-
-/* Affine byte map (gf2p8affineqb matrix) taking bits 2g, 2g+1 to bits 4, 5: row 7 - i of the
- * matrix is the byte that selects output bit i. */
-#define Q6_GROUP(g) ((long long)((1ull << (2 * (g))) << 24 | (1ull << (2 * (g) + 1)) << 16))
 
 AI void decode_k(int type, const uint8_t *p, kblock *kb) {
     switch (type) {
@@ -1164,7 +1245,10 @@ AI void direct_k(int type, const void *w, size_t wrb, const void *xq, size_t xrb
 #define GEMM_ROW_BLOCK 32
 #define APANEL_GROUP_BYTES 704 /* 8 x 64 activation bytes, da, ds (first sub-block), ds (second) */
 
-AI int gemm_sub16(int type) { return type == FFL_TYPE_Q2_K || type == FFL_TYPE_Q3_K || type == FFL_TYPE_Q6_K; }
+AI int gemm_sub16(int type) {
+    type = ffl_x16_base(type);
+    return type == FFL_TYPE_Q2_K || type == FFL_TYPE_Q3_K || type == FFL_TYPE_Q6_K;
+}
 AI int gemm_has_min(int type) {
     type = ffl_x16_base(type);
     return type == FFL_TYPE_Q4_1 || type == FFL_TYPE_Q5_1 || type == FFL_TYPE_Q2_K || type == FFL_TYPE_Q4_K ||
@@ -1261,6 +1345,27 @@ AI void decode_blocks32(int type, const uint8_t *wr, int64_t nb, int8_t *wb, int
 
 AI void decode_blocks_k(int type, const uint8_t *wr, int64_t nsb, int8_t *wb, int32_t *corr, float *s, float *m);
 
+/* decode_row for one Q6_K super-block in the interleaved layout: the weights back in element order
+ * by word permutes (output vector k = sub-blocks 4k .. 4k + 3, words from w[0], w[1] and w[2], w[3]
+ * blended), the sums by vpdpbusd with ones. */
+AI void decode_k6x16(const uint8_t *p, int8_t *wb, int32_t *corr, float *s, float *m) {
+    __m512i w[4];
+    k6x16_weights(p, w);
+    __m512i sum = _mm512_setzero_si512();
+    for (int v = 0; v < 4; v++) sum = _mm512_dpbusd_epi32(sum, w[v], _mm512_set1_epi8(1));
+    _mm512_storeu_si512(corr, _mm512_slli_epi32(_mm512_sub_epi32(sum, _mm512_set1_epi32(16 * 32)), 7));
+    const __m512i off = _mm512_set1_epi8(32);
+    for (int k = 0; k < 4; k++) {
+        int32_t idx[16];
+        for (int i = 0; i < 4; i++) idx[4 * i] = idx[4 * i + 2] = 4 * k + i, idx[4 * i + 1] = idx[4 * i + 3] = 16 + 4 * k + i;
+        const __m512i ix = _mm512_loadu_si512(idx);
+        const __m512i o = _mm512_mask_blend_epi32(0xCCCC, _mm512_permutex2var_epi32(w[0], ix, w[1]), _mm512_permutex2var_epi32(w[2], ix, w[3]));
+        _mm512_storeu_si512(wb + 64 * k, _mm512_sub_epi8(o, off));
+    }
+    _mm512_storeu_ps(s, k6x16_scales(p));
+    _mm512_storeu_ps(m, _mm512_setzero_ps());
+}
+
 /* decode_row for one Q4_K group of 16 sub-blocks (quant/repack.h): the words of the 16 lanes are
  * transposed back 4 x 4 within each 128-bit lane, so vector r holds sub-blocks r, 4 + r, 8 + r,
  * 12 + r; the sums come from vpdpbusd with ones before the transpose. */
@@ -1296,6 +1401,10 @@ AI void decode_k4x16_group(const uint8_t *p, int8_t *wb, int32_t *corr, float *s
 /* Decodes one weight row: signed bytes, and per sub-block (32 elements, or 16 for Q2_K/Q3_K/Q6_K)
  * the correction 128 * sum(w), the scale s and the minimum m. */
 AI void decode_row(int type, const uint8_t *wr, int64_t n, int8_t *wb, int32_t *corr, float *s, float *m) {
+    if (type == FFL_WTYPE_Q6_K_X16) {
+        for (int64_t b = 0; b < n / QK_K; b++) decode_k6x16(wr + b * sizeof(block_q6_K), wb + 256 * b, corr + 16 * b, s + 16 * b, m + 16 * b);
+        return;
+    }
     if (type == FFL_WTYPE_Q4_K_X16) {
         for (int64_t b = 0; b < n / 32;) {
             const int G = ffl_x16_group_blocks(b, n / 32);
@@ -1789,6 +1898,7 @@ INT8_ENTRY(mm_q4_0, FFL_TYPE_Q4_0, direct32)
 X16_ENTRY(mm_q4_0_x16, FFL_WTYPE_Q4_0_X16)
 X16_ENTRY(mm_q8_0_x16, FFL_WTYPE_Q8_0_X16)
 X16_ENTRY(mm_q4_K_x16, FFL_WTYPE_Q4_K_X16)
+X16_ENTRY(mm_q6_K_x16, FFL_WTYPE_Q6_K_X16)
 INT8_ENTRY(mm_q4_1, FFL_TYPE_Q4_1, direct32)
 INT8_ENTRY(mm_q5_0, FFL_TYPE_Q5_0, direct32)
 INT8_ENTRY(mm_q5_1, FFL_TYPE_Q5_1, direct32)
@@ -1817,6 +1927,7 @@ void ffl_kernels_fill_avx512(ffl_kernel_table *t) {
     t->matmul[FFL_WTYPE_Q4_0_X16] = mm_q4_0_x16;
     t->matmul[FFL_WTYPE_Q8_0_X16] = mm_q8_0_x16;
     t->matmul[FFL_WTYPE_Q4_K_X16] = mm_q4_K_x16;
+    t->matmul[FFL_WTYPE_Q6_K_X16] = mm_q6_K_x16;
     t->matmul[FFL_TYPE_Q4_1] = mm_q4_1;
     t->matmul[FFL_TYPE_Q5_0] = mm_q5_0;
     t->matmul[FFL_TYPE_Q5_1] = mm_q5_1;

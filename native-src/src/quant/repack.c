@@ -33,6 +33,49 @@ static uint64_t k4_meta_word(const block_q4_K *x, int part) {
     return w | (uint64_t)(part ? x->dmin : x->d) << 48;
 }
 
+/* Q6_K element e (0..255): where its low 4 bits and high 2 bits lie in ql / qh. */
+static void q6k_locate(int e, int *ql_i, int *ql_shift, int *qh_i, int *qh_shift) {
+    const int half = e / 128, j = e % 128 / 32, l = e % 32;
+    *ql_i = 64 * half + l + 32 * (j & 1);
+    *ql_shift = 4 * (j >> 1);
+    *qh_i = 32 * half + l;
+    *qh_shift = 2 * j;
+}
+
+static void k6_pack(const block_q6_K *x, uint8_t *out) {
+    uint8_t words[192] = {0};
+    for (int s = 0; s < 16; s++)
+        for (int k = 0; k < 16; k++) {
+            int a, as, h, hs;
+            q6k_locate(16 * s + k, &a, &as, &h, &hs);
+            const int lo = x->ql[a] >> as & 0xF, hi = x->qh[h] >> hs & 3;
+            /* nibble word: k < 4 and 8..11 in the first, 4..7 and 12..15 in the second */
+            const int nib_word = (k & 4) ? 1 : 0, nib_byte = k & 3, nib_shift = (k & 8) ? 4 : 0;
+            words[64 * nib_word + 4 * s + nib_byte] |= (uint8_t)(lo << nib_shift);
+            words[128 + 4 * s + (k & 3)] |= (uint8_t)(hi << (2 * (k / 4)));
+        }
+    memcpy(out, words, 192);
+    memcpy(out + 192, x->scales, 16);
+    memcpy(out + 208, &x->d, 2);
+}
+
+static void k6_unpack(const uint8_t *in, block_q6_K *x) {
+    memset(x->ql, 0, sizeof x->ql);
+    memset(x->qh, 0, sizeof x->qh);
+    for (int s = 0; s < 16; s++)
+        for (int k = 0; k < 16; k++) {
+            const int nib_word = (k & 4) ? 1 : 0, nib_shift = (k & 8) ? 4 : 0;
+            const int lo = in[64 * nib_word + 4 * s + (k & 3)] >> nib_shift & 0xF;
+            const int hi = in[128 + 4 * s + (k & 3)] >> (2 * (k / 4)) & 3;
+            int a, as, h, hs;
+            q6k_locate(16 * s + k, &a, &as, &h, &hs);
+            x->ql[a] |= (uint8_t)(lo << as);
+            x->qh[h] |= (uint8_t)(hi << hs);
+        }
+    memcpy(x->scales, in + 192, 16);
+    memcpy(&x->d, in + 208, 2);
+}
+
 static void k4_pack_group(const block_q4_K *in, int G, uint8_t *group) {
     const int nsb = G / 8;
     for (int i = 0; i < nsb; i++)
@@ -92,6 +135,10 @@ static void pack_group(int32_t rtype, const uint8_t *in, int G, uint8_t *group) 
 }
 
 void ffl_x16_unpack_group(int32_t rtype, const uint8_t *group, int G, void *blocks) {
+    if (rtype == FFL_WTYPE_Q6_K_X16) {
+        k6_unpack(group, blocks);
+        return;
+    }
     if (rtype == FFL_WTYPE_Q4_K_X16) {
         k4_unpack_group(group, G, blocks);
         return;
@@ -106,6 +153,16 @@ void ffl_x16_unpack_group(int32_t rtype, const uint8_t *group, int G, void *bloc
 
 void ffl_repack_rows(int32_t rtype, const void *src, void *dst, size_t row_bytes, int64_t n_cols, int64_t n_rows) {
     if (!ffl_repack_fits(rtype, ffl_x16_base(rtype), n_cols)) return;
+    if (rtype == FFL_WTYPE_Q6_K_X16) { /* one super-block a group */
+        for (int64_t r = 0; r < n_rows; r++)
+            for (int64_t b = 0; b < n_cols / QK_K; b++) {
+                const size_t o = (size_t)r * row_bytes + (size_t)b * sizeof(block_q6_K);
+                block_q6_K x;
+                memcpy(&x, (const uint8_t *)src + o, sizeof x); /* src may be dst */
+                k6_pack(&x, (uint8_t *)dst + o);
+            }
+        return;
+    }
     const size_t bb = block_bytes(rtype);
     const int64_t nb = n_cols / 32;
     _Alignas(8) uint8_t blocks[FFL_X16_GROUP * sizeof(block_q8_0)]; /* room for any layout's group */

@@ -27,7 +27,14 @@ extern "C" {
  * at bits 6 i (a group of one block: the first and third word). vpmultishiftqb then extracts all 32
  * six-bit values at once. */
 #define FFL_WTYPE_Q4_K_X16 ((int32_t)FFL_TYPE_COUNT + 2)
-#define FFL_WTYPE_COUNT (FFL_TYPE_COUNT + 3)
+/* Q6_K with one lane per 16-element sub-block, so a super-block (210 bytes) is a group: for element
+ * k of sub-block s as the 6-bit value u = q + 32, byte k of the word at 4 s holds the low nibbles of
+ * u[k] and u[k + 8] (k < 4), byte k of the word at 64 + 4 s those of u[4 + k] and u[12 + k], byte k
+ * of the word at 128 + 4 s the high 2-bit parts of u[k], u[k + 4], u[k + 8], u[k + 12] (bits 0, 2,
+ * 4, 6); then the 16 scales and d as in Q6_K. Each quant word then expands to 4 bytes of one lane
+ * with a GF(2) affine map and one ternary logic instruction. */
+#define FFL_WTYPE_Q6_K_X16 ((int32_t)FFL_TYPE_COUNT + 3)
+#define FFL_WTYPE_COUNT (FFL_TYPE_COUNT + 4)
 #define FFL_X16_GROUP 16
 
 /* The GGUF type whose blocks a layout holds (the type itself for GGUF types). */
@@ -36,6 +43,7 @@ static inline int32_t ffl_x16_base(int32_t type) {
     case FFL_WTYPE_Q4_0_X16: return FFL_TYPE_Q4_0;
     case FFL_WTYPE_Q8_0_X16: return FFL_TYPE_Q8_0;
     case FFL_WTYPE_Q4_K_X16: return FFL_TYPE_Q4_K;
+    case FFL_WTYPE_Q6_K_X16: return FFL_TYPE_Q6_K;
     default: return type;
     }
 }
@@ -50,7 +58,8 @@ int ffl_repack_fits(int32_t rtype, int32_t wtype, int64_t n_cols);
 /* Rewrites n_rows rows of the base type (row_bytes apart, n_cols each) into rtype at dst (same row size). */
 void ffl_repack_rows(int32_t rtype, const void *src, void *dst, size_t row_bytes, int64_t n_cols, int64_t n_rows);
 
-/* The G blocks (Q4_K: G / 8 super-blocks) of one group of layout rtype back in the base type's form. */
+/* The G blocks (Q4_K: G / 8 super-blocks; Q6_K: one super-block, G is ignored) of one group of layout
+ * rtype back in the base type's form. */
 void ffl_x16_unpack_group(int32_t rtype, const uint8_t *group, int G, void *blocks);
 
 #ifdef __cplusplus

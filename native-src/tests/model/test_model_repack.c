@@ -68,6 +68,13 @@ static int compare_matrices(const ffl_model *a, const ffl_model *b) {
     return n;
 }
 
+/* Number of the model's weight tensors in any load-time layout. */
+static int count_repacked(const ffl_model *m) {
+    int n = 0;
+    for (int32_t t = FFL_WTYPE_Q4_0_X16; t < FFL_WTYPE_COUNT; t++) n += count_type(m, t);
+    return n;
+}
+
 /* Logits of the prompt's last token: whole prompt in one batch, or one token per decode. */
 static float *prompt_logits(const ffl_model *m, int one_by_one) {
     ffl_session_params sp;
@@ -153,7 +160,7 @@ int main(void) {
     char da[128], db[128];
     ffl_model_desc(packed, da, sizeof da), ffl_model_desc(plain, db, sizeof db);
     CHECK_MSG(strcmp(da, db) == 0, "desc '%s' vs '%s'", da, db);
-    CHECK(compare_matrices(packed, plain) == (avx512 ? n_q4 - (plain->global[FFL_T_TOKEN_EMBD].type == FFL_TYPE_Q4_0) : 0));
+    CHECK(compare_matrices(packed, plain) == count_repacked(packed));
     compare_logits(packed, plain, "q4_0 repacked vs as stored");
     compare_logits(read, plain, "q4_0 read vs mapped");
     check_gguf_view(packed, "llama-dense-q4_0.gguf");
@@ -171,26 +178,27 @@ int main(void) {
     const int n_q8 = count_type(q8_plain, FFL_TYPE_Q8_0) - (q8_plain->global[FFL_T_TOKEN_EMBD].type == FFL_TYPE_Q8_0);
     CHECK_MSG(count_type(q8, FFL_WTYPE_Q8_0_X16) == (avx512 ? n_q8 : 0), "repacked %d of %d Q8_0 tensors",
               count_type(q8, FFL_WTYPE_Q8_0_X16), n_q8);
-    CHECK(compare_matrices(q8, q8_plain) == (avx512 ? n_q8 : 0));
+    CHECK(compare_matrices(q8, q8_plain) == count_repacked(q8));
     compare_logits(q8, q8_plain, "q8_0 repacked vs as stored");
     check_gguf_view(q8, "llama-dense-q8_0.gguf");
     ffl_model_free(q8), ffl_model_free(q8_plain);
 
-    /* Q4_K_M: the Q4_K matrices are repacked, the Q6_K ones keep their layout */
+    /* Q4_K_M: Q4_K and Q6_K matrices */
     ffl_model *k4 = load("llama-dense-q4_k_m.gguf", 1, 1), *k4_plain = load("llama-dense-q4_k_m.gguf", 1, 0);
     const int n_k4 = count_type(k4_plain, FFL_TYPE_Q4_K) - (k4_plain->global[FFL_T_TOKEN_EMBD].type == FFL_TYPE_Q4_K);
-    const int n_k6 = count_type(k4_plain, FFL_TYPE_Q6_K);
-    CHECK(n_k4 > 0 && n_k6 > 0 && count_type(k4, FFL_TYPE_Q6_K) == n_k6);
-    CHECK_MSG(count_type(k4, FFL_WTYPE_Q4_K_X16) == (avx512 ? n_k4 : 0), "repacked %d of %d Q4_K tensors",
-              count_type(k4, FFL_WTYPE_Q4_K_X16), n_k4);
-    CHECK(compare_matrices(k4, k4_plain) == (avx512 ? n_k4 : 0));
+    const int n_k6 = count_type(k4_plain, FFL_TYPE_Q6_K) - (k4_plain->global[FFL_T_TOKEN_EMBD].type == FFL_TYPE_Q6_K);
+    CHECK(n_k4 > 0 && n_k6 > 0);
+    CHECK_MSG(count_type(k4, FFL_WTYPE_Q4_K_X16) == (avx512 ? n_k4 : 0) && count_type(k4, FFL_WTYPE_Q6_K_X16) == (avx512 ? n_k6 : 0),
+              "repacked %d of %d Q4_K and %d of %d Q6_K tensors", count_type(k4, FFL_WTYPE_Q4_K_X16), n_k4,
+              count_type(k4, FFL_WTYPE_Q6_K_X16), n_k6);
+    CHECK(compare_matrices(k4, k4_plain) == count_repacked(k4) && count_repacked(k4) == (avx512 ? n_k4 + n_k6 : 0));
     compare_logits(k4, k4_plain, "q4_k_m repacked vs as stored");
     check_gguf_view(k4, "llama-dense-q4_k_m.gguf");
     ffl_model_free(k4), ffl_model_free(k4_plain);
 
-    /* types without a layout of their own */
-    ffl_model *q6 = load("llama-dense-q6_k.gguf", 1, 1);
-    CHECK(q6->repacked == NULL);
-    ffl_model_free(q6);
+    /* types without a layout of their own stay where the file maps them */
+    ffl_model *q41 = load("llama-dense-q4_1.gguf", 1, 1), *f16 = load("llama-dense-f16.gguf", 1, 1);
+    CHECK(count_type(q41, FFL_TYPE_Q4_1) > 0 && f16->repacked == NULL);
+    ffl_model_free(q41), ffl_model_free(f16);
     return test_finish("test_model_repack");
 }

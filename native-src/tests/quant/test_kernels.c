@@ -389,13 +389,14 @@ static void test_f16_full_range(int32_t level) {
     }
 }
 
-/* Q4_0, Q8_0 and Q4_K rows repacked into the interleaved layouts (quant/repack.h): a layout converts back
+/* Q4_0, Q8_0, Q4_K and Q6_K rows repacked into the interleaved layouts (quant/repack.h): a layout converts back
  * to the same blocks, its scalar dot equals the base type's exactly, and every level's matmul on the
  * repacked rows equals the scalar dot of the original rows up to summation order, for single tokens,
  * small batches and the tiled path, rows ending in a group of 8 blocks, and row ranges. */
 static void check_x16(int32_t level, int32_t rtype, int64_t n, int64_t rows, int64_t tokens, int64_t r0, int64_t r1, int misalign) {
     const int32_t base = ffl_x16_base(rtype);
-    const int64_t wrb = ffl_type_row_bytes(base, n), nb = n / 32, bb = wrb / nb; /* bytes per 32 elements */
+    const int64_t wrb = ffl_type_row_bytes(base, n), nb = n / 32;
+    const double bb = (double)wrb / (double)nb; /* bytes per 32 elements (Q6_K: 26.25) */
     const char *name = ffl_type_name(base);
     uint8_t *orig = xmalloc((size_t)(wrb * rows));
     uint8_t *pbuf = xmalloc((size_t)(wrb * rows) + 64), *packed = pbuf + misalign;
@@ -404,9 +405,10 @@ static void check_x16(int32_t level, int32_t rtype, int64_t n, int64_t rows, int
     block_q8_0 back[FFL_X16_GROUP]; /* room for a group of any layout */
     for (int64_t r = 0; r < rows; r++)
         for (int64_t b = 0; b < nb;) {
-            const int G = ffl_x16_group_blocks(b, nb);
-            ffl_x16_unpack_group(rtype, packed + r * wrb + b * bb, G, back);
-            CHECK_MSG(memcmp(back, orig + r * wrb + b * bb, (size_t)(G * bb)) == 0, "%s x16 n=%lld row %lld group at %lld does not unpack",
+            const int G = rtype == FFL_WTYPE_Q6_K_X16 ? 8 : ffl_x16_group_blocks(b, nb); /* Q6_K: a super-block */
+            const int64_t at = r * wrb + (int64_t)(b * bb);
+            ffl_x16_unpack_group(rtype, packed + at, G, back);
+            CHECK_MSG(memcmp(back, orig + at, (size_t)(G * bb)) == 0, "%s x16 n=%lld row %lld group at %lld does not unpack",
                       name, (long long)n, (long long)r, (long long)b);
             b += G;
         }
@@ -455,13 +457,14 @@ static void test_x16(int32_t level) {
               ffl_cpu_level_name(level), ffl_repack_type(FFL_TYPE_Q4_0, 2048));
     CHECK(ffl_repack_type(FFL_TYPE_Q8_0, 768) == (top ? FFL_WTYPE_Q8_0_X16 : -1));
     CHECK(ffl_repack_type(FFL_TYPE_Q4_K, 768) == (top ? FFL_WTYPE_Q4_K_X16 : -1));
+    CHECK(ffl_repack_type(FFL_TYPE_Q6_K, 256) == (top ? FFL_WTYPE_Q6_K_X16 : -1));
     CHECK(ffl_repack_type(FFL_TYPE_Q4_0, 320) == -1 && ffl_repack_type(FFL_TYPE_Q4_1, 2048) == -1 &&
-          ffl_repack_type(FFL_TYPE_Q6_K, 2048) == -1);
-    static const int32_t rtypes[] = {FFL_WTYPE_Q4_0_X16, FFL_WTYPE_Q8_0_X16, FFL_WTYPE_Q4_K_X16};
+          ffl_repack_type(FFL_TYPE_Q5_K, 2048) == -1);
+    static const int32_t rtypes[] = {FFL_WTYPE_Q4_0_X16, FFL_WTYPE_Q8_0_X16, FFL_WTYPE_Q4_K_X16, FFL_WTYPE_Q6_K_X16};
     static const int64_t ns[] = {256, 512, 768, 2048, 5632};
     static const int64_t tokens_list[] = {1, 2, 3, 4, 5, 8, 16, 33};
     static const int64_t rows_list[] = {1, 3, 16, 37};
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 4; k++) {
         for (int ni = 0; ni < 5; ni++)
             for (int ri = 0; ri < 4; ri++)
                 for (int tk = 0; tk < 8; tk++) {
