@@ -1,7 +1,7 @@
 /* Time to first token: load (mmap) + session + the first one-token decode, then a second decode for
  * comparison. With --cold the file's pages are dropped from the page cache first (posix_fadvise), so
  * the first decode reads the weights from disk as after a reboot.
- * Usage: bench_ttft MODEL.gguf [threads] [--cold] [--no-mmap] */
+ * Usage: bench_ttft MODEL.gguf [threads] [--cold] [--no-mmap] [--no-repack] */
 #include "fflama.h"
 
 #include <fcntl.h>
@@ -27,13 +27,14 @@ static int drop_cache(const char *path) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s MODEL.gguf [threads] [--cold] [--no-mmap]\n", argv[0]);
+        fprintf(stderr, "usage: %s MODEL.gguf [threads] [--cold] [--no-mmap] [--no-repack]\n", argv[0]);
         return 2;
     }
-    int threads = 0, cold = 0, mmap = 1;
+    int threads = 0, cold = 0, mmap = 1, repack = 1;
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--cold") == 0) cold = 1;
         else if (strcmp(argv[i], "--no-mmap") == 0) mmap = 0;
+        else if (strcmp(argv[i], "--no-repack") == 0) repack = 0;
         else threads = atoi(argv[i]);
     }
     if (cold && drop_cache(argv[1]) != 0) fprintf(stderr, "warning: could not drop %s from the page cache\n", argv[1]);
@@ -41,6 +42,7 @@ int main(int argc, char **argv) {
     ffl_model_params mp;
     ffl_model_default_params(&mp);
     mp.use_mmap = mmap;
+    mp.repack = repack;
     double t0 = now_ms();
     ffl_model *m = NULL;
     if (ffl_model_load(argv[1], &mp, &m) != FFL_OK) {

@@ -621,6 +621,12 @@ int32_t ffl_repack_type(int32_t wtype, int64_t n_cols) {
     return current_table()->matmul[r] != tables[FFL_CPU_SCALAR].matmul[r] ? r : -1;
 }
 
+void ffl_repack_rows_fast(int32_t rtype, const void *src, void *dst, size_t row_bytes, int64_t n_cols, int64_t n_rows) {
+    const ffl_repack_fn f = rtype >= 0 && rtype < FFL_WTYPE_COUNT && src != dst ? current_table()->repack[rtype] : NULL;
+    if (f && ffl_repack_fits(rtype, ffl_x16_base(rtype), n_cols)) f(src, dst, row_bytes, n_cols, n_rows);
+    else ffl_repack_rows(rtype, src, dst, row_bytes, n_cols, n_rows);
+}
+
 void ffl_quantize_activations(int32_t wtype, const float *x, int64_t ldx, void *xq, int64_t n_cols, int64_t r0,
                               int64_t r1) {
     int fmt = ffl_act_format(wtype);

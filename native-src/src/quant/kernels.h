@@ -36,6 +36,9 @@ void ffl_dequantize_row_internal(int32_t type, const void *src, float *dst, int6
  * rows of n_cols elements, or -1 when there is none. */
 int32_t ffl_repack_type(int32_t wtype, int64_t n_cols);
 
+/* ffl_repack_rows (quant/repack.h) with the current level's conversion when it has one (src != dst). */
+void ffl_repack_rows_fast(int32_t rtype, const void *src, void *dst, size_t row_bytes, int64_t n_cols, int64_t n_rows);
+
 /* 1 if the kernels can multiply weights of this type. */
 int ffl_matmul_supported(int32_t wtype);
 

@@ -19,6 +19,7 @@
 #endif
 
 #include <immintrin.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "common/fp16.h"
@@ -703,21 +704,27 @@ AI void row_x16(int rtype, int nt, const uint8_t *w, int64_t nb, const uint8_t *
  * (int32) and da (float) per lane: 384 bytes. */
 #define K6_ACT_BYTES 384
 
-static void prep_k6x16(const block_q8_K *x, int64_t nsb, uint8_t *dst) {
+/* 16 rows of 4 words (z[k] = rows 4k .. 4k + 3) -> 4 vectors of 16 words (out[v] = word v of every row). */
+AI void transpose_16x4(const __m512i z[4], __m512i out[4]) {
     static const int32_t pick[4][16] = {{0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28},
                                         {1, 5, 9, 13, 17, 21, 25, 29, 1, 5, 9, 13, 17, 21, 25, 29},
                                         {2, 6, 10, 14, 18, 22, 26, 30, 2, 6, 10, 14, 18, 22, 26, 30},
                                         {3, 7, 11, 15, 19, 23, 27, 31, 3, 7, 11, 15, 19, 23, 27, 31}};
+    for (int v = 0; v < 4; v++) {
+        const __m512i idx = _mm512_loadu_si512(pick[v]);
+        /* lanes 0-7 from rows 0-7 (z0, z1), lanes 8-15 from rows 8-15 (z2, z3) */
+        out[v] = _mm512_shuffle_i64x2(_mm512_permutex2var_epi32(z[0], idx, z[1]), _mm512_permutex2var_epi32(z[2], idx, z[3]), 0x44);
+    }
+}
+
+static void prep_k6x16(const block_q8_K *x, int64_t nsb, uint8_t *dst) {
     for (int64_t b = 0; b < nsb; b++) {
         uint8_t *o = dst + b * K6_ACT_BYTES;
-        const __m512i z0 = _mm512_loadu_si512(x[b].qs), z1 = _mm512_loadu_si512(x[b].qs + 64);
-        const __m512i z2 = _mm512_loadu_si512(x[b].qs + 128), z3 = _mm512_loadu_si512(x[b].qs + 192);
-        for (int v = 0; v < 4; v++) {
-            const __m512i idx = _mm512_loadu_si512(pick[v]);
-            /* lanes 0-7 from sub-blocks 0-7 (z0, z1), lanes 8-15 from 8-15 (z2, z3) */
-            _mm512_store_si512(o + 64 * v, _mm512_shuffle_i64x2(_mm512_permutex2var_epi32(z0, idx, z1),
-                                                                _mm512_permutex2var_epi32(z2, idx, z3), 0x44));
-        }
+        const __m512i z[4] = {_mm512_loadu_si512(x[b].qs), _mm512_loadu_si512(x[b].qs + 64), _mm512_loadu_si512(x[b].qs + 128),
+                              _mm512_loadu_si512(x[b].qs + 192)};
+        __m512i t[4];
+        transpose_16x4(z, t);
+        for (int v = 0; v < 4; v++) _mm512_store_si512(o + 64 * v, t[v]);
         const __m512i bs = _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)x[b].bsums));
         _mm512_store_si512(o + 256, _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(bs, 5)));
         _mm512_store_ps(o + 320, _mm512_set1_ps(x[b].d));
@@ -1874,6 +1881,94 @@ static void quantize_bf16_avx512(const float *x, void *xq, int64_t n) {
     for (; i < n; i++) y[i] = ffl_float_to_bf16(x[i]);
 }
 
+/* ================================================================ load-time layouts (repack.c's conversions, vectorized) */
+
+/* Four 16-byte rows into one vector. */
+AI __m512i four_rows(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3) {
+    const __m512i z = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)p0));
+    return _mm512_inserti32x4(_mm512_inserti32x4(_mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)p1), 1),
+                                                 _mm_loadu_si128((const __m128i *)p2), 2),
+                              _mm_loadu_si128((const __m128i *)p3), 3);
+}
+AI __m512i four_xmm(__m128i a, __m128i b, __m128i c, __m128i d) {
+    return _mm512_inserti32x4(_mm512_inserti32x4(_mm512_inserti32x4(_mm512_castsi128_si512(a), b, 1), c, 2), d, 3);
+}
+
+static void pack_rows_x16(int32_t rtype, const void *src, void *dst, size_t row_bytes, int64_t n_cols, int64_t n_rows) {
+    const int64_t nb = n_cols / 32;
+    const size_t bb = rtype == FFL_WTYPE_Q8_0_X16 ? sizeof(block_q8_0) : 18; /* bytes per 32 elements */
+    for (int64_t r = 0; r < n_rows; r++) {
+        const uint8_t *s = (const uint8_t *)src + (size_t)r * row_bytes;
+        uint8_t *d = (uint8_t *)dst + (size_t)r * row_bytes;
+        int64_t b = 0;
+        for (; b + 16 <= nb; b += 16) {
+            const uint8_t *x = s + b * bb;
+            uint8_t *o = d + b * bb;
+            if (rtype == FFL_WTYPE_Q8_0_X16) {
+                __m256i rows[16];
+                __attribute__((aligned(64))) uint8_t t[512];
+                for (int j = 0; j < 16; j++) rows[j] = _mm256_loadu_si256((const __m256i *)(x + 34 * j + 2));
+                transpose_16x8(rows, t, _mm512_setzero_si512());
+                memcpy(o, t, 512);
+                for (int j = 0; j < 16; j++) memcpy(o + 512 + 2 * j, x + 34 * j, 2);
+            } else if (rtype == FFL_WTYPE_Q4_0_X16) {
+                __m512i z[4], t[4];
+                for (int k = 0; k < 4; k++) z[k] = four_rows(x + 18 * (4 * k) + 2, x + 18 * (4 * k + 1) + 2, x + 18 * (4 * k + 2) + 2, x + 18 * (4 * k + 3) + 2);
+                transpose_16x4(z, t);
+                for (int v = 0; v < 4; v++) _mm512_storeu_si512(o + 64 * v, t[v]);
+                for (int j = 0; j < 16; j++) memcpy(o + 256 + 2 * j, x + 18 * j, 2);
+            } else { /* Q4_K: two super-blocks, sub-block 2p / 2p + 1 are the low / high nibbles of qs pair p */
+                const block_q4_K *k = (const block_q4_K *)x;
+                const __m256i m4 = _mm256_set1_epi8(0x0F);
+                __m128i sub16[16];
+                for (int i = 0; i < 2; i++)
+                    for (int p = 0; p < 4; p++) {
+                        const __m256i q = _mm256_loadu_si256((const __m256i *)(k[i].qs + 32 * p));
+                        const __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+                        /* element l and l + 16 of a sub-block share byte l */
+                        sub16[8 * i + 2 * p] = _mm_or_si128(_mm256_castsi256_si128(lo), _mm_slli_epi16(_mm256_extracti128_si256(lo, 1), 4));
+                        sub16[8 * i + 2 * p + 1] = _mm_or_si128(_mm256_castsi256_si128(hi), _mm_slli_epi16(_mm256_extracti128_si256(hi, 1), 4));
+                    }
+                __m512i z[4], t[4];
+                for (int q = 0; q < 4; q++) z[q] = four_xmm(sub16[4 * q], sub16[4 * q + 1], sub16[4 * q + 2], sub16[4 * q + 3]);
+                transpose_16x4(z, t);
+                for (int v = 0; v < 4; v++) _mm512_storeu_si512(o + 64 * v, t[v]);
+                const uint64_t meta[4] = {ffl_x16_k4_meta_word(&k[0], 0), ffl_x16_k4_meta_word(&k[1], 0), ffl_x16_k4_meta_word(&k[0], 1),
+                                          ffl_x16_k4_meta_word(&k[1], 1)};
+                memcpy(o + 256, meta, 32);
+            }
+        }
+        if (b < nb) ffl_x16_pack_group(rtype, s + b * bb, 8, d + b * bb); /* a last group of 8 */
+    }
+}
+
+static void pack_rows_q6_K(const void *src, void *dst, size_t row_bytes, int64_t n_cols, int64_t n_rows) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    for (int64_t r = 0; r < n_rows; r++)
+        for (int64_t b = 0; b < n_cols / QK_K; b++) {
+            const size_t at = (size_t)r * row_bytes + (size_t)b * sizeof(block_q6_K);
+            const uint8_t *x = (const uint8_t *)src + at;
+            uint8_t *o = (uint8_t *)dst + at;
+            kblock kb; /* the 6-bit values in element order */
+            decode_k(FFL_TYPE_Q6_K, x, &kb);
+            __m512i u[4];
+            transpose_16x4(kb.w, u); /* u[c] lane s: elements 16 s + 4 c .. + 3 */
+            _mm512_storeu_si512(o, _mm512_or_si512(_mm512_and_si512(u[0], m4), _mm512_slli_epi16(_mm512_and_si512(u[2], m4), 4)));
+            _mm512_storeu_si512(o + 64, _mm512_or_si512(_mm512_and_si512(u[1], m4), _mm512_slli_epi16(_mm512_and_si512(u[3], m4), 4)));
+            const __m512i h = _mm512_or_si512(
+                _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(u[0], 4), _mm512_set1_epi8(0x03)),
+                                _mm512_and_si512(_mm512_srli_epi16(u[1], 2), _mm512_set1_epi8(0x0C))),
+                _mm512_or_si512(_mm512_and_si512(u[2], _mm512_set1_epi8(0x30)),
+                                _mm512_and_si512(_mm512_slli_epi16(u[3], 2), _mm512_set1_epi8((char)0xC0))));
+            _mm512_storeu_si512(o + 128, h);
+            memcpy(o + 192, x + offsetof(block_q6_K, scales), 16 + 2); /* scales, d */
+        }
+}
+
+static void repack_q4_0(const void *s, void *d, size_t rb, int64_t n, int64_t rows) { pack_rows_x16(FFL_WTYPE_Q4_0_X16, s, d, rb, n, rows); }
+static void repack_q8_0(const void *s, void *d, size_t rb, int64_t n, int64_t rows) { pack_rows_x16(FFL_WTYPE_Q8_0_X16, s, d, rb, n, rows); }
+static void repack_q4_K(const void *s, void *d, size_t rb, int64_t n, int64_t rows) { pack_rows_x16(FFL_WTYPE_Q4_K_X16, s, d, rb, n, rows); }
+
 /* ================================================================ entry points */
 
 #define MM_ENTRY(name, body)                                                                                       \
@@ -1928,6 +2023,10 @@ void ffl_kernels_fill_avx512(ffl_kernel_table *t) {
     t->matmul[FFL_WTYPE_Q8_0_X16] = mm_q8_0_x16;
     t->matmul[FFL_WTYPE_Q4_K_X16] = mm_q4_K_x16;
     t->matmul[FFL_WTYPE_Q6_K_X16] = mm_q6_K_x16;
+    t->repack[FFL_WTYPE_Q4_0_X16] = repack_q4_0;
+    t->repack[FFL_WTYPE_Q8_0_X16] = repack_q8_0;
+    t->repack[FFL_WTYPE_Q4_K_X16] = repack_q4_K;
+    t->repack[FFL_WTYPE_Q6_K_X16] = pack_rows_q6_K;
     t->matmul[FFL_TYPE_Q4_1] = mm_q4_1;
     t->matmul[FFL_TYPE_Q5_0] = mm_q5_0;
     t->matmul[FFL_TYPE_Q5_1] = mm_q5_1;

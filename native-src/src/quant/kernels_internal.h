@@ -25,8 +25,12 @@ typedef void (*ffl_act_quantize_fn)(const float *x, void *xq, int64_t n);
 typedef void (*ffl_matmul_fn)(const void *w, size_t w_row_bytes, const void *xq, size_t x_row_bytes, int64_t n_cols,
                               int64_t n_tokens, float *y, int64_t ldy, int64_t r0, int64_t r1);
 
+/* ffl_repack_rows for one layout, src != dst. */
+typedef void (*ffl_repack_fn)(const void *src, void *dst, size_t row_bytes, int64_t n_cols, int64_t n_rows);
+
 typedef struct {
     ffl_act_quantize_fn quantize[FFL_ACT_COUNT];
+    ffl_repack_fn repack[FFL_WTYPE_COUNT]; /* NULL: the portable conversion of repack.c */
     ffl_matmul_fn matmul[FFL_WTYPE_COUNT]; /* GGUF types, then the load-time layouts of repack.h */
 } ffl_kernel_table;
 

@@ -23,7 +23,7 @@ static void k4_sub_block(const block_q4_K *x, int j, uint8_t out[16]) {
 }
 
 /* The eight 6-bit scales (part 0) or minimums (part 1) of a Q4_K block at bits 6 i, the half at 48. */
-static uint64_t k4_meta_word(const block_q4_K *x, int part) {
+uint64_t ffl_x16_k4_meta_word(const block_q4_K *x, int part) {
     uint64_t w = 0;
     for (int j = 0; j < 8; j++) {
         uint8_t sc, mn;
@@ -86,7 +86,7 @@ static void k4_pack_group(const block_q4_K *in, int G, uint8_t *group) {
         }
     for (int part = 0; part < 2; part++)
         for (int i = 0; i < nsb; i++) {
-            const uint64_t w = k4_meta_word(&in[i], part);
+            const uint64_t w = ffl_x16_k4_meta_word(&in[i], part);
             memcpy(group + 16 * G + 8 * (nsb * part + i), &w, 8);
         }
 }
@@ -121,7 +121,8 @@ static void k4_unpack_group(const uint8_t *group, int G, block_q4_K *out) {
     }
 }
 
-static void pack_group(int32_t rtype, const uint8_t *in, int G, uint8_t *group) {
+void ffl_x16_pack_group(int32_t rtype, const void *blocks, int G, uint8_t *group) {
+    const uint8_t *in = blocks;
     if (rtype == FFL_WTYPE_Q4_K_X16) {
         k4_pack_group((const block_q4_K *)in, G, group);
         return;
@@ -172,7 +173,7 @@ void ffl_repack_rows(int32_t rtype, const void *src, void *dst, size_t row_bytes
         for (int64_t b = 0; b < nb;) {
             const int G = ffl_x16_group_blocks(b, nb);
             memcpy(blocks, s + b * bb, (size_t)G * bb); /* src may be dst */
-            pack_group(rtype, blocks, G, d + b * bb);
+            ffl_x16_pack_group(rtype, blocks, G, d + b * bb);
             b += G;
         }
     }

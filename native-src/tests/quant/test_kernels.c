@@ -402,6 +402,13 @@ static void check_x16(int32_t level, int32_t rtype, int64_t n, int64_t rows, int
     uint8_t *pbuf = xmalloc((size_t)(wrb * rows) + 64), *packed = pbuf + misalign;
     random_weights(base, orig, n * rows);
     ffl_repack_rows(rtype, orig, packed, (size_t)wrb, n, rows);
+    /* the level's own conversion writes the same bytes */
+    ffl_cpu_set_level(level);
+    uint8_t *fast = xmalloc((size_t)(wrb * rows));
+    ffl_repack_rows_fast(rtype, orig, fast, (size_t)wrb, n, rows);
+    CHECK_MSG(memcmp(fast, packed, (size_t)(wrb * rows)) == 0, "%s x16 n=%lld: level %s repacks differently", ffl_type_name(base),
+              (long long)n, ffl_cpu_level_name(level));
+    free(fast);
     block_q8_0 back[FFL_X16_GROUP]; /* room for a group of any layout */
     for (int64_t r = 0; r < rows; r++)
         for (int64_t b = 0; b < nb;) {
