@@ -36,7 +36,7 @@ static void *repack_thread(void *arg) {
         const int64_t rows = j->w->n_rows * j->w->n_mats;
         const int64_t r0 = rows * s->ith / s->nth, r1 = rows * (s->ith + 1) / s->nth;
         ffl_repack_rows_fast(j->rtype, j->w->data + (size_t)r0 * j->w->row_bytes, j->dst + (size_t)r0 * j->w->row_bytes,
-                        j->w->row_bytes, j->w->n_cols, r1 - r0);
+                             j->w->row_bytes, j->w->n_cols, r1 - r0);
     }
     return NULL;
 }

@@ -123,6 +123,10 @@ static void k4_unpack_group(const uint8_t *group, int G, block_q4_K *out) {
 
 void ffl_x16_pack_group(int32_t rtype, const void *blocks, int G, uint8_t *group) {
     const uint8_t *in = blocks;
+    if (rtype == FFL_WTYPE_Q6_K_X16) {
+        k6_pack(blocks, group);
+        return;
+    }
     if (rtype == FFL_WTYPE_Q4_K_X16) {
         k4_pack_group((const block_q4_K *)in, G, group);
         return;

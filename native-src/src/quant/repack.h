@@ -58,7 +58,8 @@ int ffl_repack_fits(int32_t rtype, int32_t wtype, int64_t n_cols);
 /* Rewrites n_rows rows of the base type (row_bytes apart, n_cols each) into rtype at dst (same row size). */
 void ffl_repack_rows(int32_t rtype, const void *src, void *dst, size_t row_bytes, int64_t n_cols, int64_t n_rows);
 
-/* One group of layout rtype from G blocks of the base type (Q4_0, Q8_0, Q4_K; Q4_K: G / 8 super-blocks). */
+/* One group of layout rtype from G blocks of the base type (Q4_K: G / 8 super-blocks; Q6_K: one
+ * super-block, G is ignored). */
 void ffl_x16_pack_group(int32_t rtype, const void *blocks, int G, uint8_t *group);
 
 /* Q4_K: the metadata word of a block (part 0: scales and d, 1: minimums and dmin). */
