@@ -57,8 +57,10 @@ static int compare_matrices(const ffl_model *a, const ffl_model *b) {
             ffl_matmul_rows(wb->type, wb->data, wb->row_bytes, xq, cols, 1, yb, rows, 0, rows);
             double worst = 0, scale = 0;
             for (int64_t r = 0; r < rows; r++) {
-                worst = fmax(worst, fabs((double)ya[r] - yb[r]));
-                scale = fmax(scale, fabs((double)yb[r]));
+                /* plain comparisons: aarch64 gcc 12 crashed vectorizing this loop written with fmax */
+                const double d = fabs((double)ya[r] - yb[r]), y = fabs((double)yb[r]);
+                if (d > worst) worst = d;
+                if (y > scale) scale = y;
             }
             CHECK_MSG(worst <= 1e-5 * scale + 1e-6, "layer %d tensor %d (%lld x %lld): repacked differs by %.3g (largest %.3g)", il, i,
                       (long long)rows, (long long)cols, worst, scale);
