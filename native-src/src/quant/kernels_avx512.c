@@ -627,7 +627,8 @@ AI void k4x16_factors(const uint8_t *meta, __m512 *f1, __m512 *f2) {
     const __m256i m = _mm256_loadu_si256((const __m256i *)meta);
     const __m256i six = _mm256_and_si256(_mm256_multishift_epi64_epi8(_mm256_set1_epi64x(K4_SIX_BITS), m), _mm256_set1_epi8(63));
     const __m512i dd = _mm512_permutexvar_epi16(_mm512_loadu_si512(halves), _mm512_castsi256_si512(m));
-    *f1 = _mm512_mul_ps(_mm512_cvtph_ps(_mm512_castsi512_si256(dd)), _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm256_castsi256_si128(six))));
+    *f1 = _mm512_mul_ps(_mm512_cvtph_ps(_mm512_castsi512_si256(dd)),
+                        _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm256_castsi256_si128(six))));
     *f2 = _mm512_mul_ps(_mm512_cvtph_ps(_mm512_extracti64x4_epi64(dd, 1)),
                         _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm256_extracti128_si256(six, 1))));
 }
@@ -637,7 +638,8 @@ AI void k4x8_factors(const uint8_t *meta, __m256 *f1, __m256 *f2) {
     const __m128i six = _mm_and_si128(_mm_multishift_epi64_epi8(_mm_set1_epi64x(K4_SIX_BITS), m), _mm_set1_epi8(63));
     const __m256i dd = _mm256_permutexvar_epi16(_mm256_loadu_si256((const __m256i *)halves), _mm256_castsi128_si256(m));
     *f1 = _mm256_mul_ps(_mm256_cvtph_ps(_mm256_castsi256_si128(dd)), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(six)));
-    *f2 = _mm256_mul_ps(_mm256_cvtph_ps(_mm256_extracti128_si256(dd, 1)), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(six, 8))));
+    *f2 = _mm256_mul_ps(_mm256_cvtph_ps(_mm256_extracti128_si256(dd, 1)),
+                        _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(six, 8))));
 }
 
 /* One weight row against nt prepared tokens (up to 4); wq[] holds the group's 8 unsigned weight
@@ -1368,7 +1370,8 @@ AI void decode_k6x16(const uint8_t *p, int8_t *wb, int32_t *corr, float *s, floa
         int32_t idx[16];
         for (int i = 0; i < 4; i++) idx[4 * i] = idx[4 * i + 2] = 4 * k + i, idx[4 * i + 1] = idx[4 * i + 3] = 16 + 4 * k + i;
         const __m512i ix = _mm512_loadu_si512(idx);
-        const __m512i o = _mm512_mask_blend_epi32(0xCCCC, _mm512_permutex2var_epi32(w[0], ix, w[1]), _mm512_permutex2var_epi32(w[2], ix, w[3]));
+        const __m512i o =
+            _mm512_mask_blend_epi32(0xCCCC, _mm512_permutex2var_epi32(w[0], ix, w[1]), _mm512_permutex2var_epi32(w[2], ix, w[3]));
         _mm512_storeu_si512(wb + 64 * k, _mm512_sub_epi8(o, off));
     }
     _mm512_storeu_ps(s, k6x16_scales(p));
@@ -1411,7 +1414,8 @@ AI void decode_k4x16_group(const uint8_t *p, int8_t *wb, int32_t *corr, float *s
  * the correction 128 * sum(w), the scale s and the minimum m. */
 AI void decode_row(int type, const uint8_t *wr, int64_t n, int8_t *wb, int32_t *corr, float *s, float *m) {
     if (type == FFL_WTYPE_Q6_K_X16) {
-        for (int64_t b = 0; b < n / QK_K; b++) decode_k6x16(wr + b * sizeof(block_q6_K), wb + 256 * b, corr + 16 * b, s + 16 * b, m + 16 * b);
+        for (int64_t b = 0; b < n / QK_K; b++)
+            decode_k6x16(wr + b * sizeof(block_q6_K), wb + 256 * b, corr + 16 * b, s + 16 * b, m + 16 * b);
         return;
     }
     if (type == FFL_WTYPE_Q4_K_X16) {
@@ -1915,7 +1919,10 @@ static void pack_rows_x16(int32_t rtype, const void *src, void *dst, size_t row_
                 for (int j = 0; j < 16; j++) memcpy(o + 512 + 2 * j, x + 34 * j, 2);
             } else if (rtype == FFL_WTYPE_Q4_0_X16) {
                 __m512i z[4], t[4];
-                for (int k = 0; k < 4; k++) z[k] = four_rows(x + 18 * (4 * k) + 2, x + 18 * (4 * k + 1) + 2, x + 18 * (4 * k + 2) + 2, x + 18 * (4 * k + 3) + 2);
+                for (int k = 0; k < 4; k++) {
+                    const uint8_t *q = x + 18 * 4 * k + 2; /* the quants of blocks 4k .. 4k + 3 */
+                    z[k] = four_rows(q, q + 18, q + 36, q + 54);
+                }
                 transpose_16x4(z, t);
                 for (int v = 0; v < 4; v++) _mm512_storeu_si512(o + 64 * v, t[v]);
                 for (int j = 0; j < 16; j++) memcpy(o + 256 + 2 * j, x + 18 * j, 2);
@@ -1928,15 +1935,17 @@ static void pack_rows_x16(int32_t rtype, const void *src, void *dst, size_t row_
                         const __m256i q = _mm256_loadu_si256((const __m256i *)(k[i].qs + 32 * p));
                         const __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
                         /* element l and l + 16 of a sub-block share byte l */
-                        sub16[8 * i + 2 * p] = _mm_or_si128(_mm256_castsi256_si128(lo), _mm_slli_epi16(_mm256_extracti128_si256(lo, 1), 4));
-                        sub16[8 * i + 2 * p + 1] = _mm_or_si128(_mm256_castsi256_si128(hi), _mm_slli_epi16(_mm256_extracti128_si256(hi, 1), 4));
+                        sub16[8 * i + 2 * p] =
+                            _mm_or_si128(_mm256_castsi256_si128(lo), _mm_slli_epi16(_mm256_extracti128_si256(lo, 1), 4));
+                        sub16[8 * i + 2 * p + 1] =
+                            _mm_or_si128(_mm256_castsi256_si128(hi), _mm_slli_epi16(_mm256_extracti128_si256(hi, 1), 4));
                     }
                 __m512i z[4], t[4];
                 for (int q = 0; q < 4; q++) z[q] = four_xmm(sub16[4 * q], sub16[4 * q + 1], sub16[4 * q + 2], sub16[4 * q + 3]);
                 transpose_16x4(z, t);
                 for (int v = 0; v < 4; v++) _mm512_storeu_si512(o + 64 * v, t[v]);
-                const uint64_t meta[4] = {ffl_x16_k4_meta_word(&k[0], 0), ffl_x16_k4_meta_word(&k[1], 0), ffl_x16_k4_meta_word(&k[0], 1),
-                                          ffl_x16_k4_meta_word(&k[1], 1)};
+                const uint64_t meta[4] = {ffl_x16_k4_meta_word(&k[0], 0), ffl_x16_k4_meta_word(&k[1], 0),
+                                          ffl_x16_k4_meta_word(&k[0], 1), ffl_x16_k4_meta_word(&k[1], 1)};
                 memcpy(o + 256, meta, 32);
             }
         }
@@ -1967,9 +1976,11 @@ static void pack_rows_q6_K(const void *src, void *dst, size_t row_bytes, int64_t
         }
 }
 
-static void repack_q4_0(const void *s, void *d, size_t rb, int64_t n, int64_t rows) { pack_rows_x16(FFL_WTYPE_Q4_0_X16, s, d, rb, n, rows); }
-static void repack_q8_0(const void *s, void *d, size_t rb, int64_t n, int64_t rows) { pack_rows_x16(FFL_WTYPE_Q8_0_X16, s, d, rb, n, rows); }
-static void repack_q4_K(const void *s, void *d, size_t rb, int64_t n, int64_t rows) { pack_rows_x16(FFL_WTYPE_Q4_K_X16, s, d, rb, n, rows); }
+#define REPACK_ENTRY(name, R)                                                                                      \
+    static void name(const void *s, void *d, size_t rb, int64_t n, int64_t rows) { pack_rows_x16(R, s, d, rb, n, rows); }
+REPACK_ENTRY(repack_q4_0, FFL_WTYPE_Q4_0_X16)
+REPACK_ENTRY(repack_q8_0, FFL_WTYPE_Q8_0_X16)
+REPACK_ENTRY(repack_q4_K, FFL_WTYPE_Q4_K_X16)
 
 /* ================================================================ entry points */
 
