@@ -260,13 +260,25 @@ static void test_accuracy(int32_t level) {
     }
 }
 
-/* ffl_matmul_rows at a level equals the scalar dot products on the same activation blocks. */
-static void check_matmul(int32_t level, int32_t type, int64_t n, int64_t rows, int64_t tokens, int64_t r0, int64_t r1, int misalign) {
+/* ffl_matmul_rows at a level equals the scalar dot products on the same activation blocks. With a
+ * load-time layout (rtype >= 0) the rows are repacked first and multiplied in that layout; the
+ * reference stays the scalar dot of the rows as they were, and the layout's own scalar dot must equal
+ * it bit for bit. */
+static void check_matmul_as(int32_t level, int32_t type, int32_t rtype, int64_t n, int64_t rows, int64_t tokens, int64_t r0,
+                            int64_t r1, int misalign) {
     int64_t wrb = type_row_bytes(type, n);
     size_t arb = ffl_activation_row_bytes(type, n);
     uint8_t *wbuf = xmalloc((size_t)(wrb * rows) + 64);
     uint8_t *w = wbuf + misalign;
     random_weights(type, w, n * rows);
+    uint8_t *mbuf = NULL, *mw = w; /* the rows multiplied */
+    if (rtype >= 0) {
+        CHECK(ffl_activation_row_bytes(rtype, n) == arb);
+        mbuf = xmalloc((size_t)(wrb * rows) + 64);
+        mw = mbuf + misalign;
+        ffl_repack_rows(rtype, w, mw, (size_t)wrb, n, rows);
+    }
+    const int32_t mtype = rtype >= 0 ? rtype : type;
     float *x = xmalloc(sizeof(float) * (size_t)(n * tokens));
     for (int64_t i = 0; i < n * tokens; i++) x[i] = test_rndf(-1, 1);
     uint8_t *xbuf = xmalloc(arb * tokens + 64);
@@ -274,11 +286,12 @@ static void check_matmul(int32_t level, int32_t type, int64_t n, int64_t rows, i
     int32_t act = ffl_vec_dot_type(type);
     uint8_t *xq = xbuf + (misalign && (act == FFL_TYPE_Q8_K || act == FFL_TYPE_F32) ? 4 : misalign);
     ffl_cpu_set_level(level);
-    ffl_quantize_activations(type, x, n, xq, n, 0, tokens);
+    ffl_quantize_activations(mtype, x, n, xq, n, 0, tokens);
     const int64_t ldy = rows + 3;
     float *y = xmalloc(sizeof(float) * (size_t)(ldy * tokens));
     for (int64_t i = 0; i < ldy * tokens; i++) y[i] = -12345.0f;
-    ffl_matmul_rows(type, w, (size_t)wrb, xq, n, tokens, y, ldy, r0, r1);
+    ffl_matmul_rows(mtype, mw, (size_t)wrb, xq, n, tokens, y, ldy, r0, r1);
+    const char *layout = rtype >= 0 ? " repacked" : "";
     float *wf = xmalloc(sizeof(float) * n);
     int bad = 0;
     for (int64_t r = 0; r < rows && bad < 3; r++) {
@@ -287,24 +300,34 @@ static void check_matmul(int32_t level, int32_t type, int64_t n, int64_t rows, i
             float got = y[t * ldy + r];
             if (r < r0 || r >= r1) {
                 if (got != -12345.0f) bad++;
-                CHECK_MSG(got == -12345.0f, "%s: row %lld outside [%lld,%lld) was written", ffl_type_name(type), (long long)r,
-                          (long long)r0, (long long)r1);
+                CHECK_MSG(got == -12345.0f, "%s%s: row %lld outside [%lld,%lld) was written", ffl_type_name(type), layout,
+                          (long long)r, (long long)r0, (long long)r1);
                 continue;
             }
             float ref = ffl_dot_scalar(type, n, w + r * wrb, xq + t * arb);
+            if (rtype >= 0) {
+                const float ref_layout = ffl_dot_scalar(rtype, n, mw + r * wrb, xq + t * arb);
+                if (ref_layout != ref) bad++;
+                CHECK_MSG(ref_layout == ref, "%s repacked scalar n=%lld: %.9g, as stored %.9g", ffl_type_name(type), (long long)n,
+                          ref_layout, ref);
+            }
             /* magnitude bound for the summation-order tolerance */
             double mag = 0;
             for (int64_t i = 0; i < n; i++) mag += fabs((double)wf[i] * x[t * n + i]);
             double tol = 2e-5 * mag + 1e-6;
             if (!(fabs(got - ref) <= tol)) bad++;
-            CHECK_MSG(fabs(got - ref) <= tol, "%s level %s n=%lld rows=%lld tokens=%lld: y[%lld][%lld] = %.7g, scalar %.7g",
-                      ffl_type_name(type), ffl_cpu_level_name(level), (long long)n, (long long)rows, (long long)tokens,
+            CHECK_MSG(fabs(got - ref) <= tol, "%s%s level %s n=%lld rows=%lld tokens=%lld: y[%lld][%lld] = %.7g, scalar %.7g",
+                      ffl_type_name(type), layout, ffl_cpu_level_name(level), (long long)n, (long long)rows, (long long)tokens,
                       (long long)t, (long long)r, got, ref);
         }
     }
     for (int64_t t = 0; t < tokens; t++)
         for (int64_t r = rows; r < ldy; r++) CHECK(y[t * ldy + r] == -12345.0f);
-    free(wbuf), free(x), free(xbuf), free(y), free(wf);
+    free(wbuf), free(mbuf), free(x), free(xbuf), free(y), free(wf);
+}
+
+static void check_matmul(int32_t level, int32_t type, int64_t n, int64_t rows, int64_t tokens, int64_t r0, int64_t r1, int misalign) {
+    check_matmul_as(level, type, -1, n, rows, tokens, r0, r1, misalign);
 }
 
 static void test_matmul_shapes(int32_t level) {
@@ -389,26 +412,21 @@ static void test_f16_full_range(int32_t level) {
     }
 }
 
-/* Q4_0, Q8_0, Q4_K and Q6_K rows repacked into the interleaved layouts (quant/repack.h): a layout converts back
- * to the same blocks, its scalar dot equals the base type's exactly, and every level's matmul on the
- * repacked rows equals the scalar dot of the original rows up to summation order, for single tokens,
- * small batches and the tiled path, rows ending in a group of 8 blocks, and row ranges. */
-static void check_x16(int32_t level, int32_t rtype, int64_t n, int64_t rows, int64_t tokens, int64_t r0, int64_t r1, int misalign) {
+/* Q4_0, Q8_0, Q4_K and Q6_K rows repacked into the load-time layouts (quant/repack.h): every group
+ * converts back to the same blocks, and the level's own conversion writes the same bytes as the
+ * portable one. */
+static void check_layout_bytes(int32_t level, int32_t rtype, int64_t n, int64_t rows) {
     const int32_t base = ffl_x16_base(rtype);
     const int64_t wrb = ffl_type_row_bytes(base, n), nb = n / 32;
     const double bb = (double)wrb / (double)nb; /* bytes per 32 elements (Q6_K: 26.25) */
     const char *name = ffl_type_name(base);
-    uint8_t *orig = xmalloc((size_t)(wrb * rows));
-    uint8_t *pbuf = xmalloc((size_t)(wrb * rows) + 64), *packed = pbuf + misalign;
+    uint8_t *orig = xmalloc((size_t)(wrb * rows)), *packed = xmalloc((size_t)(wrb * rows)), *fast = xmalloc((size_t)(wrb * rows));
     random_weights(base, orig, n * rows);
     ffl_repack_rows(rtype, orig, packed, (size_t)wrb, n, rows);
-    /* the level's own conversion writes the same bytes */
     ffl_cpu_set_level(level);
-    uint8_t *fast = xmalloc((size_t)(wrb * rows));
     ffl_repack_rows_fast(rtype, orig, fast, (size_t)wrb, n, rows);
-    CHECK_MSG(memcmp(fast, packed, (size_t)(wrb * rows)) == 0, "%s x16 n=%lld: level %s repacks differently", ffl_type_name(base),
-              (long long)n, ffl_cpu_level_name(level));
-    free(fast);
+    CHECK_MSG(memcmp(fast, packed, (size_t)(wrb * rows)) == 0, "%s x16 n=%lld: level %s repacks differently", name, (long long)n,
+              ffl_cpu_level_name(level));
     block_q8_0 back[FFL_X16_GROUP]; /* room for a group of any layout */
     for (int64_t r = 0; r < rows; r++)
         for (int64_t b = 0; b < nb;) {
@@ -419,42 +437,7 @@ static void check_x16(int32_t level, int32_t rtype, int64_t n, int64_t rows, int
                       name, (long long)n, (long long)r, (long long)b);
             b += G;
         }
-    const size_t arb = ffl_activation_row_bytes(rtype, n);
-    CHECK(arb == ffl_activation_row_bytes(base, n));
-    float *x = xmalloc(sizeof(float) * (size_t)(n * tokens));
-    for (int64_t i = 0; i < n * tokens; i++) x[i] = test_rndf(-1, 1);
-    uint8_t *xq = xmalloc(arb * (size_t)tokens);
-    ffl_cpu_set_level(level);
-    ffl_quantize_activations(rtype, x, n, xq, n, 0, tokens);
-    const int64_t ldy = rows + 2;
-    float *y = xmalloc(sizeof(float) * (size_t)(ldy * tokens));
-    for (int64_t i = 0; i < ldy * tokens; i++) y[i] = -12345.0f;
-    ffl_matmul_rows(rtype, packed, (size_t)wrb, xq, n, tokens, y, ldy, r0, r1);
-    float *wf = xmalloc(sizeof(float) * (size_t)n);
-    int bad = 0;
-    for (int64_t r = 0; r < rows && bad < 3; r++) {
-        deq(base, orig + r * wrb, wf, n);
-        for (int64_t t = 0; t < tokens && bad < 3; t++) {
-            const float got = y[t * ldy + r];
-            if (r < r0 || r >= r1) {
-                bad += got != -12345.0f;
-                CHECK_MSG(got == -12345.0f, "x16: row %lld outside [%lld,%lld) was written", (long long)r, (long long)r0, (long long)r1);
-                continue;
-            }
-            const float ref = ffl_dot_scalar(base, n, orig + r * wrb, xq + t * arb);
-            const float ref16 = ffl_dot_scalar(rtype, n, packed + r * wrb, xq + t * arb);
-            double mag = 0;
-            for (int64_t i = 0; i < n; i++) mag += fabs((double)wf[i] * x[t * n + i]);
-            const double tol = 2e-5 * mag + 1e-6;
-            bad += !(fabs(got - ref) <= tol) || ref16 != ref;
-            CHECK_MSG(ref16 == ref, "%s x16 scalar n=%lld: %.9g, plain %.9g", name, (long long)n, ref16, ref);
-            CHECK_MSG(fabs(got - ref) <= tol, "%s x16 level %s n=%lld rows=%lld tokens=%lld: y[%lld][%lld] = %.7g, scalar %.7g", name,
-                      ffl_cpu_level_name(level), (long long)n, (long long)rows, (long long)tokens, (long long)t, (long long)r, got, ref);
-        }
-    }
-    for (int64_t t = 0; t < tokens; t++)
-        for (int64_t r = rows; r < ldy; r++) CHECK(y[t * ldy + r] == -12345.0f);
-    free(orig), free(pbuf), free(x), free(xq), free(y), free(wf);
+    free(orig), free(packed), free(fast);
 }
 
 static void test_x16(int32_t level) {
@@ -472,15 +455,18 @@ static void test_x16(int32_t level) {
     static const int64_t tokens_list[] = {1, 2, 3, 4, 5, 8, 16, 33};
     static const int64_t rows_list[] = {1, 3, 16, 37};
     for (int k = 0; k < 4; k++) {
+        const int32_t base = ffl_x16_base(rtypes[k]);
         for (int ni = 0; ni < 5; ni++)
-            for (int ri = 0; ri < 4; ri++)
+            for (int ri = 0; ri < 4; ri++) {
+                check_layout_bytes(level, rtypes[k], ns[ni], rows_list[ri]);
                 for (int tk = 0; tk < 8; tk++) {
                     const int64_t n = ns[ni], rows = rows_list[ri], tokens = tokens_list[tk];
                     if (n >= 2048 && tokens > 8 && rows > 16) continue; /* keep the scalar reference quick */
-                    check_x16(level, rtypes[k], n, rows, tokens, 0, rows, (ni + tk) % 2 ? 2 : 0);
-                    if (rows > 3) check_x16(level, rtypes[k], n, rows, tokens, 1, rows - 1, 0);
+                    check_matmul_as(level, base, rtypes[k], n, rows, tokens, 0, rows, (ni + tk) % 2 ? 2 : 0);
+                    if (rows > 3) check_matmul_as(level, base, rtypes[k], n, rows, tokens, 1, rows - 1, 0);
                 }
-        check_x16(level, rtypes[k], 768, 48, 64, 5, 41, 0); /* tiled path, partial row tiles */
+            }
+        check_matmul_as(level, base, rtypes[k], 768, 48, 64, 5, 41, 0); /* tiled path, partial row tiles */
     }
 }
 
