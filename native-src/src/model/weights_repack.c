@@ -20,6 +20,7 @@
 typedef struct {
     ffl_weight *w;
     int32_t rtype;
+    size_t offset; /* in the new buffer */
     uint8_t *dst;
 } repack_job;
 
@@ -53,7 +54,7 @@ static int collect(ffl_weight *w, repack_job *jobs, int n, size_t *total) {
     if (!w->data || w->n_rows < 1) return n;
     const int32_t rtype = ffl_repack_type(w->type, w->n_cols);
     if (rtype < 0) return n;
-    jobs[n] = (repack_job){w, rtype, (uint8_t *)(uintptr_t)*total};
+    jobs[n] = (repack_job){w, rtype, *total, NULL};
     *total += (w->mat_bytes * (size_t)w->n_mats + REPACK_ALIGN - 1) & ~(size_t)(REPACK_ALIGN - 1);
     return n + 1;
 }
@@ -83,7 +84,7 @@ int32_t ffl_model_repack(ffl_model *m) {
 #ifdef MADV_HUGEPAGE
     (void)madvise(buf, total, MADV_HUGEPAGE); /* streamed once per token: 2 MiB pages spare TLB walks */
 #endif
-    for (int i = 0; i < n; i++) jobs[i].dst = buf + (uintptr_t)jobs[i].dst;
+    for (int i = 0; i < n; i++) jobs[i].dst = buf + jobs[i].offset;
 
     int nth = ffl_cpu_physical_cores();
     nth = nth < 1 ? 1 : nth > REPACK_MAX_THREADS ? REPACK_MAX_THREADS : nth;

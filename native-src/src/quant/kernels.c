@@ -611,11 +611,7 @@ static inline const ffl_kernel_table *current_table(void) {
 }
 
 int32_t ffl_repack_type(int32_t wtype, int64_t n_cols) {
-    const int32_t r = wtype == FFL_TYPE_Q4_0   ? FFL_WTYPE_Q4_0_X16
-                      : wtype == FFL_TYPE_Q8_0 ? FFL_WTYPE_Q8_0_X16
-                      : wtype == FFL_TYPE_Q4_K ? FFL_WTYPE_Q4_K_X16
-                      : wtype == FFL_TYPE_Q6_K ? FFL_WTYPE_Q6_K_X16
-                                               : -1;
+    const int32_t r = ffl_x16_layout(wtype);
     if (r < 0 || !ffl_repack_fits(r, wtype, n_cols)) return -1;
     /* only where the current level has a kernel of its own for the layout: the scalar one is a reference */
     return current_table()->matmul[r] != tables[FFL_CPU_SCALAR].matmul[r] ? r : -1;

@@ -48,6 +48,17 @@ static inline int32_t ffl_x16_base(int32_t type) {
     }
 }
 
+/* The layout that holds wtype's blocks, or -1. */
+static inline int32_t ffl_x16_layout(int32_t wtype) {
+    switch (wtype) {
+    case FFL_TYPE_Q4_0: return FFL_WTYPE_Q4_0_X16;
+    case FFL_TYPE_Q8_0: return FFL_WTYPE_Q8_0_X16;
+    case FFL_TYPE_Q4_K: return FFL_WTYPE_Q4_K_X16;
+    case FFL_TYPE_Q6_K: return FFL_WTYPE_Q6_K_X16;
+    default: return -1;
+    }
+}
+
 /* Blocks in the group that starts at block b of a row of nb blocks (16, or 8 for the last); for
  * Q4_K count in 32-element sub-blocks (8 per super-block). */
 static inline int ffl_x16_group_blocks(int64_t b, int64_t nb) { return nb - b >= FFL_X16_GROUP ? FFL_X16_GROUP : 8; }
