@@ -95,6 +95,9 @@ static double measure_bandwidth(ffl_threadpool *tp, const uint64_t *buf, size_t 
     return (double)bytes / best / 1e9;
 }
 
+/* Matrix x vector passes per type (each paired with a read): at most 64. */
+#define MV_PASSES(reps) ((reps) < 64 ? (reps) : 64)
+
 static int cmp_double(const void *a, const void *b) {
     const double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -309,7 +312,7 @@ int main(int argc, char **argv) {
            "  (of bw: against the best read of the run; paired: median over the passes of each against the read timed just\n"
            "  before it, which a host whose memory speed changes from second to second cannot skew);\n"
            "  L2 = one thread on a weight matrix that stays in L2, per core (fastest of many short calls);\n"
-           "  mm = matrix x matrix GFLOP/s with all threads (wall clock) and per core (one thread, thread CPU time)\n\n", reps);
+           "  mm = matrix x matrix GFLOP/s with all threads (wall clock) and per core (one thread, thread CPU time)\n\n", MV_PASSES(reps));
     double r_mv[32], r_pair[32], r_l2[32], r_mm[32], r_mmc[32], r_us[32], r_ms[32];
     for (int ti = 0; ti < n_types; ti++) {
         int32_t type = types[ti];
@@ -333,7 +336,7 @@ int main(int argc, char **argv) {
         if (bw_now > bw) bw = bw_now;
         mm_ctx c = {type, w, wrb, x, xq, mv_rows, cols, 1, y};
         double t_mv = 1e30, ratios[64];
-        const int pairs = reps < 64 ? reps : 64;
+        const int pairs = MV_PASSES(reps);
         for (int r = 0; r < pairs; r++) { /* each pass right after a read of its own */
             const double bw_r = measure_bandwidth(tp, bw_buf, bw_bytes, 1), t = run_matmul(tp, &c, 1);
             if (bw_r > bw) bw = bw_r;
