@@ -646,7 +646,11 @@ AI void k4x8_factors(const uint8_t *meta, __m256 *f1, __m256 *f2) {
  * vectors (Q4_0, Q4_K: 4 of low nibbles, then 4 of high nibbles in place). Software prefetch only for
  * Q4_K, the slowest of the three (Zen 4, TinyLlama tg32 with 2 threads, 16-24 rounds in turns: Q4_K_M
  * median 63.1 -> 67.1 t/s with it; Q4_0 and Q8_0 peaked at 77 and 39 t/s without it against 69 and 36
- * with it when the host's memory was fast, and one thread streamed 10-25 % slower with it). */
+ * with it when the host's memory was fast, and one thread streamed 10-25 % slower with it).
+ * Single-token Q4_0 lets GCC fold each weight load into both ANDs: slower from L2 (49 against 62 GB/s
+ * per core) but faster from memory, where generation runs (one thread 84 % of a plain read's speed
+ * against 77 %, bench_kernels' paired column; TinyLlama Q4_0 tg64 1.07x in turns). Q4_K, Q8_0 and
+ * several tokens keep one load per vector (the same or faster from memory). */
 AI void row_x16(int rtype, int nt, const uint8_t *w, int64_t nb, const uint8_t *const *pa, float out[4]) {
     const int q8 = rtype == FFL_WTYPE_Q8_0_X16, k4 = rtype == FFL_WTYPE_Q4_K_X16;
     const int bb = q8 ? (int)sizeof(block_q8_0) : 18, qb = q8 ? 32 : 16; /* bytes per 32 elements, of them quants */
@@ -659,7 +663,7 @@ AI void row_x16(int rtype, int nt, const uint8_t *w, int64_t nb, const uint8_t *
         __m512i wq[8];
         for (int v = 0; v < qb / 4; v++) {
             __m512i q = _mm512_loadu_si512(p + 64 * v);
-            __asm__("" : "+v"(q)); /* one load: GCC would fold it into both ANDs */
+            if (rtype != FFL_WTYPE_Q4_0_X16 || nt > 1) __asm__("" : "+v"(q)); /* one load: GCC would fold it into both ANDs */
             if (q8) {
                 wq[v] = _mm512_xor_si512(q, _mm512_set1_epi8((char)0x80));
             } else {
