@@ -35,6 +35,8 @@ AI float h2f(uint16_t h) { return _cvtsh_ss(h); }
  * threads rose by 8-24 % (Q4_K_M, Q4_0, Q8_0). Prefetching into L1, or nearer than 8 KiB, was slower;
  * F16 rows gain nothing from it (slower with 4 KiB, the same with 16 KiB) and rely on the hardware prefetcher. */
 #define MV_PREFETCH_L2 16384
+/* A one-byte load of the line at p, result unused. */
+AI void touch_line(const void *p) { __asm__ volatile("" : : "r"(*(const volatile uint8_t *)p)); }
 AI void prefetch_l2(const void *p, int bytes) {
     for (int o = 0; o < bytes; o += 64) _mm_prefetch((const char *)p + o, _MM_HINT_T1);
 }
@@ -647,10 +649,13 @@ AI void k4x8_factors(const uint8_t *meta, __m256 *f1, __m256 *f2) {
  * Q4_K, the slowest of the three (Zen 4, TinyLlama tg32 with 2 threads, 16-24 rounds in turns: Q4_K_M
  * median 63.1 -> 67.1 t/s with it; Q4_0 and Q8_0 peaked at 77 and 39 t/s without it against 69 and 36
  * with it when the host's memory was fast, and one thread streamed 10-25 % slower with it).
- * Single-token Q4_0 lets GCC fold each weight load into both ANDs: slower from L2 (49 against 62 GB/s
- * per core) but faster from memory, where generation runs (one thread 84 % of a plain read's speed
- * against 77 %, bench_kernels' paired column; TinyLlama Q4_0 tg64 1.07x in turns). Q4_K, Q8_0 and
- * several tokens keep one load per vector (the same or faster from memory). */
+ * From memory, where generation runs, every weight line streams faster when it is read twice (Zen 4,
+ * one thread, bench_kernels' paired column: share of a plain read's speed). Single-token Q4_0 lets GCC
+ * fold each weight load into both ANDs (77 -> 87 %, TinyLlama tg64 1.07-1.17x in turns, although 49
+ * instead of 62 GB/s per core from L2). The others keep one 64-byte load per vector and add a one-byte
+ * load of its line: Q8_0 72 -> 95 % (tg64 1.12x), Q4_K 80 -> 84 % (1.02x). Extra arithmetic instead
+ * did not do it (80 %), nor did the byte load one group ahead or further (96 %, 79 %); Q6_K rows gain
+ * nothing from it. */
 AI void row_x16(int rtype, int nt, const uint8_t *w, int64_t nb, const uint8_t *const *pa, float out[4]) {
     const int q8 = rtype == FFL_WTYPE_Q8_0_X16, k4 = rtype == FFL_WTYPE_Q4_K_X16;
     const int bb = q8 ? (int)sizeof(block_q8_0) : 18, qb = q8 ? 32 : 16; /* bytes per 32 elements, of them quants */
@@ -663,7 +668,10 @@ AI void row_x16(int rtype, int nt, const uint8_t *w, int64_t nb, const uint8_t *
         __m512i wq[8];
         for (int v = 0; v < qb / 4; v++) {
             __m512i q = _mm512_loadu_si512(p + 64 * v);
-            if (rtype != FFL_WTYPE_Q4_0_X16 || nt > 1) __asm__("" : "+v"(q)); /* one load: GCC would fold it into both ANDs */
+            if (rtype != FFL_WTYPE_Q4_0_X16 || nt > 1) {
+                __asm__("" : "+v"(q)); /* one load: GCC would fold it into both ANDs */
+                touch_line(p + 64 * v);
+            }
             if (q8) {
                 wq[v] = _mm512_xor_si512(q, _mm512_set1_epi8((char)0x80));
             } else {
