@@ -654,8 +654,8 @@ AI void k4x8_factors(const uint8_t *meta, __m256 *f1, __m256 *f2) {
  * fold each weight load into both ANDs (77 -> 87 %, TinyLlama tg64 1.07-1.17x in turns, although 49
  * instead of 62 GB/s per core from L2). The others keep one 64-byte load per vector and add a one-byte
  * load of its line: Q8_0 72 -> 95 % (tg64 1.12x), Q4_K 80 -> 84 % (1.02x). Extra arithmetic instead
- * did not do it (80 %), nor did the byte load one group ahead or further (96 %, 79 %); Q6_K rows gain
- * nothing from it. */
+ * did not do it (80 %); the byte load one group ahead was no better (96 %), four groups ahead worse
+ * (79 %); Q6_K rows gain nothing from it. */
 AI void row_x16(int rtype, int nt, const uint8_t *w, int64_t nb, const uint8_t *const *pa, float out[4]) {
     const int q8 = rtype == FFL_WTYPE_Q8_0_X16, k4 = rtype == FFL_WTYPE_Q4_K_X16;
     const int bb = q8 ? (int)sizeof(block_q8_0) : 18, qb = q8 ? 32 : 16; /* bytes per 32 elements, of them quants */
