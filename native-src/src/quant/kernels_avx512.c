@@ -790,6 +790,12 @@ AI void row_k6x16(int nt, const uint8_t *w, int64_t nsb, const uint8_t *const *p
     for (int t = 0; t < nt; t++) out[t] = hsum512(acc[t]);
 }
 
+/* One row of n columns in any of the four layouts. */
+AI void row_layout(int rtype, int nt, const uint8_t *wr, int64_t n, const uint8_t *const *pa, float out[4]) {
+    if (rtype == FFL_WTYPE_Q6_K_X16) row_k6x16(nt, wr, n / QK_K, pa, out);
+    else row_x16(rtype, nt, wr, n / 32, pa, out);
+}
+
 AI void direct_x16(int rtype, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t nt_all, float *y,
                    int64_t ldy, int64_t r0, int64_t r1) {
     const int k6 = rtype == FFL_WTYPE_Q6_K_X16;
@@ -815,20 +821,11 @@ AI void direct_x16(int rtype, const void *w, size_t wrb, const void *xq, size_t 
         for (int64_t r = r0; r < r1; r++) {
             const uint8_t *wr = (const uint8_t *)w + (size_t)r * wrb;
             float out[4] = {0};
-            if (k6) {
-                switch (nt) {
-                case 1: row_k6x16(1, wr, n / QK_K, pa, out); break;
-                case 2: row_k6x16(2, wr, n / QK_K, pa, out); break;
-                case 3: row_k6x16(3, wr, n / QK_K, pa, out); break;
-                default: row_k6x16(4, wr, n / QK_K, pa, out); break;
-                }
-            } else {
-                switch (nt) {
-                case 1: row_x16(rtype, 1, wr, nb, pa, out); break;
-                case 2: row_x16(rtype, 2, wr, nb, pa, out); break;
-                case 3: row_x16(rtype, 3, wr, nb, pa, out); break;
-                default: row_x16(rtype, 4, wr, nb, pa, out); break;
-                }
+            switch (nt) {
+            case 1: row_layout(rtype, 1, wr, n, pa, out); break;
+            case 2: row_layout(rtype, 2, wr, n, pa, out); break;
+            case 3: row_layout(rtype, 3, wr, n, pa, out); break;
+            default: row_layout(rtype, 4, wr, n, pa, out); break;
             }
             for (int t = 0; t < nt; t++) y[(t0 + t) * ldy + r] = out[t];
         }
@@ -1377,11 +1374,14 @@ AI void decode_k6x16(const uint8_t *p, int8_t *wb, int32_t *corr, float *s, floa
     __m512i sum = _mm512_setzero_si512();
     for (int v = 0; v < 4; v++) sum = _mm512_dpbusd_epi32(sum, w[v], _mm512_set1_epi8(1));
     _mm512_storeu_si512(corr, _mm512_slli_epi32(_mm512_sub_epi32(sum, _mm512_set1_epi32(16 * 32)), 7));
+    /* output k, word 4 i + j = lane 4 k + i of w[j] (words 0, 1 from w[0], w[1]; 2, 3 blended in from w[2], w[3]) */
+    static const int32_t order[4][16] = {{0, 16, 0, 16, 1, 17, 1, 17, 2, 18, 2, 18, 3, 19, 3, 19},
+                                         {4, 20, 4, 20, 5, 21, 5, 21, 6, 22, 6, 22, 7, 23, 7, 23},
+                                         {8, 24, 8, 24, 9, 25, 9, 25, 10, 26, 10, 26, 11, 27, 11, 27},
+                                         {12, 28, 12, 28, 13, 29, 13, 29, 14, 30, 14, 30, 15, 31, 15, 31}};
     const __m512i off = _mm512_set1_epi8(32);
     for (int k = 0; k < 4; k++) {
-        int32_t idx[16];
-        for (int i = 0; i < 4; i++) idx[4 * i] = idx[4 * i + 2] = 4 * k + i, idx[4 * i + 1] = idx[4 * i + 3] = 16 + 4 * k + i;
-        const __m512i ix = _mm512_loadu_si512(idx);
+        const __m512i ix = _mm512_loadu_si512(order[k]);
         const __m512i o =
             _mm512_mask_blend_epi32(0xCCCC, _mm512_permutex2var_epi32(w[0], ix, w[1]), _mm512_permutex2var_epi32(w[2], ix, w[3]));
         _mm512_storeu_si512(wb + 64 * k, _mm512_sub_epi8(o, off));
