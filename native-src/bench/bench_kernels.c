@@ -332,12 +332,10 @@ int main(int argc, char **argv) {
         if (!x || !xq || !y) return 1;
         for (int64_t i = 0; i < cols * max_tok; i++) x[i] = (float)(rnd() & 0xFFFF) / 32768.0f - 1.0f;
 
-        double bw_now = measure_bandwidth(tp, bw_buf, bw_bytes, 3);
-        if (bw_now > bw) bw = bw_now;
         mm_ctx c = {type, w, wrb, x, xq, mv_rows, cols, 1, y};
         double t_mv = 1e30, ratios[64];
         const int pairs = MV_PASSES(reps);
-        for (int r = 0; r < pairs; r++) { /* each pass right after a read of its own */
+        for (int r = 0; r < pairs; r++) { /* each pass right after a read of its own (the best one is the reference) */
             const double bw_r = measure_bandwidth(tp, bw_buf, bw_bytes, 1), t = run_matmul(tp, &c, 1);
             if (bw_r > bw) bw = bw_r;
             if (t < t_mv) t_mv = t;
