@@ -245,18 +245,21 @@ static const char *type_name(int32_t type) {
 
 static int usage(void) {
     fprintf(stderr, "usage: bench_kernels [-t threads] [-m rows] [-k cols] [-p tokens] [-r reps] [-g GiB] "
-                    "[-l scalar|avx2|avx512|neon|neon-dotprod] [types...]\n");
+                    "[-l scalar|avx2|avx512|neon|neon-dotprod] [-v] [types...]\n"
+                    "  -v: also print every matrix x vector pass and the read before it (stderr)\n");
     return 2;
 }
 
 int main(int argc, char **argv) {
-    int threads = 2, reps = 10, n_types = 0;
+    int threads = 2, reps = 10, n_types = 0, verbose = 0;
     int64_t mm_rows = 4096, cols = 4096, tokens = 512;
     double gib = 1.0;
     int32_t types[32];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (a[0] == '-' && i + 1 < argc) {
+        if (strcmp(a, "-v") == 0) {
+            verbose = 1;
+        } else if (a[0] == '-' && i + 1 < argc) {
             const char *v = argv[++i];
             switch (a[1]) {
             case 't': threads = atoi(v); break;
@@ -310,10 +313,13 @@ int main(int argc, char **argv) {
            (long long)cols, gib, (long long)mm_rows, (long long)cols, (long long)tokens);
     printf("columns: mv = matrix x vector, GB/s of weights streamed (best of %d) and its share of the read bandwidth\n"
            "  (of bw: against the best read of the run; paired: median over the passes of each against the read timed just\n"
-           "  before it, which a host whose memory speed changes from second to second cannot skew);\n"
+           "  before it, which a host whose memory speed changes from second to second cannot skew; near best: the same\n"
+           "  over the passes whose read reached 90 %% of the best read, with their count: on a host whose memory speed\n"
+           "  switches between states, the share of the fast state's bandwidth, which the of-bw column measures against);\n"
            "  L2 = one thread on a weight matrix that stays in L2, per core (fastest of many short calls);\n"
            "  mm = matrix x matrix GFLOP/s with all threads (wall clock) and per core (one thread, thread CPU time)\n\n", MV_PASSES(reps));
     double r_mv[32], r_pair[32], r_l2[32], r_mm[32], r_mmc[32], r_us[32], r_ms[32];
+    static double pass_read[32][64], pass_ratio[32][64];
     for (int ti = 0; ti < n_types; ti++) {
         int32_t type = types[ti];
         const int32_t base = ffl_x16_base(type);
@@ -333,15 +339,21 @@ int main(int argc, char **argv) {
         for (int64_t i = 0; i < cols * max_tok; i++) x[i] = (float)(rnd() & 0xFFFF) / 32768.0f - 1.0f;
 
         mm_ctx c = {type, w, wrb, x, xq, mv_rows, cols, 1, y};
-        double t_mv = 1e30, ratios[64];
+        double t_mv = 1e30, *ratios = pass_ratio[ti];
         const int pairs = MV_PASSES(reps);
         for (int r = 0; r < pairs; r++) { /* each pass right after a read of its own (the best one is the reference) */
             const double bw_r = measure_bandwidth(tp, bw_buf, bw_bytes, 1), t = run_matmul(tp, &c, 1);
             if (bw_r > bw) bw = bw_r;
+            pass_read[ti][r] = bw_r;
             if (t < t_mv) t_mv = t;
             ratios[r] = (double)wrb * (double)mv_rows / t / 1e9 / bw_r;
+            if (verbose)
+                fprintf(stderr, "pass %s %d: read %.2f GB/s, matrix x vector %.2f GB/s, ratio %.3f\n", type_name(type), r,
+                        bw_r, (double)wrb * (double)mv_rows / t / 1e9, ratios[r]);
         }
-        r_pair[ti] = median(ratios, pairs);
+        double sorted[64];
+        memcpy(sorted, ratios, sizeof(double) * (size_t)pairs); /* median() sorts; the passes stay in order */
+        r_pair[ti] = median(sorted, pairs);
         r_mv[ti] = (double)wrb * (double)mv_rows / t_mv / 1e9;
         r_us[ti] = t_mv * 1e6;
         r_l2[ti] = cached_mv_gbs(type, w, wrb, cols, x, xq, y);
@@ -358,11 +370,18 @@ int main(int argc, char **argv) {
         free(w), free(x), free(xq), free(y);
     }
     printf("read bandwidth: %.2f GB/s (best streaming read of %.2f GiB, %d threads)\n\n", bw, gib, threads);
-    printf("%-8s %10s %9s %7s %7s %14s %11s %10s %16s\n", "type", "mv GB/s", "mv us", "of bw", "paired", "L2 GB/s/core",
-           "mm GFLOP/s", "mm ms", "mm GFLOP/s/core");
-    for (int ti = 0; ti < n_types; ti++)
-        printf("%-8s %10.2f %9.0f %6.1f%% %6.1f%% %14.2f %11.1f %10.2f %16.1f\n", type_name(types[ti]), r_mv[ti], r_us[ti],
-               100.0 * r_mv[ti] / bw, 100.0 * r_pair[ti], r_l2[ti], r_mm[ti], r_ms[ti], r_mmc[ti]);
+    printf("%-8s %10s %9s %7s %7s %12s %14s %11s %10s %16s\n", "type", "mv GB/s", "mv us", "of bw", "paired", "near best",
+           "L2 GB/s/core", "mm GFLOP/s", "mm ms", "mm GFLOP/s/core");
+    for (int ti = 0; ti < n_types; ti++) {
+        double near[64];
+        int n_near = 0;
+        for (int r = 0; r < MV_PASSES(reps); r++)
+            if (pass_read[ti][r] >= 0.9 * bw) near[n_near++] = pass_ratio[ti][r];
+        char near_s[32] = "-";
+        if (n_near > 0) snprintf(near_s, sizeof near_s, "%.1f%% (%d)", 100.0 * median(near, n_near), n_near);
+        printf("%-8s %10.2f %9.0f %6.1f%% %6.1f%% %12s %14.2f %11.1f %10.2f %16.1f\n", type_name(types[ti]), r_mv[ti],
+               r_us[ti], 100.0 * r_mv[ti] / bw, 100.0 * r_pair[ti], near_s, r_l2[ti], r_mm[ti], r_ms[ti], r_mmc[ti]);
+    }
     free(bw_buf);
     ffl_threadpool_free(tp);
     return 0;
