@@ -7,6 +7,7 @@
 #include "model/kv_cache.h"
 #include "model/model.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,12 @@ typedef struct {
     const int32_t *out_row; /* output row of each token, -1 = no output */
     int32_t n_out;
 } ffl_ubatch;
+
+/* The rows of the current few-token matmul one thread owns and nobody has claimed yet: first | end << 32,
+ * on a cache line of its own. */
+typedef struct {
+    _Alignas(64) atomic_ullong left;
+} ffl_row_share;
 
 struct ffl_session {
     const ffl_model *model;
@@ -65,6 +72,7 @@ struct ffl_session {
     uint8_t *thread_scratch;
     size_t thread_scratch_bytes;
     int32_t thread_scratch_count;
+    ffl_row_share *row_share; /* [thread_scratch_count] few-token matmuls' row claims (forward.c) */
 
     /* Per-token data of the current call. */
     int32_t call_cap;
