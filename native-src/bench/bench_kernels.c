@@ -314,8 +314,8 @@ int main(int argc, char **argv) {
     printf("columns: mv = matrix x vector, GB/s of weights streamed (best of %d) and its share of the read bandwidth\n"
            "  (of bw: against the best read of the run; paired: median over the passes of each against the read timed just\n"
            "  before it, which a host whose memory speed changes from second to second cannot skew; near best: the same\n"
-           "  over the passes whose read reached 90 %% of the best read, with their count: on a host whose memory speed\n"
-           "  switches between states, the share of the fast state's bandwidth, which the of-bw column measures against);\n"
+           "  over the passes whose read reached 90 %% of the best read, with their count: on a host that switches between\n"
+           "  a slow and a fast memory state, the kernel's share of the fast state's bandwidth if the run reached it);\n"
            "  L2 = one thread on a weight matrix that stays in L2, per core (fastest of many short calls);\n"
            "  mm = matrix x matrix GFLOP/s with all threads (wall clock) and per core (one thread, thread CPU time)\n\n", MV_PASSES(reps));
     double r_mv[32], r_pair[32], r_l2[32], r_mm[32], r_mmc[32], r_us[32], r_ms[32];
