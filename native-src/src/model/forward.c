@@ -96,6 +96,7 @@ typedef struct {
     mm_task t[3];
     int n;
     int64_t n_tok;
+    int64_t total;        /* rows of all tasks, set by mm_run */
     ffl_row_share *share; /* per thread (few-token steps) */
 } mm_job;
 
@@ -142,15 +143,9 @@ static int claim_rows(atomic_ullong *r, int64_t min_rows, int front, int64_t *b,
     }
 }
 
-static int64_t mm_total_rows(const mm_job *j) {
-    int64_t total = 0;
-    for (int i = 0; i < j->n; i++) total += j->t[i].n_rows;
-    return total;
-}
-
 static void mm_worker(void *ctx, int ith, int nth) {
     mm_job *j = ctx;
-    const int64_t total = mm_total_rows(j);
+    const int64_t total = j->total;
     if (j->n_tok <= MM_DYNAMIC_MAX_TOKENS && nth > 1 && j->share) {
         int64_t min_rows = ((int64_t)(MM_MIN_CHUNK_BYTES / j->t[0].row_bytes) + 15) & ~(int64_t)15;
         if (min_rows < 16) min_rows = 16;
@@ -179,7 +174,13 @@ static void mm_add(mm_job *j, const ffl_weight *w, int64_t mat, const void *xq, 
 }
 
 static void mm_run(ffl_session *s, mm_job *j) {
-    const int64_t total = mm_total_rows(j);
+    int64_t total = 0;
+    double work = 0;
+    for (int i = 0; i < j->n; i++) {
+        total += j->t[i].n_rows;
+        work += (double)j->t[i].n_rows * (double)j->t[i].n_cols;
+    }
+    j->total = total;
     const int nth = ffl_threadpool_size(s->pool);
     j->share = NULL;
     if (j->n_tok <= MM_DYNAMIC_MAX_TOKENS && nth > 1 && nth <= s->thread_scratch_count && total < (1ll << 32)) {
@@ -190,8 +191,6 @@ static void mm_run(ffl_session *s, mm_job *j) {
             atomic_store_explicit(&j->share[i].left, (unsigned long long)lo | (unsigned long long)hi << 32, memory_order_relaxed);
         }
     }
-    double work = 0;
-    for (int i = 0; i < j->n; i++) work += (double)j->t[i].n_rows * (double)j->t[i].n_cols;
     run(s, mm_worker, j, work * (double)j->n_tok);
 }
 

@@ -35,11 +35,11 @@ AI float h2f(uint16_t h) { return _cvtsh_ss(h); }
  * threads rose by 8-24 % (Q4_K_M, Q4_0, Q8_0). Prefetching into L1, or nearer than 8 KiB, was slower;
  * F16 rows gain nothing from it (slower with 4 KiB, the same with 16 KiB) and rely on the hardware prefetcher. */
 #define MV_PREFETCH_L2 16384
-/* A one-byte load of the line at p, result unused. */
-AI void touch_line(const void *p) { __asm__ volatile("" : : "r"(*(const volatile uint8_t *)p)); }
 AI void prefetch_l2(const void *p, int bytes) {
     for (int o = 0; o < bytes; o += 64) _mm_prefetch((const char *)p + o, _MM_HINT_T1);
 }
+/* A one-byte load of the line at p, result unused (see row_x16). */
+AI void touch_line(const void *p) { __asm__ volatile("" : : "r"(*(const volatile uint8_t *)p)); }
 AI float hsum256(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
