@@ -196,13 +196,20 @@ static void mm_run(ffl_session *s, mm_job *j) {
 
 /* ---- elementwise helpers --------------------------------------------------------------- */
 
-/* ggml's rms_norm: squares in float, summed in double; then the weight multiply. */
+/* ggml's rms_norm: squares in float, summed in double; then the weight multiply. The double sum
+ * runs in eight partial sums, which the compiler vectorizes, instead of one chain of dependent adds
+ * (TinyLlama, one token: the two norm phases of all layers 112 -> 82 us each); it can differ from the
+ * chained sum only in the double's last bits. */
 static void rms_norm(const float *x, const float *w, float *y, int64_t n, float eps) {
-    double sum = 0;
-    for (int64_t i = 0; i < n; i++) sum += (double)(x[i] * x[i]);
+    double part[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) part[k] += (double)(x[i + k] * x[i + k]);
+    double sum = ((part[0] + part[4]) + (part[1] + part[5])) + ((part[2] + part[6]) + (part[3] + part[7]));
+    for (; i < n; i++) sum += (double)(x[i] * x[i]);
     const float mean = (float)(sum / (double)n);
     const float scale = 1.0f / sqrtf(mean + eps);
-    for (int64_t i = 0; i < n; i++) y[i] = (x[i] * scale) * w[i];
+    for (i = 0; i < n; i++) y[i] = (x[i] * scale) * w[i];
 }
 
 /* ---- RoPE ------------------------------------------------------------------------------ */
