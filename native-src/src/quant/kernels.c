@@ -638,3 +638,9 @@ void ffl_matmul_rows(int32_t wtype, const void *w, size_t w_row_bytes, const voi
     ffl_matmul_fn mm = current_table()->matmul[wtype];
     mm(w, w_row_bytes, xq, ffl_activation_row_bytes(wtype, n_cols), n_cols, n_tokens, y, ldy, r0, r1);
 }
+
+void ffl_matmul_rows_strided(int32_t wtype, const void *w, size_t w_row_bytes, const void *x, size_t x_row_bytes,
+                             int64_t n_cols, int64_t n_tokens, float *y, int64_t ldy, int64_t r0, int64_t r1) {
+    if ((wtype != FFL_TYPE_F32 && wtype != FFL_TYPE_F16 && wtype != FFL_TYPE_BF16) || r0 >= r1 || n_tokens <= 0) return;
+    current_table()->matmul[wtype](w, w_row_bytes, x, x_row_bytes, n_cols, n_tokens, y, ldy, r0, r1);
+}

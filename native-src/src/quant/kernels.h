@@ -29,6 +29,11 @@ void ffl_quantize_activations(int32_t wtype, const float *x, int64_t ldx, void *
 void ffl_matmul_rows(int32_t wtype, const void *w, size_t w_row_bytes, const void *xq, int64_t n_cols, int64_t n_tokens,
                      float *y, int64_t ldy, int64_t r0, int64_t r1);
 
+/* ffl_matmul_rows for float weight types (F32, F16, BF16, whose activations have the weights' own
+ * format) with activation rows x_row_bytes apart instead of packed: rows of a KV cache used in place. */
+void ffl_matmul_rows_strided(int32_t wtype, const void *w, size_t w_row_bytes, const void *x, size_t x_row_bytes,
+                             int64_t n_cols, int64_t n_tokens, float *y, int64_t ldy, int64_t r0, int64_t r1);
+
 /* Dequantizes one row of n elements of any supported type to floats (embedding lookup). */
 void ffl_dequantize_row_internal(int32_t type, const void *src, float *dst, int64_t n);
 
