@@ -309,7 +309,9 @@ typedef struct ffl_model_params {
     int32_t use_mmap;                /* 1 (default): map the file; 0: read it into memory */
     int32_t repack;                  /* 1 (default): with use_mmap, move the weights whose layout the CPU's
                                         kernels multiply faster (Q4_0, Q8_0, Q4_K, Q6_K on AVX-512) into that
-                                        layout in memory of the model's own; 0: use every weight where the
+                                        layout in memory of the model's own, and copy the other weight
+                                        matrices there as they are when the system has transparent huge
+                                        pages (streamed faster from them); 0: use every weight where the
                                         file maps it */
     ffl_progress_fn progress;        /* loading progress in [0, 1], may be NULL; non-zero return cancels */
     void *progress_user_data;

@@ -65,7 +65,8 @@ final class BenchCommand implements Callable<Integer> {
     boolean noMmap;
 
     @Option(names = "--no-repack", description = "keep every weight as the file stores it (by default the weights "
-            + "whose layout the CPU's kernels multiply faster, Q4_0, Q8_0, Q4_K and Q6_K with AVX-512, are rearranged in memory at load)")
+            + "whose layout the CPU's kernels multiply faster, Q4_0, Q8_0, Q4_K and Q6_K with AVX-512, are rearranged in memory at load "
+            + "and the other weight matrices copied onto huge pages)")
     boolean noRepack;
 
     @Option(names = "--seed", defaultValue = "1234", description = "seed of the random tokens")
