@@ -1641,6 +1641,14 @@ static void pack_float_panel(int half, const void *x, size_t xrb, int64_t t0, in
                 continue;
             }
             const uint8_t *xr = (const uint8_t *)x + (size_t)(t0 + t) * xrb;
+            /* 512 bytes ahead in the row, and the start of the row 16 tokens on (the next panel's):
+             * a single-token step packs KV cache rows that no other access brought in (TinyLlama
+             * after a 1024-token prompt, one thread: attention 7.5-8.1 -> 6.9 ms per token) */
+            _mm_prefetch((const char *)xr + 4 * k + 512, _MM_HINT_T0);
+            if (k == 0) {
+                _mm_prefetch((const char *)xr + 16 * xrb, _MM_HINT_T0);
+                _mm_prefetch((const char *)xr + 16 * xrb + 64, _MM_HINT_T0);
+            }
             if (half) {
                 const int64_t left = n - 2 * k; /* 16-bit elements left in this row */
                 const __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
