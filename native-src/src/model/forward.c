@@ -479,11 +479,11 @@ static void phase_attention(void *ctx, int ith, int nth) {
     float *scores = (float *)(scratch + ALIGN64((size_t)FFL_ATT_BLOCK * ffl_activation_row_bytes(kvt, hdk)));
     uint8_t *pbuf = (uint8_t *)scores + ALIGN64((size_t)FFL_ATT_BLOCK * (size_t)kv->n_cells * sizeof(float));
     float *tbuf = (float *)(pbuf + ALIGN64((size_t)FFL_ATT_BLOCK * ffl_activation_row_bytes(kvt, kv->n_cells)));
-    /* One token, several heads per KV head, a float cache: the heads' rows are the kernels' weight rows
-     * and the cache rows, read in place, their tokens, so the token tiles fill with cells (4-8 heads
-     * would leave most of each tile empty). TinyLlama Q4_0 tg, 2 threads, in turns per token: 1.03-1.09x
-     * after a 1024-token prompt, 1.01-1.04x after 256, the same from an empty cache. */
-    const int swap = grouped && heads_per_item >= 4 && (kvt == FFL_TYPE_F16 || kvt == FFL_TYPE_F32 || kvt == FFL_TYPE_BF16);
+    /* One token, several heads per KV head (either cache type): the heads' rows are the kernels'
+     * weight rows and the cache rows, read in place, their tokens, so the token tiles fill with cells
+     * (4-8 heads would leave most of each tile empty). TinyLlama Q4_0 tg, 2 threads, in turns per
+     * token: 1.03-1.09x after a 1024-token prompt, 1.01-1.04x after 256, the same from an empty cache. */
+    const int swap = grouped && heads_per_item >= 4 && (kvt == FFL_TYPE_F16 || kvt == FFL_TYPE_F32);
     int32_t tok[FFL_ATT_BLOCK];
 
     int64_t b, e;
