@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/ffl_internal.h"
+#include "common/sysmem.h"
 #include "gguf/gguf_internal.h"
 #include "model/model.h"
 #include "quant/kernels.h"
@@ -79,19 +80,35 @@ static int collect(ffl_weight *w, repack_job *jobs, int n, size_t *total, int co
     return n + 1;
 }
 
+/* The jobs for every weight tensor that gets a layout of its own (or a copy); their bytes in *total. */
+static int plan(ffl_model *m, repack_job *jobs, int copy_plain, size_t *total) {
+    int n = 0;
+    *total = 0;
+    /* the token embedding is looked up row by row in its own format, so it stays (also when tied) */
+    for (int32_t role = 0; role < FFL_T_GLOBAL_COUNT; role++)
+        if (role != FFL_T_TOKEN_EMBD) n = collect(&m->global[role], jobs, n, total, copy_plain);
+    for (int32_t il = 0; il < m->hp.n_layer; il++)
+        for (int32_t i = 0; i < FFL_T_LAYER_COUNT; i++) n = collect(&m->layers[il].t[i], jobs, n, total, copy_plain);
+    return n;
+}
+
 int32_t ffl_model_repack(ffl_model *m) {
     if (!m->gguf->file_mapped) return FFL_OK; /* a copy in memory already: repacking would hold two */
     const int max_jobs = FFL_T_GLOBAL_COUNT + m->hp.n_layer * FFL_T_LAYER_COUNT;
     repack_job *jobs = calloc((size_t)max_jobs, sizeof *jobs);
     if (!jobs) return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "model: out of memory");
     size_t total = 0;
-    int n = 0;
     const int copy_plain = huge_pages_available();
-    /* the token embedding is looked up row by row in its own format, so it stays (also when tied) */
-    for (int32_t role = 0; role < FFL_T_GLOBAL_COUNT; role++)
-        if (role != FFL_T_TOKEN_EMBD) n = collect(&m->global[role], jobs, n, &total, copy_plain);
-    for (int32_t il = 0; il < m->hp.n_layer; il++)
-        for (int32_t i = 0; i < FFL_T_LAYER_COUNT; i++) n = collect(&m->layers[il].t[i], jobs, n, &total, copy_plain);
+    int n = plan(m, jobs, copy_plain, &total);
+    /* a copy that does not fit would swap or meet the OOM killer: the file's pages can be dropped and
+     * read again, the copy's cannot */
+    const size_t avail = ffl_memory_available(), room = avail / 10 * 9;
+    if (total > room && copy_plain) n = plan(m, jobs, 0, &total); /* the layouts without the copies */
+    if (total > room) {
+        FFL_LOGW("model: %zu MiB of weights to repack but %zu MiB of memory available; using them as stored",
+                 total >> 20, avail >> 20);
+        n = 0;
+    }
     if (n == 0) {
         free(jobs);
         return FFL_OK;
