@@ -311,8 +311,9 @@ typedef struct ffl_model_params {
                                         kernels multiply faster (Q4_0, Q8_0, Q4_K, Q6_K on AVX-512) into that
                                         layout in memory of the model's own, and copy the other weight
                                         matrices there as they are when the system has transparent huge
-                                        pages (streamed faster from them); 0: use every weight where the
-                                        file maps it */
+                                        pages (streamed faster from them); skipped when that memory would
+                                        not fit in what the system has free; 0: use every weight where
+                                        the file maps it */
     ffl_progress_fn progress;        /* loading progress in [0, 1], may be NULL; non-zero return cancels */
     void *progress_user_data;
 } ffl_model_params;

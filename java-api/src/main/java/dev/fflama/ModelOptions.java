@@ -9,7 +9,8 @@ import java.util.function.DoubleConsumer;
  * @param repack   with {@code mmap}, move the weights that the CPU's kernels multiply faster in another
  *                 layout (Q4_0, Q8_0, Q4_K and Q6_K with AVX-512) into that layout in memory of the model's own,
  *                 and copy the other weight matrices there as they are when the system has transparent huge
- *                 pages (default); false keeps every weight where the file maps it (no copy, slower generation)
+ *                 pages, as far as free memory allows (default); false keeps every weight where the file maps
+ *                 it (no copy, slower generation)
  * @param progress called with the loading fraction in [0, 1] (may be null); runs on the loading thread
  */
 public record ModelOptions(boolean mmap, boolean repack, DoubleConsumer progress) {
