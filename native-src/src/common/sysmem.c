@@ -2,10 +2,9 @@
 
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-/* The first number of a file ("max" or a missing file: 0). */
+/* The number a file starts with; 0 when it is missing or starts otherwise (a cgroup's "max"). */
 static int read_number(const char *dir, const char *name, unsigned long long *out) {
     char path[1024];
     if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) return 0;
