@@ -55,3 +55,12 @@ size_t ffl_memory_available(void) {
     return SIZE_MAX;
 #endif
 }
+
+int ffl_huge_pages_available(void) {
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (!f) return 0;
+    char buf[128] = {0};
+    const int ok = fgets(buf, sizeof buf, f) != NULL && strstr(buf, "[never]") == NULL;
+    fclose(f);
+    return ok;
+}

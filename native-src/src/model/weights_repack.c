@@ -3,7 +3,6 @@
  * memory of their own, on huge pages. The file mapping is left as it was (a GGUF view of the model
  * still reads the file's bytes) and its pages for those tensors are released. */
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -57,16 +56,6 @@ static void release_file_pages(const uint8_t *p, size_t bytes) {
     if (b > a) (void)madvise((void *)a, b - a, MADV_DONTNEED);
 }
 
-/* Whether anonymous memory can get transparent huge pages (not "[never]"). */
-static int huge_pages_available(void) {
-    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
-    if (!f) return 0;
-    char buf[128] = {0};
-    const int ok = fgets(buf, sizeof buf, f) != NULL && strstr(buf, "[never]") == NULL;
-    fclose(f);
-    return ok;
-}
-
 /* A matrix without a faster layout is copied when huge pages are there to hold it: generation read
  * the file's mapping ~10 % slower than the same bytes on 2 MiB pages (TinyLlama F16 tg64, 2 threads,
  * Zen 4 guest, in turns: 1.10x copied; copied onto 4 KiB pages it lost the gain, 0.88x of 2 MiB). */
@@ -98,7 +87,7 @@ int32_t ffl_model_repack(ffl_model *m) {
     repack_job *jobs = calloc((size_t)max_jobs, sizeof *jobs);
     if (!jobs) return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "model: out of memory");
     size_t total = 0;
-    const int copy_plain = huge_pages_available();
+    const int copy_plain = ffl_huge_pages_available();
     int n = plan(m, jobs, copy_plain, &total);
     /* a copy that does not fit would swap or meet the OOM killer: the file's pages can be dropped and
      * read again, the copy's cannot */

@@ -4,6 +4,7 @@
  * level is lowered under a repacked model); and that the model's GGUF view still reads the file's own
  * bytes after their pages were released. */
 #include "fflama.h"
+#include "common/sysmem.h"
 #include "model/model.h"
 #include "quant/kernels.h"
 #include "quant/repack.h"
@@ -75,15 +76,6 @@ static int count_repacked(const ffl_model *m) {
     int n = 0;
     for (int32_t t = FFL_WTYPE_Q4_0_X16; t < FFL_WTYPE_COUNT; t++) n += count_type(m, t);
     return n;
-}
-
-/* Whether the weights' memory can have transparent huge pages (as weights_repack.c decides). */
-static int huge_pages(void) {
-    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
-    char buf[128] = {0};
-    const int ok = f && fgets(buf, sizeof buf, f) && !strstr(buf, "[never]");
-    if (f) fclose(f);
-    return ok;
 }
 
 static int in_own_memory(const ffl_model *m, const ffl_weight *w) {
@@ -158,7 +150,7 @@ static void check_gguf_view(const ffl_model *m, const char *name) {
  * in its own type; without them it stays where the file maps it. */
 static void check_plain_copy(const char *name, int32_t type) {
     ffl_model *m = load(name, 1, 1), *plain = load(name, 1, 0);
-    const int copy = huge_pages();
+    const int copy = ffl_huge_pages_available();
     int n = 0, n_type = 0;
     for (int il = 0; il <= m->hp.n_layer; il++)
         for (int i = 0; i < (il < m->hp.n_layer ? FFL_T_LAYER_COUNT : FFL_T_GLOBAL_COUNT); i++) {
@@ -200,7 +192,7 @@ int main(void) {
                   "repacked %d of %d Q4_0 tensors", count_type(packed, FFL_WTYPE_Q4_0_X16), n_q4);
         CHECK(packed->global[FFL_T_TOKEN_EMBD].type == plain->global[FFL_T_TOKEN_EMBD].type);
     } else { /* no layout of its own at this level: copied onto huge pages when there are any */
-        CHECK((packed->repacked != NULL) == huge_pages() && count_type(packed, FFL_TYPE_Q4_0) == n_q4);
+        CHECK((packed->repacked != NULL) == ffl_huge_pages_available() && count_type(packed, FFL_TYPE_Q4_0) == n_q4);
     }
     CHECK(ffl_model_size(packed) == ffl_model_size(plain));
     char da[128], db[128];
