@@ -349,15 +349,6 @@ static void head_norm(float *x, const ffl_weight *w, int32_t n_heads, int32_t he
     }
 }
 
-static void store_kv_half_or_float(const ffl_kv_cache *kv, uint8_t *dst, float v) {
-    if (kv->type == FFL_TYPE_F16) {
-        uint16_t h = ffl_float_to_half(v);
-        memcpy(dst, &h, 2);
-    } else {
-        memcpy(dst, &v, 4);
-    }
-}
-
 /* Biases, per-head norms, RoPE on q and k; k and v go into their KV cells. */
 static void phase_qkv_post(void *ctx, int ith, int nth) {
     step_ctx *c = ctx;
@@ -369,6 +360,7 @@ static void phase_qkv_post(void *ctx, int ith, int nth) {
                   NV = (int64_t)hp->n_head_kv * hp->head_dim_v;
     const float *freq_factors = m->global[FFL_T_ROPE_FREQS].data ? (const float *)m->global[FFL_T_ROPE_FREQS].data : NULL;
     float *cs = (float *)thread_scratch(s, ith);
+    uint16_t *vh = (uint16_t *)(thread_scratch(s, ith) + ALIGN64((size_t)hp->n_rot * sizeof(float)));
     ffl_kv_cache *kv = &s->kv;
     int64_t b, e;
     ffl_split_range(c->ub->n, ith, nth, &b, &e);
@@ -385,14 +377,18 @@ static void phase_qkv_post(void *ctx, int ith, int nth) {
 
         const int32_t cell = c->ub->cell[t];
         uint8_t *krow = ffl_kv_k_row(kv, c->il, cell);
+        /* values are stored transposed (a row per channel), each to a row of its own; an F16 cache
+         * converts them in one vector pass first */
+        const void *vsrc = v;
         if (kv->type == FFL_TYPE_F16) {
-            uint16_t *kh = (uint16_t *)krow;
-            for (int64_t i = 0; i < NK; i++) kh[i] = ffl_float_to_half(k[i]);
+            ffl_vec_to_half((uint16_t *)krow, k, NK);
+            ffl_vec_to_half(vh, v, NV);
+            vsrc = vh;
         } else {
             memcpy(krow, k, (size_t)NK * sizeof(float));
         }
         for (int64_t i = 0; i < NV; i++)
-            store_kv_half_or_float(kv, ffl_kv_v_row(kv, c->il, i) + (size_t)cell * kv->elt, v[i]);
+            memcpy(ffl_kv_v_row(kv, c->il, i) + (size_t)cell * kv->elt, (const uint8_t *)vsrc + i * kv->elt, kv->elt);
     }
 }
 
@@ -829,7 +825,8 @@ int32_t ffl_forward_alloc_thread_scratch(ffl_session *s, int32_t n_threads) {
                  ALIGN64((size_t)FFL_ATT_BLOCK * (size_t)s->kv.n_cells * sizeof(float)) +
                  ALIGN64((size_t)FFL_ATT_BLOCK * ffl_activation_row_bytes(kvt, s->kv.n_cells)) +
                  ALIGN64((size_t)FFL_ATT_BLOCK * t_cols * sizeof(float)); /* transposed products */
-    size_t rope = ALIGN64((size_t)hp->n_rot * sizeof(float));
+    size_t rope = ALIGN64((size_t)hp->n_rot * sizeof(float)) + /* RoPE angles, then a token's values as halves */
+                  ALIGN64((size_t)hp->n_head_kv * hp->head_dim_v * sizeof(uint16_t));
     size_t per = att > rope ? att : rope;
     uint8_t *p = aligned_alloc(64, per * (size_t)n_threads);
     ffl_row_share *rs = aligned_alloc(64, sizeof *rs * (size_t)n_threads);
@@ -947,8 +944,7 @@ int32_t ffl_forward_shift_keys(ffl_session *s, const int32_t *cells, int32_t n_c
             }
             rope_apply(hp, cs, k, hp->n_head_kv, hp->head_dim_k);
             if (kv->type == FFL_TYPE_F16) {
-                uint16_t *h = (uint16_t *)row;
-                for (int64_t j = 0; j < NK; j++) h[j] = ffl_float_to_half(k[j]);
+                ffl_vec_to_half((uint16_t *)row, k, NK);
             } else {
                 memcpy(row, k, (size_t)NK * sizeof(float));
             }

@@ -2,6 +2,7 @@
  * and leave the tail to the scalar loops here. */
 #include "vecmath/vecmath.h"
 
+#include "common/fp16.h"
 #include "fflama.h"
 #include "vecmath/vecmath_internal.h"
 
@@ -43,6 +44,19 @@ void ffl_vec_swiglu(float *g, const float *u, int64_t n) {
     }
     const int64_t done = n & ~(int64_t)7;
     swiglu_scalar(g + done, u + done, n - done);
+}
+
+void ffl_vec_to_half(uint16_t *h, const float *x, int64_t n) {
+    int64_t done = 0;
+    switch (simd_level()) {
+#if defined(__x86_64__)
+    case 1: ffl_to_half_avx2(h, x, n); done = n & ~(int64_t)7; break;
+#elif defined(__aarch64__)
+    case 2: ffl_to_half_neon(h, x, n); done = n & ~(int64_t)7; break;
+#endif
+    default: break;
+    }
+    for (int64_t i = done; i < n; i++) h[i] = ffl_float_to_half(x[i]);
 }
 
 double ffl_vec_exp_shift(float *x, int64_t n, float shift) {

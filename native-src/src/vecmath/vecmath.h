@@ -1,4 +1,4 @@
-/* Elementwise float math of the forward pass (SiLU gating, softmax exponentials), dispatched at
+/* Elementwise float math of the forward pass (SiLU gating, softmax exponentials, F16 stores), dispatched at
  * run time like the matmul kernels. The SIMD levels use a polynomial exp with at most a few ulp of
  * error against libm's expf, as ggml's vectorised SiLU and softmax do. Internal, validated arguments. */
 #ifndef FFL_VECMATH_H
@@ -12,6 +12,10 @@ extern "C" {
 
 /* g[i] = silu(g[i]) * u[i] with silu(x) = x / (1 + exp(-x)). */
 void ffl_vec_swiglu(float *g, const float *u, int64_t n);
+
+/* h[i] = x[i] as an F16 bit pattern, rounded to nearest even (ffl_float_to_half, which the scalar
+ * level calls: F16C and NEON convert the same way, NaN payloads included). */
+void ffl_vec_to_half(uint16_t *h, const float *x, int64_t n);
 
 /* x[i] = exp(x[i] - shift) (so -inf becomes 0); returns the sum of the results, added in double. */
 double ffl_vec_exp_shift(float *x, int64_t n, float shift);

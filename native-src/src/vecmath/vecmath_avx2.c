@@ -48,3 +48,8 @@ double ffl_exp_shift_avx2(float *x, int64_t n, float shift) {
     _mm256_storeu_pd(lanes, _mm256_add_pd(s0, s1));
     return (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
 }
+
+void ffl_to_half_avx2(uint16_t *h, const float *x, int64_t n) {
+    for (int64_t i = 0; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(h + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}

@@ -24,10 +24,12 @@
 #if defined(__x86_64__)
 void ffl_swiglu_avx2(float *g, const float *u, int64_t n);
 double ffl_exp_shift_avx2(float *x, int64_t n, float shift);
+void ffl_to_half_avx2(uint16_t *h, const float *x, int64_t n);
 #endif
 #if defined(__aarch64__)
 void ffl_swiglu_neon(float *g, const float *u, int64_t n);
 double ffl_exp_shift_neon(float *x, int64_t n, float shift);
+void ffl_to_half_neon(uint16_t *h, const float *x, int64_t n);
 #endif
 
 #endif

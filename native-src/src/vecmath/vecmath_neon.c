@@ -47,3 +47,10 @@ double ffl_exp_shift_neon(float *x, int64_t n, float shift) {
         }
     return vaddvq_f64(vaddq_f64(s0, s1));
 }
+
+void ffl_to_half_neon(uint16_t *h, const float *x, int64_t n) {
+    for (int64_t i = 0; i + 8 <= n; i += 8) {
+        const float16x8_t v = vcombine_f16(vcvt_f16_f32(vld1q_f32(x + i)), vcvt_f16_f32(vld1q_f32(x + i + 4)));
+        vst1q_u16(h + i, vreinterpretq_u16_f16(v));
+    }
+}

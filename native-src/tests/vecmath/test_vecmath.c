@@ -1,6 +1,7 @@
 /* Elementwise math: every dispatch level this CPU supports must agree with libm's expf to a few
- * ulp over the whole float range (underflow, overflow, infinities and NaN included), and SwiGLU and
- * the shifted exponentials must equal the scalar formulas built on it. */
+ * ulp over the whole float range (underflow, overflow, infinities and NaN included), SwiGLU and
+ * the shifted exponentials must equal the scalar formulas built on it, and the vector F16 conversion
+ * must give the scalar conversion's bits for every input. */
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/fp16.h"
 #include "fflama.h"
 #include "test_levels.h"
 #include "test_util.h"
@@ -96,6 +98,32 @@ static void test_swiglu(int32_t level) {
     CHECK(fabsf(big[4] - 20.0f) < 1e-5f && fabsf(big[5]) < 1e-7f && big[6] == 0.0f);
 }
 
+static void test_to_half(int32_t level) {
+    static float x[N_VALUES];
+    static uint16_t h[N_VALUES];
+    /* halfway cases, the edges of the normal, subnormal and finite half ranges, NaN payloads */
+    const uint32_t specials[] = {0x00000000u, 0x80000000u, 0x3f800000u, 0x3f801000u, 0x3f803000u, 0x3f802000u,
+                                 0x477fe000u, 0x477fefffu, 0x477ff000u, 0x47800000u, 0x38800000u, 0x387fc000u,
+                                 0x33000000u, 0x33000001u, 0x32ffffffu, 0x33800000u, 0x7f800000u, 0xff800000u,
+                                 0x7fc00000u, 0xffc00001u, 0x7f800001u, 0x7fa5a5a5u, 0xff812345u, 0x00000001u};
+    const int ns = (int)(sizeof specials / sizeof specials[0]);
+    uint32_t r = 12345u;
+    for (int i = 0; i < N_VALUES; i++) {
+        r = r * 1664525u + 1013904223u;
+        uint32_t bits = r;
+        if (i < ns * 8 && i % 8 == 5) bits = specials[i / 8]; /* specials in every lane position */
+        else if (i % 2 == 0) bits = (r & 0x8fffffffu) | 0x30000000u; /* around the half range */
+        memcpy(&x[i], &bits, 4);
+    }
+    ffl_vec_to_half(h, x, N_VALUES);
+    int bad = 0;
+    for (int i = 0; i < N_VALUES; i++)
+        if (h[i] != ffl_float_to_half(x[i]) && bad++ < 5)
+            CHECK_MSG(0, "level %s: half of 0x%08x = 0x%04x, scalar 0x%04x", ffl_cpu_level_name(level), ffl_f32_bits(x[i]),
+                      h[i], ffl_float_to_half(x[i]));
+    CHECK(bad == 0);
+}
+
 int main(void) {
     const int32_t top = ffl_cpu_level();
     int32_t levels[8];
@@ -105,6 +133,7 @@ int main(void) {
         printf("level %s\n", ffl_cpu_level_name(levels[i]));
         test_exp_shift(levels[i]);
         test_swiglu(levels[i]);
+        test_to_half(levels[i]);
     }
     ffl_cpu_set_level(top);
     return test_finish("test_vecmath");
