@@ -376,16 +376,17 @@ static void phase_qkv_post(void *ctx, int ith, int nth) {
         rope_apply(hp, cs, k, hp->n_head_kv, hp->head_dim_k);
 
         const int32_t cell = c->ub->cell[t];
-        uint8_t *krow = ffl_kv_k_row(kv, c->il, cell);
         /* values are stored transposed (a row per channel), each to a row of its own; an F16 cache
          * converts them in one vector pass first */
         const void *vsrc = v;
+        for (int32_t h = 0; h < hp->n_head_kv; h++) {
+            uint8_t *kh = ffl_kv_k_head(kv, c->il, h, cell);
+            if (kv->type == FFL_TYPE_F16) ffl_vec_to_half((uint16_t *)kh, k + (int64_t)h * hp->head_dim_k, hp->head_dim_k);
+            else memcpy(kh, k + (int64_t)h * hp->head_dim_k, (size_t)hp->head_dim_k * sizeof(float));
+        }
         if (kv->type == FFL_TYPE_F16) {
-            ffl_vec_to_half((uint16_t *)krow, k, NK);
             ffl_vec_to_half(vh, v, NV);
             vsrc = vh;
-        } else {
-            memcpy(krow, k, (size_t)NK * sizeof(float));
         }
         for (int64_t i = 0; i < NV; i++)
             memcpy(ffl_kv_v_row(kv, c->il, i) + (size_t)cell * kv->elt, (const uint8_t *)vsrc + i * kv->elt, kv->elt);
@@ -500,9 +501,9 @@ static void phase_attention(void *ctx, int ith, int nth) {
         }
         for (int32_t i = 0; i < rows; i++) tok[i] = grouped ? t0 : t0 + i;
 
-        const uint8_t *kr = ffl_kv_k_row(kv, c->il, lo) + (size_t)kvh * hdk * kv->elt;
+        const uint8_t *kr = ffl_kv_k_head(kv, c->il, kvh, lo);
         const uint8_t *vr = ffl_kv_v_row(kv, c->il, (int64_t)kvh * hdv) + (size_t)lo * kv->elt;
-        const size_t k_stride = (size_t)kv->n_embd_k * kv->elt, v_stride = (size_t)kv->n_cells * kv->elt;
+        const size_t k_stride = (size_t)hdk * kv->elt, v_stride = (size_t)kv->n_cells * kv->elt;
         encode_rows(kvt, s->q + (int64_t)t0 * NQ + (int64_t)h * hdk, q_stride, qbuf, hdk, 0, rows);
         if (swap) { /* products transposed: tbuf[cell][head] */
             ffl_matmul_rows_strided(kvt, qbuf, ffl_activation_row_bytes(kvt, hdk), kr, k_stride, hdk, w, tbuf, rows, 0, rows);
@@ -927,28 +928,26 @@ int32_t ffl_forward_shift_keys(ffl_session *s, const int32_t *cells, int32_t n_c
     const ffl_model *m = s->model;
     const ffl_hparams *hp = &m->hp;
     ffl_kv_cache *kv = &s->kv;
-    const int64_t NK = kv->n_embd_k;
+    const int64_t D = kv->head_dim_k;
     const float *freq_factors = m->global[FFL_T_ROPE_FREQS].data ? (const float *)m->global[FFL_T_ROPE_FREQS].data : NULL;
-    float *cs = malloc((size_t)(hp->n_rot + NK) * sizeof(float));
+    float *cs = malloc((size_t)(hp->n_rot + D) * sizeof(float));
     if (!cs) return ffl_fail(FFL_ERR_OUT_OF_MEMORY, "out of memory for the context shift");
     float *k = cs + hp->n_rot;
     rope_angles_scaled(hp, freq_factors, delta, 0, cs);
     for (int32_t il = 0; il < kv->n_layer; il++)
-        for (int32_t i = 0; i < n_cells; i++) {
-            uint8_t *row = ffl_kv_k_row(kv, il, cells[i]);
-            if (kv->type == FFL_TYPE_F16) {
-                const uint16_t *h = (const uint16_t *)row;
-                for (int64_t j = 0; j < NK; j++) k[j] = ffl_half_to_float(h[j]);
-            } else {
-                memcpy(k, row, (size_t)NK * sizeof(float));
+        for (int32_t i = 0; i < n_cells; i++)
+            for (int32_t h = 0; h < kv->n_head_kv; h++) {
+                uint8_t *kh = ffl_kv_k_head(kv, il, h, cells[i]);
+                if (kv->type == FFL_TYPE_F16) {
+                    const uint16_t *src = (const uint16_t *)kh;
+                    for (int64_t j = 0; j < D; j++) k[j] = ffl_half_to_float(src[j]);
+                } else {
+                    memcpy(k, kh, (size_t)D * sizeof(float));
+                }
+                rope_apply(hp, cs, k, 1, (int32_t)D);
+                if (kv->type == FFL_TYPE_F16) ffl_vec_to_half((uint16_t *)kh, k, D);
+                else memcpy(kh, k, (size_t)D * sizeof(float));
             }
-            rope_apply(hp, cs, k, hp->n_head_kv, hp->head_dim_k);
-            if (kv->type == FFL_TYPE_F16) {
-                ffl_vec_to_half((uint16_t *)row, k, NK);
-            } else {
-                memcpy(row, k, (size_t)NK * sizeof(float));
-            }
-        }
     free(cs);
     return FFL_OK;
 }

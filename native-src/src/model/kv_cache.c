@@ -5,18 +5,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-int32_t ffl_kv_init(ffl_kv_cache *kv, int32_t n_cells, int32_t n_layer, int64_t n_embd_k, int64_t n_embd_v,
-                    int32_t type, int32_t n_seq_max) {
+int32_t ffl_kv_init(ffl_kv_cache *kv, int32_t n_cells, int32_t n_layer, int32_t n_head_kv, int64_t head_dim_k,
+                    int64_t n_embd_v, int32_t type, int32_t n_seq_max) {
     memset(kv, 0, sizeof *kv);
     if (type != FFL_TYPE_F16 && type != FFL_TYPE_F32)
         return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "KV cache type must be F16 or F32, not %d", type);
-    if (n_cells < 1 || n_layer < 1 || n_embd_k < 1 || n_embd_v < 1 || n_seq_max < 1 || n_seq_max > FFL_KV_MAX_SEQ)
+    if (n_cells < 1 || n_layer < 1 || n_head_kv < 1 || head_dim_k < 1 || head_dim_k > INT32_MAX || n_embd_v < 1 ||
+        n_seq_max < 1 || n_seq_max > FFL_KV_MAX_SEQ)
         return ffl_fail(FFL_ERR_INVALID_ARGUMENT, "invalid KV cache dimensions");
+    const int64_t n_embd_k = (int64_t)n_head_kv * head_dim_k;
     kv->n_cells = n_cells;
     kv->n_layer = n_layer;
     kv->n_seq_max = n_seq_max;
     kv->type = type;
     kv->elt = type == FFL_TYPE_F16 ? 2 : 4;
+    kv->n_head_kv = n_head_kv;
+    kv->head_dim_k = head_dim_k;
     kv->n_embd_k = n_embd_k;
     kv->n_embd_v = n_embd_v;
     uint64_t kb, vb, k_total, v_total;
@@ -38,6 +42,16 @@ int32_t ffl_kv_init(ffl_kv_cache *kv, int32_t n_cells, int32_t n_layer, int64_t 
     }
     ffl_kv_clear(kv);
     return FFL_OK;
+}
+
+void ffl_kv_k_get(const ffl_kv_cache *kv, int32_t layer, int32_t cell, void *dst) {
+    const size_t hb = (size_t)kv->head_dim_k * kv->elt;
+    for (int32_t h = 0; h < kv->n_head_kv; h++) memcpy((uint8_t *)dst + (size_t)h * hb, ffl_kv_k_head(kv, layer, h, cell), hb);
+}
+
+void ffl_kv_k_set(ffl_kv_cache *kv, int32_t layer, int32_t cell, const void *src) {
+    const size_t hb = (size_t)kv->head_dim_k * kv->elt;
+    for (int32_t h = 0; h < kv->n_head_kv; h++) memcpy(ffl_kv_k_head(kv, layer, h, cell), (const uint8_t *)src + (size_t)h * hb, hb);
 }
 
 void ffl_kv_free(ffl_kv_cache *kv) {

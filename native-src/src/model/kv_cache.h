@@ -24,21 +24,24 @@ typedef struct {
     int32_t n_seq_max;
     int32_t type;       /* FFL_TYPE_F16 or FFL_TYPE_F32 */
     size_t elt;         /* bytes per element */
+    int32_t n_head_kv;
+    int64_t head_dim_k;
     int64_t n_embd_k;   /* per cell and layer: n_head_kv * head_dim_k */
     int64_t n_embd_v;
     ffl_kv_cell *cells;
     int32_t used;       /* cells with pos >= 0 */
     int32_t head;       /* where the next free-cell search starts */
-    /* Keys, per layer: [n_cells][n_embd_k]. Values, per layer, transposed: [n_embd_v][n_cells],
-     * so attention multiplies probabilities by contiguous rows of one channel. */
+    /* Keys, per layer and KV head: [n_head_kv][n_cells][head_dim_k], so the keys one head's
+     * attention reads are contiguous. Values, per layer, transposed: [n_embd_v][n_cells], so
+     * attention multiplies probabilities by contiguous rows of one channel. */
     uint8_t *k;
     uint8_t *v;
     size_t layer_k_bytes;
     size_t layer_v_bytes;
 } ffl_kv_cache;
 
-int32_t ffl_kv_init(ffl_kv_cache *kv, int32_t n_cells, int32_t n_layer, int64_t n_embd_k, int64_t n_embd_v,
-                    int32_t type, int32_t n_seq_max);
+int32_t ffl_kv_init(ffl_kv_cache *kv, int32_t n_cells, int32_t n_layer, int32_t n_head_kv, int64_t head_dim_k,
+                    int64_t n_embd_v, int32_t type, int32_t n_seq_max);
 void ffl_kv_free(ffl_kv_cache *kv);
 void ffl_kv_clear(ffl_kv_cache *kv);
 
@@ -55,9 +58,13 @@ void ffl_kv_seq_keep(ffl_kv_cache *kv, int32_t seq);
 /* Largest position of the sequence, -1 if it has none. */
 int32_t ffl_kv_seq_pos_max(const ffl_kv_cache *kv, int32_t seq);
 
-static inline uint8_t *ffl_kv_k_row(const ffl_kv_cache *kv, int32_t layer, int32_t cell) {
-    return kv->k + (size_t)layer * kv->layer_k_bytes + (size_t)cell * (size_t)kv->n_embd_k * kv->elt;
+/* Keys of KV head h in a cell of a layer; the cell after it follows head_dim_k elements on. */
+static inline uint8_t *ffl_kv_k_head(const ffl_kv_cache *kv, int32_t layer, int32_t h, int32_t cell) {
+    return kv->k + (size_t)layer * kv->layer_k_bytes + ((size_t)h * (size_t)kv->n_cells + (size_t)cell) * (size_t)kv->head_dim_k * kv->elt;
 }
+/* A cell's keys of all heads (n_embd_k elements, head after head) from or into a flat buffer. */
+void ffl_kv_k_get(const ffl_kv_cache *kv, int32_t layer, int32_t cell, void *dst);
+void ffl_kv_k_set(ffl_kv_cache *kv, int32_t layer, int32_t cell, const void *src);
 /* Row of channel c of a layer's transposed values. */
 static inline uint8_t *ffl_kv_v_row(const ffl_kv_cache *kv, int32_t layer, int64_t c) {
     return kv->v + (size_t)layer * kv->layer_v_bytes + (size_t)c * (size_t)kv->n_cells * kv->elt;

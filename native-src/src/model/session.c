@@ -52,7 +52,7 @@ int32_t ffl_session_new(const ffl_model *model, const ffl_session_params *params
     s->n_threads = p.n_threads;
     s->n_ub = p.n_batch;
     const ffl_hparams *hp = &model->hp;
-    int32_t st = ffl_kv_init(&s->kv, p.n_ctx, hp->n_layer, (int64_t)hp->n_head_kv * hp->head_dim_k,
+    int32_t st = ffl_kv_init(&s->kv, p.n_ctx, hp->n_layer, hp->n_head_kv, hp->head_dim_k,
                              (int64_t)hp->n_head_kv * hp->head_dim_v, p.kv_type, p.n_seq_max);
     if (st == FFL_OK) st = ffl_forward_alloc(s);
     if (st == FFL_OK && !(s->pool = ffl_threadpool_new(s->n_threads))) st = ffl_last_status();

@@ -120,7 +120,7 @@ int32_t ffl_session_state_save(const ffl_session *s, void *buf, uint64_t buf_siz
     for (int32_t il = 0; il < kv->n_layer; il++)
         for (int32_t i = 0; i < kv->n_cells; i++) {
             if (kv->cells[i].pos < 0) continue;
-            memcpy(p, ffl_kv_k_row(kv, il, i), krow);
+            ffl_kv_k_get(kv, il, i, p);
             p += krow;
         }
     for (int32_t il = 0; il < kv->n_layer; il++)
@@ -216,7 +216,7 @@ int32_t ffl_session_state_load(ffl_session *s, const void *buf, uint64_t size) {
     const size_t krow = (size_t)kv->n_embd_k * kv->elt;
     for (int32_t il = 0; il < kv->n_layer; il++)
         for (uint32_t i = 0; i < h.n_cells; i++) {
-            memcpy(ffl_kv_k_row(kv, il, (int32_t)i), p, krow);
+            ffl_kv_k_set(kv, il, (int32_t)i, p);
             p += krow;
         }
     for (int32_t il = 0; il < kv->n_layer; il++)
