@@ -402,6 +402,7 @@ typedef struct {
     int32_t n_kv;          /* cells [0, n_kv) may be visible */
     const int32_t *blk_lo; /* per query block: the cells any of its tokens sees lie in [lo, hi) */
     const int32_t *blk_hi;
+    const float *mask;     /* single-token steps: s->att_mask, else NULL (visibility checked per cell) */
 } att_ctx;
 
 static int cell_visible(const ffl_kv_cell *cell, int32_t pos, uint64_t seq_bit) {
@@ -435,12 +436,16 @@ static void softmax_rows(const att_ctx *c, float *scores, int32_t w, int32_t lo,
         const uint64_t bit = 1ull << c->ub->seq[tok[r]];
         float *row = scores + (size_t)r * w;
         float mx = -INFINITY;
-        for (int32_t j = 0; j < w; j++) {
-            if (cell_visible(&kv->cells[lo + j], pos, bit)) {
-                row[j] *= scale;
-                if (row[j] > mx) mx = row[j];
-            } else {
-                row[j] = -INFINITY;
+        if (c->mask) {
+            mx = ffl_vec_scale_mask_max(row, c->mask + lo, w, scale);
+        } else {
+            for (int32_t j = 0; j < w; j++) {
+                if (cell_visible(&kv->cells[lo + j], pos, bit)) {
+                    row[j] *= scale;
+                    if (row[j] > mx) mx = row[j];
+                } else {
+                    row[j] = -INFINITY;
+                }
             }
         }
         double sum = 0;
@@ -504,15 +509,20 @@ static void phase_attention(void *ctx, int ith, int nth) {
         const uint8_t *kr = ffl_kv_k_head(kv, c->il, kvh, lo);
         const uint8_t *vr = ffl_kv_v_row(kv, c->il, (int64_t)kvh * hdv) + (size_t)lo * kv->elt;
         const size_t k_stride = (size_t)hdk * kv->elt, v_stride = (size_t)kv->n_cells * kv->elt;
-        encode_rows(kvt, s->q + (int64_t)t0 * NQ + (int64_t)h * hdk, q_stride, qbuf, hdk, 0, rows);
-        if (swap) { /* products transposed: tbuf[cell][head] */
-            ffl_matmul_rows_strided(kvt, qbuf, ffl_activation_row_bytes(kvt, hdk), kr, k_stride, hdk, w, tbuf, rows, 0, rows);
-            for (int32_t r = 0; r < rows; r++)
-                for (int32_t j = 0; j < w; j++) scores[(size_t)r * w + j] = tbuf[(size_t)j * rows + r];
-        } else {
-            ffl_matmul_rows(kvt, kr, k_stride, qbuf, hdk, rows, scores, w, 0, w);
+        const float *qrows = s->q + (int64_t)t0 * NQ + (int64_t)h * hdk;
+        /* one token's heads: the attention kernels when the level has them */
+        if (!grouped || !ffl_attn_scores(kvt, qrows, rows, hdk, kr, k_stride, w, scores)) {
+            encode_rows(kvt, qrows, q_stride, qbuf, hdk, 0, rows);
+            if (swap) { /* products transposed: tbuf[cell][head] */
+                ffl_matmul_rows_strided(kvt, qbuf, ffl_activation_row_bytes(kvt, hdk), kr, k_stride, hdk, w, tbuf, rows, 0, rows);
+                for (int32_t r = 0; r < rows; r++)
+                    for (int32_t j = 0; j < w; j++) scores[(size_t)r * w + j] = tbuf[(size_t)j * rows + r];
+            } else {
+                ffl_matmul_rows(kvt, kr, k_stride, qbuf, hdk, rows, scores, w, 0, w);
+            }
         }
         softmax_rows(c, scores, w, lo, rows, tok);
+        if (grouped && ffl_attn_values(kvt, scores, rows, w, vr, v_stride, hdv, out, out_stride)) continue;
         encode_rows(kvt, scores, w, pbuf, w, 0, rows);
         if (swap) {
             ffl_matmul_rows_strided(kvt, pbuf, ffl_activation_row_bytes(kvt, w), vr, v_stride, w, hdv, tbuf, rows, 0, rows);
@@ -716,6 +726,11 @@ int32_t ffl_forward(ffl_session *s, const ffl_ubatch *ub) {
 
     att_ctx ac = {.s = s, .ub = ub, .n_kv = ffl_kv_n_active(&s->kv), .blk_lo = s->blk_lo, .blk_hi = s->blk_hi};
     block_ranges(&s->kv, ub, ac.n_kv, s->blk_lo, s->blk_hi);
+    if (n == 1) { /* the token sees the same cells in every layer and head: decide them once */
+        const uint64_t bit = 1ull << ub->seq[0];
+        for (int32_t j = 0; j < ac.n_kv; j++) s->att_mask[j] = cell_visible(&s->kv.cells[j], ub->pos[0], bit) ? 0.0f : -INFINITY;
+        ac.mask = s->att_mask;
+    }
     for (int32_t il = 0; il < hp->n_layer; il++) {
         if (aborted(s)) return ffl_fail(FFL_ERR_ABORTED, "decode aborted by the abort callback");
         const ffl_layer *L = &m->layers[il];
@@ -866,6 +881,7 @@ int32_t ffl_forward_alloc(ffl_session *s) {
     s->delta = falloc(n, E, &ok);
     s->gate = falloc(n, F, &ok);
     s->up = falloc(n, F, &ok);
+    s->att_mask = falloc(1, s->kv.n_cells, &ok);
     s->out_tok = malloc((size_t)n * sizeof(int32_t));
     s->blk_lo = malloc((size_t)(n / FFL_ATT_BLOCK + 1) * sizeof(int32_t));
     s->blk_hi = malloc((size_t)(n / FFL_ATT_BLOCK + 1) * sizeof(int32_t));
@@ -893,7 +909,7 @@ int32_t ffl_forward_alloc(ffl_session *s) {
 }
 
 void ffl_forward_free(ffl_session *s) {
-    float **fs[] = {&s->x, &s->xn, &s->q, &s->k, &s->v, &s->att, &s->delta, &s->gate, &s->up,
+    float **fs[] = {&s->x, &s->xn, &s->q, &s->k, &s->v, &s->att, &s->delta, &s->gate, &s->up, &s->att_mask,
                     &s->router, &s->sel_w, &s->moe_out, &s->ex_out};
     for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++) {
         free(*fs[i]);

@@ -2038,6 +2038,143 @@ INT8_ENTRY(mm_q5_K, FFL_TYPE_Q5_K, direct_k)
 INT8_ENTRY(mm_q6_K, FFL_TYPE_Q6_K, direct_k)
 INT8_ENTRY(mm_iq4_xs, FFL_TYPE_IQ4_XS, direct_k)
 
+/* ================================================================ single-token attention
+ *
+ * One query token against one KV head's cache rows, for the heads that share it (grouped-query
+ * attention). Through the general products these small matrices cost more in packing than in
+ * arithmetic: the cells were transposed into token panels, and the products transposed back
+ * (TinyLlama after a 1024-token prompt: a sixth of a token's time, most of it moving data). Here
+ * the keys are read in place (a head's keys are contiguous rows, model/kv_cache.h), 16 cells at a
+ * time, and each head's 16 dot products are summed across lanes together. */
+
+/* Lane i of the result: the sum of the 16 lanes of a[i] (45 instructions for 16 sums). */
+AI __m512 hsum16x16(const __m512 a[16]) {
+    __m512 b[8], d[4];
+    for (int k = 0; k < 8; k++) /* per 128-bit lane: the halves of a[2k] and a[2k + 1] added */
+        b[k] = _mm512_add_ps(_mm512_unpacklo_ps(a[2 * k], a[2 * k + 1]), _mm512_unpackhi_ps(a[2 * k], a[2 * k + 1]));
+    for (int k = 0; k < 4; k++) { /* per 128-bit lane: the lane sums of a[4k] .. a[4k + 3] */
+        const __m512d x = _mm512_castps_pd(b[2 * k]), y = _mm512_castps_pd(b[2 * k + 1]);
+        d[k] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(x, y)), _mm512_castpd_ps(_mm512_unpackhi_pd(x, y)));
+    }
+    const __m512 u0 = _mm512_add_ps(_mm512_shuffle_f32x4(d[0], d[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                                    _mm512_shuffle_f32x4(d[0], d[1], _MM_SHUFFLE(3, 1, 3, 1)));
+    const __m512 u1 = _mm512_add_ps(_mm512_shuffle_f32x4(d[2], d[3], _MM_SHUFFLE(2, 0, 2, 0)),
+                                    _mm512_shuffle_f32x4(d[2], d[3], _MM_SHUFFLE(3, 1, 3, 1)));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(u0, u1, _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_f32x4(u0, u1, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+/* 16 cache elements (n < 16: the first n, zeros after) as floats. */
+AI __m512 load_kv16(int half, const uint8_t *p, int n) {
+    const __mmask16 m = n >= 16 ? 0xFFFF : (__mmask16)((1u << n) - 1);
+    return half ? _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)) : _mm512_maskz_loadu_ps(m, p);
+}
+
+/* x rounded to F16 and back (ggml converts the F32 side of an F16 product to F16). */
+AI __m512 round_half16(__m512 x) { return _mm512_cvtph_ps(_mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)); }
+
+#define ATT_MAX_HD 256
+#define ATT_PREFETCH_ROWS 64 /* keys prefetched this many cells ahead */
+
+static int attn_scores_avx512(int32_t kvt, const float *q, int32_t nh, int32_t hd, const void *k, size_t ks, int32_t w, float *scores) {
+    if (nh < 1 || hd < 16 || hd % 16 != 0 || hd > ATT_MAX_HD) return 0;
+    const int half = kvt == FFL_TYPE_F16, nc = hd / 16;
+    const size_t eb = half ? 2 : 4;
+    float *kf = ffl_kernel_scratch((size_t)(16 + nh) * (size_t)hd * sizeof(float)); /* 16 key rows, then q */
+    if (!kf) return 0;
+    float *qr = kf + 16 * hd;
+    for (int64_t i = 0; i < (int64_t)nh * hd; i += 16) {
+        const __m512 x = _mm512_loadu_ps(q + i);
+        _mm512_store_ps(qr + i, half ? round_half16(x) : x);
+    }
+    for (int32_t j0 = 0; j0 < w; j0 += 16) {
+        const int nj = w - j0 < 16 ? w - j0 : 16;
+        for (int j = 0; j < 16; j++) { /* the block's keys as floats, rows past w as zeros */
+            const uint8_t *row = (const uint8_t *)k + (size_t)(j0 + j) * ks;
+            if (j0 + j + ATT_PREFETCH_ROWS < w)
+                for (int o = 0; o < hd * (int)eb; o += 64) _mm_prefetch((const char *)row + ATT_PREFETCH_ROWS * ks + o, _MM_HINT_T0);
+            for (int c = 0; c < nc; c++)
+                _mm512_store_ps(kf + j * hd + 16 * c, j < nj ? load_kv16(half, row + 16 * eb * c, 16) : _mm512_setzero_ps());
+        }
+        const __mmask16 m = nj == 16 ? 0xFFFF : (__mmask16)((1u << nj) - 1);
+        for (int32_t h = 0; h < nh; h++) {
+            const float *qh = qr + (int64_t)h * hd;
+            __m512 a[16];
+#pragma GCC unroll 16
+            for (int j = 0; j < 16; j++) a[j] = _mm512_setzero_ps();
+            for (int c = 0; c < nc; c++) {
+                const __m512 qc = _mm512_load_ps(qh + 16 * c);
+#pragma GCC unroll 16
+                for (int j = 0; j < 16; j++) a[j] = _mm512_fmadd_ps(qc, _mm512_load_ps(kf + j * hd + 16 * c), a[j]);
+            }
+            _mm512_mask_storeu_ps(scores + (int64_t)h * w + j0, m, hsum16x16(a));
+        }
+    }
+    return 1;
+}
+
+/* Values: a pass takes H heads and C = 16 / H channels (16 accumulators), the heads' probabilities
+ * loaded once per 16 cells for all C channel rows. ph: H rows of wp probabilities. */
+AI void values_pass(int half, int H, int C, const float *ph, int32_t wp, int32_t w, const void *v, size_t vs, int32_t hdv,
+                    float *out, int64_t os) {
+    const size_t eb = half ? 2 : 4;
+    for (int32_t c0 = 0; c0 < hdv; c0 += C) {
+        const int nC = hdv - c0 < C ? hdv - c0 : C;
+        const uint8_t *vr[16];
+        for (int cc = 0; cc < C; cc++) vr[cc] = (const uint8_t *)v + (size_t)(c0 + (cc < nC ? cc : 0)) * vs;
+        for (int cc = 0; cc < C && c0 + C + cc < hdv; cc++) /* the next pass's rows */
+            for (size_t o = 0; o < (size_t)w * eb; o += 64) _mm_prefetch((const char *)vr[0] + (size_t)(C + cc) * vs + o, _MM_HINT_T0);
+        __m512 acc[16];
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_ps();
+        for (int32_t j0 = 0; j0 < wp; j0 += 16) {
+            const int n = w - j0 < 16 ? w - j0 : 16;
+            __m512 p[8];
+#pragma GCC unroll 8
+            for (int hh = 0; hh < H; hh++) p[hh] = _mm512_load_ps(ph + (int64_t)hh * wp + j0);
+#pragma GCC unroll 16
+            for (int cc = 0; cc < C; cc++) { /* channels past hdv repeat the first one, unused */
+                const __m512 x = load_kv16(half, vr[cc] + (size_t)j0 * eb, n);
+#pragma GCC unroll 8
+                for (int hh = 0; hh < H; hh++) acc[hh * C + cc] = _mm512_fmadd_ps(p[hh], x, acc[hh * C + cc]);
+            }
+        }
+        float r[16];
+        _mm512_storeu_ps(r, hsum16x16(acc));
+        for (int hh = 0; hh < H; hh++)
+            for (int cc = 0; cc < nC; cc++) out[(int64_t)hh * os + c0 + cc] = r[hh * C + cc];
+    }
+}
+static int attn_values_avx512(int32_t kvt, const float *p, int32_t nh, int32_t w, const void *v, size_t vs, int32_t hdv,
+                              float *out, int64_t os) {
+    if (nh < 1 || hdv < 1) return 0;
+    const int half = kvt == FFL_TYPE_F16;
+    const int32_t wp = (w + 15) & ~15;
+    float *pr = ffl_kernel_scratch((size_t)nh * (size_t)wp * sizeof(float)); /* p rounded, zero-padded to 16 cells */
+    if (!pr) return 0;
+    for (int32_t h = 0; h < nh; h++)
+        for (int32_t j0 = 0; j0 < wp; j0 += 16) {
+            const int n = w - j0 < 16 ? w - j0 : 16;
+            const __m512 x = _mm512_maskz_loadu_ps(n == 16 ? 0xFFFF : (__mmask16)((1u << n) - 1), p + (int64_t)h * w + j0);
+            _mm512_store_ps(pr + (int64_t)h * wp + j0, half ? round_half16(x) : x);
+        }
+    for (int32_t h0 = 0; h0 < nh; h0 += 8) {
+        const int H = nh - h0 < 8 ? nh - h0 : 8;
+        const float *ph = pr + (int64_t)h0 * wp;
+        float *o = out + (int64_t)h0 * os;
+        switch (H) { /* constant H and C keep the accumulators in registers */
+        case 1: values_pass(half, 1, 16, ph, wp, w, v, vs, hdv, o, os); break;
+        case 2: values_pass(half, 2, 8, ph, wp, w, v, vs, hdv, o, os); break;
+        case 3: values_pass(half, 3, 5, ph, wp, w, v, vs, hdv, o, os); break;
+        case 4: values_pass(half, 4, 4, ph, wp, w, v, vs, hdv, o, os); break;
+        case 5: values_pass(half, 5, 3, ph, wp, w, v, vs, hdv, o, os); break;
+        case 6: values_pass(half, 6, 2, ph, wp, w, v, vs, hdv, o, os); break;
+        case 7: values_pass(half, 7, 2, ph, wp, w, v, vs, hdv, o, os); break;
+        default: values_pass(half, 8, 2, ph, wp, w, v, vs, hdv, o, os); break;
+        }
+    }
+    return 1;
+}
+
 void ffl_kernels_fill_avx512(ffl_kernel_table *t) {
     const ffl_cpu_info *ci = ffl_cpu_info_get();
     if (!ci->avx512vnni || !ci->avx512vbmi || !ci->gfni) return; /* without VNNI/VBMI/GFNI the AVX2 kernels stay */
@@ -2047,6 +2184,8 @@ void ffl_kernels_fill_avx512(ffl_kernel_table *t) {
     t->quantize[FFL_ACT_Q8_K] = quantize_q8_K_avx512;
     t->quantize[FFL_ACT_BF16] = quantize_bf16_avx512;
     t->quantize[FFL_ACT_F16] = quantize_f16_avx512;
+    t->attn_scores = attn_scores_avx512;
+    t->attn_values = attn_values_avx512;
     t->matmul[FFL_TYPE_F32] = mm_f32;
     t->matmul[FFL_TYPE_F16] = mm_f16;
     if (ci->avx512bf16) t->matmul[FFL_TYPE_BF16] = mm_bf16; /* the tiled path uses vdpbf16ps */

@@ -28,8 +28,17 @@ typedef void (*ffl_matmul_fn)(const void *w, size_t w_row_bytes, const void *xq,
 /* ffl_repack_rows for one layout, src != dst. */
 typedef void (*ffl_repack_fn)(const void *src, void *dst, size_t row_bytes, int64_t n_cols, int64_t n_rows);
 
+/* Single-token attention products on one KV head (kernels.h: ffl_attn_scores / ffl_attn_values);
+ * 0 when the arguments are outside what the kernel handles. */
+typedef int (*ffl_attn_scores_fn)(int32_t kv_type, const float *q, int32_t nh, int32_t hd, const void *k, size_t k_stride,
+                                  int32_t w, float *scores);
+typedef int (*ffl_attn_values_fn)(int32_t kv_type, const float *p, int32_t nh, int32_t w, const void *v, size_t v_stride,
+                                  int32_t hdv, float *out, int64_t out_stride);
+
 typedef struct {
     ffl_act_quantize_fn quantize[FFL_ACT_COUNT];
+    ffl_attn_scores_fn attn_scores; /* NULL: the level has none (callers use the general products) */
+    ffl_attn_values_fn attn_values;
     ffl_repack_fn repack[FFL_WTYPE_COUNT]; /* NULL: the portable conversion of repack.c */
     ffl_matmul_fn matmul[FFL_WTYPE_COUNT]; /* GGUF types, then the load-time layouts of repack.h */
 } ffl_kernel_table;

@@ -17,6 +17,10 @@ void ffl_vec_swiglu(float *g, const float *u, int64_t n);
  * level calls: F16C and NEON convert the same way, NaN payloads included). */
 void ffl_vec_to_half(uint16_t *h, const float *x, int64_t n);
 
+/* x[i] = x[i] * scale, or -inf where mask[i] < 0 (masked cells of an attention row, whatever x
+ * held there); returns the largest result (-inf if all are masked). */
+float ffl_vec_scale_mask_max(float *x, const float *mask, int64_t n, float scale);
+
 /* x[i] = exp(x[i] - shift) (so -inf becomes 0); returns the sum of the results, added in double. */
 double ffl_vec_exp_shift(float *x, int64_t n, float shift);
 

@@ -2,6 +2,7 @@
 #include "vecmath/vecmath_internal.h"
 
 #include <immintrin.h>
+#include <math.h>
 
 static inline __m256 exp8(__m256 x) {
     const __m256 nan_lanes = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
@@ -52,4 +53,20 @@ double ffl_exp_shift_avx2(float *x, int64_t n, float shift) {
 void ffl_to_half_avx2(uint16_t *h, const float *x, int64_t n) {
     for (int64_t i = 0; i + 8 <= n; i += 8)
         _mm_storeu_si128((__m128i *)(h + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
+float ffl_scale_mask_max_avx2(float *x, const float *mask, int64_t n, float scale) {
+    const __m256 s = _mm256_set1_ps(scale);
+    __m256 mx = _mm256_set1_ps(-INFINITY);
+    for (int64_t i = 0; i + 8 <= n; i += 8) {
+        const __m256 m = _mm256_loadu_ps(mask + i);
+        /* blendv takes the mask (-inf) where its sign bit is set */
+        const __m256 y = _mm256_blendv_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), s), _mm256_set1_ps(-INFINITY), m);
+        _mm256_storeu_ps(x + i, y);
+        mx = _mm256_max_ps(y, mx); /* a NaN y leaves mx as it was, like the scalar comparison */
+    }
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
 }

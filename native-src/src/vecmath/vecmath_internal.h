@@ -25,11 +25,13 @@
 void ffl_swiglu_avx2(float *g, const float *u, int64_t n);
 double ffl_exp_shift_avx2(float *x, int64_t n, float shift);
 void ffl_to_half_avx2(uint16_t *h, const float *x, int64_t n);
+float ffl_scale_mask_max_avx2(float *x, const float *mask, int64_t n, float scale);
 #endif
 #if defined(__aarch64__)
 void ffl_swiglu_neon(float *g, const float *u, int64_t n);
 double ffl_exp_shift_neon(float *x, int64_t n, float shift);
 void ffl_to_half_neon(uint16_t *h, const float *x, int64_t n);
+float ffl_scale_mask_max_neon(float *x, const float *mask, int64_t n, float scale);
 #endif
 
 #endif

@@ -2,6 +2,7 @@
 #include "vecmath/vecmath_internal.h"
 
 #include <arm_neon.h>
+#include <math.h>
 
 static inline float32x4_t exp4(float32x4_t x) {
     const uint32x4_t nan_lanes = vmvnq_u32(vceqq_f32(x, x));
@@ -53,4 +54,17 @@ void ffl_to_half_neon(uint16_t *h, const float *x, int64_t n) {
         const float16x8_t v = vcombine_f16(vcvt_f16_f32(vld1q_f32(x + i)), vcvt_f16_f32(vld1q_f32(x + i + 4)));
         vst1q_u16(h + i, vreinterpretq_u16_f16(v));
     }
+}
+
+float ffl_scale_mask_max_neon(float *x, const float *mask, int64_t n, float scale) {
+    float32x4_t mx = vdupq_n_f32(-INFINITY);
+    const float32x4_t ninf = vdupq_n_f32(-INFINITY);
+    const int64_t end = n & ~(int64_t)7; /* whole groups of 8, as the other functions here */
+    for (int64_t i = 0; i < end; i += 4) {
+        const uint32x4_t masked = vcltq_f32(vld1q_f32(mask + i), vdupq_n_f32(0.0f));
+        const float32x4_t y = vbslq_f32(masked, ninf, vmulq_n_f32(vld1q_f32(x + i), scale));
+        vst1q_f32(x + i, y);
+        mx = vbslq_f32(vcgtq_f32(y, mx), y, mx); /* a NaN y leaves mx as it was */
+    }
+    return vmaxvq_f32(mx);
 }

@@ -1,0 +1,138 @@
+/* Single-token attention kernels (ffl_attn_scores / ffl_attn_values) against a double-precision
+ * reference: F16 and F32 caches, 1-16 query heads, head sizes 64 and 128, cell counts around the
+ * 16-cell blocks, strided rows, and NaN beyond the rows' ends that must never be read. Levels
+ * without the kernels must decline (return 0) and write nothing. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/fp16.h"
+#include "fflama.h"
+#include "quant/kernels.h"
+#include "test_levels.h"
+#include "test_util.h"
+
+static float round_half(float x) { return ffl_half_to_float(ffl_float_to_half(x)); }
+
+/* Cache element i of a row (F16 or F32). */
+static float kv_at(int half, const uint8_t *row, int64_t i) {
+    if (half) {
+        uint16_t h;
+        memcpy(&h, row + 2 * i, 2);
+        return ffl_half_to_float(h);
+    }
+    float f;
+    memcpy(&f, row + 4 * i, 4);
+    return f;
+}
+
+static void kv_put(int half, uint8_t *row, int64_t i, float x) {
+    if (half) {
+        const uint16_t h = ffl_float_to_half(x);
+        memcpy(row + 2 * i, &h, 2);
+    } else {
+        memcpy(row + 4 * i, &x, 4);
+    }
+}
+
+/* One case; returns 1 if the level ran the kernels. */
+static int check_case(int32_t level, int half, int nh, int hd, int w, int pad) {
+    const int32_t kvt = half ? FFL_TYPE_F16 : FFL_TYPE_F32;
+    const size_t eb = half ? 2 : 4;
+    const size_t ks = (size_t)(hd + pad) * eb;    /* key rows, pad elements apart */
+    const size_t vs = (size_t)(w + pad + 3) * eb; /* value rows: w cells used of w + pad + 3 */
+    const int hdv = hd;
+    uint8_t *k = malloc(ks * (size_t)(w + 2)), *v = malloc(vs * (size_t)hdv);
+    float *q = malloc(sizeof(float) * (size_t)nh * hd), *p = malloc(sizeof(float) * (size_t)nh * w);
+    float *scores = malloc(sizeof(float) * ((size_t)nh * w + 1)), *out = malloc(sizeof(float) * ((size_t)nh * (hdv + 2) + 1));
+    /* NaN everywhere first: what the kernels must not read stays NaN */
+    memset(k, 0xFF, ks * (size_t)(w + 2));
+    memset(v, 0xFF, vs * (size_t)hdv);
+    for (int j = 0; j < w; j++)
+        for (int d = 0; d < hd; d++) kv_put(half, k + (size_t)j * ks, d, test_rndf(-1.0f, 1.0f));
+    for (int c = 0; c < hdv; c++)
+        for (int j = 0; j < w; j++) kv_put(half, v + (size_t)c * vs, j, test_rndf(-1.0f, 1.0f));
+    for (int i = 0; i < nh * hd; i++) q[i] = test_rndf(-2.0f, 2.0f);
+    for (int i = 0; i < nh * w; i++) p[i] = test_rndf(0.0f, 1.0f) / (float)w;
+    const float sentinel = 12345.0f;
+    for (int i = 0; i <= nh * w; i++) scores[i] = sentinel;
+    for (int i = 0; i <= nh * (hdv + 2); i++) out[i] = sentinel;
+
+    const int os = hdv + 2; /* output rows with a gap the kernel must not write */
+    const int ran_s = ffl_attn_scores(kvt, q, nh, hd, k, ks, w, scores);
+    const int ran_v = ffl_attn_values(kvt, p, nh, w, v, vs, hdv, out, os);
+    CHECK_MSG(ran_s == ran_v, "level %s: scores %d, values %d", ffl_cpu_level_name(level), ran_s, ran_v);
+    if (!ran_s) {
+        for (int i = 0; i <= nh * w; i++) CHECK(scores[i] == sentinel);
+        for (int i = 0; i <= nh * os; i++) CHECK(out[i] == sentinel);
+    } else {
+        double worst = 0;
+        for (int h = 0; h < nh; h++) {
+            for (int j = 0; j < w; j++) {
+                double want = 0, mag = 0;
+                for (int d = 0; d < hd; d++) {
+                    const double a = half ? round_half(q[h * hd + d]) : q[h * hd + d], b = kv_at(half, k + (size_t)j * ks, d);
+                    want += a * b;
+                    mag += fabs(a * b);
+                }
+                const double e = fabs(scores[h * w + j] - want) / (mag + 1e-30);
+                if (!(e <= worst)) worst = e; /* NaN counts as worst */
+            }
+            for (int c = 0; c < hdv; c++) {
+                double want = 0, mag = 0;
+                for (int j = 0; j < w; j++) {
+                    const double a = half ? round_half(p[h * w + j]) : p[h * w + j], b = kv_at(half, v + (size_t)c * vs, j);
+                    want += a * b;
+                    mag += fabs(a * b);
+                }
+                const double e = fabs(out[h * os + c] - want) / (mag + 1e-30);
+                if (!(e <= worst)) worst = e;
+            }
+            CHECK(out[h * os + hdv] == sentinel && out[h * os + hdv + 1] == sentinel);
+        }
+        CHECK_MSG(worst < 1e-5, "level %s %s nh %d hd %d w %d pad %d: relative error %.3g", ffl_cpu_level_name(level),
+                  half ? "f16" : "f32", nh, hd, w, pad, worst);
+        CHECK(scores[nh * w] == sentinel);
+    }
+    free(k);
+    free(v);
+    free(q);
+    free(p);
+    free(scores);
+    free(out);
+    return ran_s;
+}
+
+int main(void) {
+    const int32_t top = ffl_cpu_level();
+    int32_t levels[8];
+    const int nl = test_cpu_levels(levels);
+    int ran_any = 0;
+    for (int l = 0; l < nl; l++) {
+        CHECK(ffl_cpu_set_level(levels[l]) == FFL_OK);
+        const int heads[] = {1, 3, 4, 7, 8, 12, 16}, cells[] = {1, 15, 16, 17, 100, 1024};
+        int ran = 0;
+        for (int half = 0; half < 2; half++)
+            for (int a = 0; a < 7; a++)
+                for (int b = 0; b < 6; b++) {
+                    const int hd = (a + b) % 2 ? 128 : 64;
+                    ran += check_case(levels[l], half, heads[a], hd, cells[b], (a * 7 + b) % 3 == 0 ? 16 : 0);
+                }
+        printf("level %s: kernels ran in %d of 84 cases\n", ffl_cpu_level_name(levels[l]), ran);
+        if (levels[l] == FFL_CPU_AVX512) CHECK(ran == 84);
+        ran_any += ran;
+        /* head sizes the key kernel does not take: declined, nothing written */
+        if (ran) {
+            float q[72], sc[4] = {7, 7, 7, 7};
+            uint16_t kk[72 * 4] = {0};
+            for (int i = 0; i < 72; i++) q[i] = 1.0f;
+            CHECK(ffl_attn_scores(FFL_TYPE_F16, q, 1, 72, kk, 144, 4, sc) == 0 && sc[0] == 7 && sc[3] == 7);
+            CHECK(ffl_attn_scores(FFL_TYPE_Q8_0, q, 1, 64, kk, 128, 4, sc) == 0 && sc[0] == 7);
+        }
+    }
+    ffl_cpu_set_level(top);
+    printf("kernels ran at %s\n", ran_any ? "some level" : "no level (none on this CPU)");
+    return test_finish("test_attn_kernels");
+}
