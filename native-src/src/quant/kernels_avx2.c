@@ -772,12 +772,125 @@ static void quantize_f16_avx2(const float *x, void *xq, int64_t n) {
     for (; i < n; i++) y[i] = _cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
 
+/* ---------------------------------------------------------------- single-token attention
+ * The AVX-512 file's kernels on 8 lanes (see there): keys 8 cells at a time with a head's 8 dot
+ * products summed across lanes together; values 8 accumulators of heads x channels. */
+
+/* Lane i of the result: the sum of the 8 lanes of a[i]. */
+static inline __m256 hsum8x8(const __m256 a[8]) {
+    const __m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));
+    const __m256 u1 = _mm256_hadd_ps(_mm256_hadd_ps(a[4], a[5]), _mm256_hadd_ps(a[6], a[7]));
+    return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+
+/* 8 cache elements (n < 8: the first n, zeros after) as floats; no read past the n-th. */
+static inline __m256 load_kv8(int half, const uint8_t *p, int n) {
+    uint8_t tmp[32] = {0};
+    if (n < 8) p = memcpy(tmp, p, (size_t)n * (half ? 2 : 4));
+    return half ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)) : _mm256_loadu_ps((const float *)p);
+}
+
+static inline __m256 round_half8(__m256 x) { return _mm256_cvtph_ps(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)); }
+
+static int attn_scores_avx2(int32_t kvt, const float *q, int32_t nh, int32_t hd, const void *k, size_t ks, int32_t w, float *scores) {
+    if (nh < 1 || hd < 8 || hd % 8 != 0 || hd > 256) return 0;
+    const int half = kvt == FFL_TYPE_F16, nc = hd / 8;
+    const size_t eb = half ? 2 : 4;
+    float *kf = ffl_kernel_scratch((size_t)(8 + nh) * (size_t)hd * sizeof(float)); /* 8 key rows, then q */
+    if (!kf) return 0;
+    float *qr = kf + 8 * hd;
+    for (int64_t i = 0; i < (int64_t)nh * hd; i += 8) {
+        const __m256 x = _mm256_loadu_ps(q + i);
+        _mm256_store_ps(qr + i, half ? round_half8(x) : x);
+    }
+    for (int32_t j0 = 0; j0 < w; j0 += 8) {
+        const int nj = w - j0 < 8 ? w - j0 : 8;
+        for (int j = 0; j < 8; j++) {
+            const uint8_t *row = (const uint8_t *)k + (size_t)(j0 + j) * ks;
+            for (int c = 0; c < nc; c++) _mm256_store_ps(kf + j * hd + 8 * c, j < nj ? load_kv8(half, row + 8 * eb * c, 8) : _mm256_setzero_ps());
+        }
+        for (int32_t h = 0; h < nh; h++) {
+            const float *qh = qr + (int64_t)h * hd;
+            __m256 a[8];
+#pragma GCC unroll 8
+            for (int j = 0; j < 8; j++) a[j] = _mm256_setzero_ps();
+            for (int c = 0; c < nc; c++) {
+                const __m256 qc = _mm256_load_ps(qh + 8 * c);
+#pragma GCC unroll 8
+                for (int j = 0; j < 8; j++) a[j] = _mm256_fmadd_ps(qc, _mm256_load_ps(kf + j * hd + 8 * c), a[j]);
+            }
+            float r[8];
+            _mm256_storeu_ps(r, hsum8x8(a));
+            memcpy(scores + (int64_t)h * w + j0, r, (size_t)nj * sizeof(float));
+        }
+    }
+    return 1;
+}
+
+static inline void values_pass8(int half, int H, int C, const float *ph, int32_t wp, int32_t w, const void *v, size_t vs,
+                                int32_t hdv, float *out, int64_t os) {
+    const size_t eb = half ? 2 : 4;
+    for (int32_t c0 = 0; c0 < hdv; c0 += C) {
+        const int nC = hdv - c0 < C ? hdv - c0 : C;
+        const uint8_t *vr[8];
+        for (int cc = 0; cc < C; cc++) vr[cc] = (const uint8_t *)v + (size_t)(c0 + (cc < nC ? cc : 0)) * vs;
+        __m256 acc[8];
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++) acc[i] = _mm256_setzero_ps();
+        for (int32_t j0 = 0; j0 < wp; j0 += 8) {
+            const int n = w - j0 < 8 ? w - j0 : 8;
+            __m256 p[4];
+#pragma GCC unroll 4
+            for (int hh = 0; hh < H; hh++) p[hh] = _mm256_load_ps(ph + (int64_t)hh * wp + j0);
+#pragma GCC unroll 8
+            for (int cc = 0; cc < C; cc++) {
+                const __m256 x = load_kv8(half, vr[cc] + (size_t)j0 * eb, n);
+#pragma GCC unroll 4
+                for (int hh = 0; hh < H; hh++) acc[hh * C + cc] = _mm256_fmadd_ps(p[hh], x, acc[hh * C + cc]);
+            }
+        }
+        float r[8];
+        _mm256_storeu_ps(r, hsum8x8(acc));
+        for (int hh = 0; hh < H; hh++)
+            for (int cc = 0; cc < nC; cc++) out[(int64_t)hh * os + c0 + cc] = r[hh * C + cc];
+    }
+}
+
+static int attn_values_avx2(int32_t kvt, const float *p, int32_t nh, int32_t w, const void *v, size_t vs, int32_t hdv,
+                            float *out, int64_t os) {
+    if (nh < 1 || hdv < 1) return 0;
+    const int half = kvt == FFL_TYPE_F16;
+    const int32_t wp = (w + 7) & ~7;
+    float *pr = ffl_kernel_scratch((size_t)nh * (size_t)wp * sizeof(float)); /* p rounded, zero-padded to 8 cells */
+    if (!pr) return 0;
+    for (int32_t h = 0; h < nh; h++) {
+        memcpy(pr + (int64_t)h * wp, p + (int64_t)h * w, (size_t)w * sizeof(float));
+        memset(pr + (int64_t)h * wp + w, 0, (size_t)(wp - w) * sizeof(float));
+        if (half)
+            for (int32_t j0 = 0; j0 < wp; j0 += 8) _mm256_store_ps(pr + (int64_t)h * wp + j0, round_half8(_mm256_load_ps(pr + (int64_t)h * wp + j0)));
+    }
+    for (int32_t h0 = 0; h0 < nh; h0 += 4) {
+        const int H = nh - h0 < 4 ? nh - h0 : 4;
+        const float *ph = pr + (int64_t)h0 * wp;
+        float *o = out + (int64_t)h0 * os;
+        switch (H) { /* constant H and C keep the accumulators in registers */
+        case 1: values_pass8(half, 1, 8, ph, wp, w, v, vs, hdv, o, os); break;
+        case 2: values_pass8(half, 2, 4, ph, wp, w, v, vs, hdv, o, os); break;
+        case 3: values_pass8(half, 3, 2, ph, wp, w, v, vs, hdv, o, os); break;
+        default: values_pass8(half, 4, 2, ph, wp, w, v, vs, hdv, o, os); break;
+        }
+    }
+    return 1;
+}
+
 void ffl_kernels_fill_avx2(ffl_kernel_table *t) {
     t->quantize[FFL_ACT_Q8_0] = quantize_q8_0_avx2;
     t->quantize[FFL_ACT_Q8_1] = quantize_q8_1_avx2;
     t->quantize[FFL_ACT_Q8_K] = quantize_q8_K_avx2;
     t->quantize[FFL_ACT_BF16] = quantize_bf16_avx2;
     t->quantize[FFL_ACT_F16] = quantize_f16_avx2;
+    t->attn_scores = attn_scores_avx2;
+    t->attn_values = attn_values_avx2;
     t->matmul[FFL_TYPE_F32] = mm_f32;
     t->matmul[FFL_TYPE_F16] = mm_f16;
     t->matmul[FFL_TYPE_BF16] = mm_bf16;

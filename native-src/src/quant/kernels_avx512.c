@@ -2076,35 +2076,35 @@ AI __m512 round_half16(__m512 x) { return _mm512_cvtph_ps(_mm512_cvtps_ph(x, _MM
 #define ATT_PREFETCH_ROWS 64 /* keys prefetched this many cells ahead */
 
 static int attn_scores_avx512(int32_t kvt, const float *q, int32_t nh, int32_t hd, const void *k, size_t ks, int32_t w, float *scores) {
-    if (nh < 1 || hd < 16 || hd % 16 != 0 || hd > ATT_MAX_HD) return 0;
-    const int half = kvt == FFL_TYPE_F16, nc = hd / 16;
+    if (nh < 1 || hd < 1 || hd > ATT_MAX_HD) return 0;
+    const int half = kvt == FFL_TYPE_F16, nc = (hd + 15) / 16, hdp = 16 * nc; /* rows zero-padded to 16 */
     const size_t eb = half ? 2 : 4;
-    float *kf = ffl_kernel_scratch((size_t)(16 + nh) * (size_t)hd * sizeof(float)); /* 16 key rows, then q */
+    float *kf = ffl_kernel_scratch((size_t)(16 + nh) * (size_t)hdp * sizeof(float)); /* 16 key rows, then q */
     if (!kf) return 0;
-    float *qr = kf + 16 * hd;
-    for (int64_t i = 0; i < (int64_t)nh * hd; i += 16) {
-        const __m512 x = _mm512_loadu_ps(q + i);
-        _mm512_store_ps(qr + i, half ? round_half16(x) : x);
-    }
+    float *qr = kf + 16 * hdp;
+    for (int32_t h = 0; h < nh; h++)
+        for (int c = 0; c < nc; c++) {
+            const int n = hd - 16 * c < 16 ? hd - 16 * c : 16;
+            const __m512 x = _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), q + (int64_t)h * hd + 16 * c);
+            _mm512_store_ps(qr + (int64_t)h * hdp + 16 * c, half ? round_half16(x) : x);
+        }
     for (int32_t j0 = 0; j0 < w; j0 += 16) {
         const int nj = w - j0 < 16 ? w - j0 : 16;
         for (int j = 0; j < 16; j++) { /* the block's keys as floats, rows past w as zeros */
             const uint8_t *row = (const uint8_t *)k + (size_t)(j0 + j) * ks;
-            if (j0 + j + ATT_PREFETCH_ROWS < w)
-                for (int o = 0; o < hd * (int)eb; o += 64) _mm_prefetch((const char *)row + ATT_PREFETCH_ROWS * ks + o, _MM_HINT_T0);
             for (int c = 0; c < nc; c++)
-                _mm512_store_ps(kf + j * hd + 16 * c, j < nj ? load_kv16(half, row + 16 * eb * c, 16) : _mm512_setzero_ps());
+                _mm512_store_ps(kf + j * hdp + 16 * c, j < nj ? load_kv16(half, row + 16 * eb * c, hd - 16 * c) : _mm512_setzero_ps());
         }
         const __mmask16 m = nj == 16 ? 0xFFFF : (__mmask16)((1u << nj) - 1);
         for (int32_t h = 0; h < nh; h++) {
-            const float *qh = qr + (int64_t)h * hd;
+            const float *qh = qr + (int64_t)h * hdp;
             __m512 a[16];
 #pragma GCC unroll 16
             for (int j = 0; j < 16; j++) a[j] = _mm512_setzero_ps();
             for (int c = 0; c < nc; c++) {
                 const __m512 qc = _mm512_load_ps(qh + 16 * c);
 #pragma GCC unroll 16
-                for (int j = 0; j < 16; j++) a[j] = _mm512_fmadd_ps(qc, _mm512_load_ps(kf + j * hd + 16 * c), a[j]);
+                for (int j = 0; j < 16; j++) a[j] = _mm512_fmadd_ps(qc, _mm512_load_ps(kf + j * hdp + 16 * c), a[j]);
             }
             _mm512_mask_storeu_ps(scores + (int64_t)h * w + j0, m, hsum16x16(a));
         }
