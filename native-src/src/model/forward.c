@@ -376,8 +376,8 @@ static void phase_qkv_post(void *ctx, int ith, int nth) {
         rope_apply(hp, cs, k, hp->n_head_kv, hp->head_dim_k);
 
         const int32_t cell = c->ub->cell[t];
-        /* values are stored transposed (a row per channel), each to a row of its own; an F16 cache
-         * converts them in one vector pass first */
+        /* keys go to each head's rows; values, stored transposed (a row per channel), each to a row
+         * of its own, so an F16 cache converts them in one vector pass first */
         const void *vsrc = v;
         for (int32_t h = 0; h < hp->n_head_kv; h++) {
             uint8_t *kh = ffl_kv_k_head(kv, c->il, h, cell);

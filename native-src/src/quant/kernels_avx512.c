@@ -2073,7 +2073,6 @@ AI __m512 load_kv16(int half, const uint8_t *p, int n) {
 AI __m512 round_half16(__m512 x) { return _mm512_cvtph_ps(_mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)); }
 
 #define ATT_MAX_HD 256
-#define ATT_PREFETCH_ROWS 64 /* keys prefetched this many cells ahead */
 
 static int attn_scores_avx512(int32_t kvt, const float *q, int32_t nh, int32_t hd, const void *k, size_t ks, int32_t w, float *scores) {
     if (nh < 1 || hd < 1 || hd > ATT_MAX_HD) return 0;
@@ -2121,8 +2120,6 @@ AI void values_pass(int half, int H, int C, const float *ph, int32_t wp, int32_t
         const int nC = hdv - c0 < C ? hdv - c0 : C;
         const uint8_t *vr[16];
         for (int cc = 0; cc < C; cc++) vr[cc] = (const uint8_t *)v + (size_t)(c0 + (cc < nC ? cc : 0)) * vs;
-        for (int cc = 0; cc < C && c0 + C + cc < hdv; cc++) /* the next pass's rows */
-            for (size_t o = 0; o < (size_t)w * eb; o += 64) _mm_prefetch((const char *)vr[0] + (size_t)(C + cc) * vs + o, _MM_HINT_T0);
         __m512 acc[16];
 #pragma GCC unroll 16
         for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_ps();
@@ -2144,6 +2141,7 @@ AI void values_pass(int half, int H, int C, const float *ph, int32_t wp, int32_t
             for (int cc = 0; cc < nC; cc++) out[(int64_t)hh * os + c0 + cc] = r[hh * C + cc];
     }
 }
+
 static int attn_values_avx512(int32_t kvt, const float *p, int32_t nh, int32_t w, const void *v, size_t vs, int32_t hdv,
                               float *out, int64_t os) {
     if (nh < 1 || hdv < 1) return 0;

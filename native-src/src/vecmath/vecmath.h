@@ -1,4 +1,4 @@
-/* Elementwise float math of the forward pass (SiLU gating, softmax exponentials, F16 stores), dispatched at
+/* Elementwise float math of the forward pass (SiLU gating, softmax, F16 stores), dispatched at
  * run time like the matmul kernels. The SIMD levels use a polynomial exp with at most a few ulp of
  * error against libm's expf, as ggml's vectorised SiLU and softmax do. Internal, validated arguments. */
 #ifndef FFL_VECMATH_H
@@ -17,8 +17,8 @@ void ffl_vec_swiglu(float *g, const float *u, int64_t n);
  * level calls: F16C and NEON convert the same way, NaN payloads included). */
 void ffl_vec_to_half(uint16_t *h, const float *x, int64_t n);
 
-/* x[i] = x[i] * scale, or -inf where mask[i] < 0 (masked cells of an attention row, whatever x
- * held there); returns the largest result (-inf if all are masked). */
+/* x[i] = x[i] * scale where mask[i] is 0, -inf where it is -inf (the masked cells of an attention
+ * row, whatever x held there); returns the largest result (-inf if all are masked). */
 float ffl_vec_scale_mask_max(float *x, const float *mask, int64_t n, float scale);
 
 /* x[i] = exp(x[i] - shift) (so -inf becomes 0); returns the sum of the results, added in double. */
