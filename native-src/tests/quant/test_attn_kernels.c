@@ -37,6 +37,19 @@ static void kv_put(int half, uint8_t *row, int64_t i, float x) {
     }
 }
 
+/* |got - a . row| relative to the sum of the products' magnitudes, a rounded to F16 for an F16 cache. */
+static double dot_error(int half, const float *a, const uint8_t *row, int n, float got) {
+    double want = 0, mag = 0;
+    for (int i = 0; i < n; i++) {
+        const double x = half ? round_half(a[i]) : a[i], y = kv_at(half, row, i);
+        want += x * y;
+        mag += fabs(x * y);
+    }
+    return fabs(got - want) / (mag + 1e-30);
+}
+
+static double worse(double worst, double e) { return e <= worst ? worst : e; } /* NaN counts as worst */
+
 /* One case; returns 1 if the level ran both kernels. */
 static int check_case(int32_t level, int half, int nh, int hd, int w, int pad) {
     const int32_t kvt = half ? FFL_TYPE_F16 : FFL_TYPE_F32;
@@ -66,32 +79,14 @@ static int check_case(int32_t level, int half, int nh, int hd, int w, int pad) {
     double worst = 0;
     if (ran_s) {
         for (int h = 0; h < nh; h++)
-            for (int j = 0; j < w; j++) {
-                double want = 0, mag = 0;
-                for (int d = 0; d < hd; d++) {
-                    const double a = half ? round_half(q[h * hd + d]) : q[h * hd + d], b = kv_at(half, k + (size_t)j * ks, d);
-                    want += a * b;
-                    mag += fabs(a * b);
-                }
-                const double e = fabs(scores[h * w + j] - want) / (mag + 1e-30);
-                if (!(e <= worst)) worst = e; /* NaN counts as worst */
-            }
+            for (int j = 0; j < w; j++) worst = worse(worst, dot_error(half, q + h * hd, k + (size_t)j * ks, hd, scores[h * w + j]));
     } else {
         for (int i = 0; i < nh * w; i++) CHECK(scores[i] == sentinel);
     }
     CHECK(scores[nh * w] == sentinel);
     if (ran_v) {
         for (int h = 0; h < nh; h++) {
-            for (int c = 0; c < hdv; c++) {
-                double want = 0, mag = 0;
-                for (int j = 0; j < w; j++) {
-                    const double a = half ? round_half(p[h * w + j]) : p[h * w + j], b = kv_at(half, v + (size_t)c * vs, j);
-                    want += a * b;
-                    mag += fabs(a * b);
-                }
-                const double e = fabs(out[h * os + c] - want) / (mag + 1e-30);
-                if (!(e <= worst)) worst = e;
-            }
+            for (int c = 0; c < hdv; c++) worst = worse(worst, dot_error(half, p + h * w, v + (size_t)c * vs, w, out[h * os + c]));
             CHECK(out[h * os + hdv] == sentinel && out[h * os + hdv + 1] == sentinel);
         }
     } else {
