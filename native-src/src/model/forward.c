@@ -460,11 +460,11 @@ static void softmax_rows(const att_ctx *c, float *scores, int32_t w, int32_t lo,
 
 /* One work item: scores = K q over the visible cells, masked softmax, out = V^T p, for either a
  * block of query tokens of one head or, for a single query token, all the query heads that share
- * one KV head (grouped-query attention reads each K and V row once for the group). A single token
- * takes the attention kernels where the level has them (ffl_attn_scores / ffl_attn_values: TinyLlama
- * Q4_0, 2 threads, AVX-512, attention per layer 152 -> 109 us after 1024 tokens, 22 -> 13 us after
- * 64); otherwise the products go through the matmul kernels with the cache's type, like ggml's
- * mul_mat on the cache. */
+ * one KV head (grouped-query attention reads each K and V row once for the group). Both take the
+ * attention kernels where the level has them (ffl_attn_scores / ffl_attn_values: TinyLlama Q4_0,
+ * 2 threads, AVX-512, single-token attention per layer 152 -> 109 us after 1024 tokens, 22 -> 13 us
+ * after 64; prompts pp512 / pp2048 in turns, median 1.04x / 1.03x); otherwise the products go
+ * through the matmul kernels with the cache's type, like ggml's mul_mat on the cache. */
 static void phase_attention(void *ctx, int ith, int nth) {
     att_ctx *c = ctx;
     ffl_session *s = c->s;
@@ -512,8 +512,13 @@ static void phase_attention(void *ctx, int ith, int nth) {
         const uint8_t *kr = ffl_kv_k_head(kv, c->il, kvh, lo);
         const uint8_t *vr = ffl_kv_v_row(kv, c->il, (int64_t)kvh * hdv) + (size_t)lo * kv->elt;
         const size_t k_stride = (size_t)hdk * kv->elt, v_stride = (size_t)kv->n_cells * kv->elt;
-        const float *qrows = s->q + (int64_t)t0 * NQ + (int64_t)h * hdk;
-        if (!grouped || !ffl_attn_scores(kvt, qrows, rows, hdk, kr, k_stride, w, scores)) {
+        const float *qrows = s->q + (int64_t)t0 * NQ + (int64_t)h * hdk, *qk = qrows;
+        if (!grouped && rows > 1) { /* a block's tokens of one head: the kernels want the rows contiguous */
+            for (int32_t i = 0; i < rows; i++) memcpy(tbuf + (size_t)i * hdk, qrows + (int64_t)i * NQ, (size_t)hdk * sizeof(float));
+            qk = tbuf;
+        }
+        const int kernels = ffl_attn_scores(kvt, qk, rows, hdk, kr, k_stride, w, scores);
+        if (!kernels) {
             encode_rows(kvt, qrows, q_stride, qbuf, hdk, 0, rows);
             if (swap) { /* products transposed: tbuf[cell][head] */
                 ffl_matmul_rows_strided(kvt, qbuf, ffl_activation_row_bytes(kvt, hdk), kr, k_stride, hdk, w, tbuf, rows, 0, rows);
@@ -524,7 +529,7 @@ static void phase_attention(void *ctx, int ith, int nth) {
             }
         }
         softmax_rows(c, scores, w, lo, rows, tok);
-        if (grouped && ffl_attn_values(kvt, scores, rows, w, vr, v_stride, hdv, out, out_stride)) continue;
+        if (kernels && ffl_attn_values(kvt, scores, rows, w, vr, v_stride, hdv, out, out_stride)) continue;
         encode_rows(kvt, scores, w, pbuf, w, 0, rows);
         if (swap) {
             ffl_matmul_rows_strided(kvt, pbuf, ffl_activation_row_bytes(kvt, w), vr, v_stride, w, hdv, tbuf, rows, 0, rows);
@@ -838,7 +843,8 @@ static size_t max_act_row(const ffl_model *m) {
 int32_t ffl_forward_alloc_thread_scratch(ffl_session *s, int32_t n_threads) {
     const ffl_hparams *hp = &s->model->hp;
     const int32_t kvt = s->kv.type;
-    const size_t t_cols = (size_t)(s->kv.n_cells > hp->head_dim_v ? s->kv.n_cells : hp->head_dim_v);
+    size_t t_cols = (size_t)(s->kv.n_cells > hp->head_dim_v ? s->kv.n_cells : hp->head_dim_v);
+    if (t_cols < (size_t)hp->head_dim_k) t_cols = (size_t)hp->head_dim_k; /* also a block's query rows, contiguous */
     size_t att = ALIGN64((size_t)FFL_ATT_BLOCK * ffl_activation_row_bytes(kvt, hp->head_dim_k)) +
                  ALIGN64((size_t)FFL_ATT_BLOCK * (size_t)s->kv.n_cells * sizeof(float)) +
                  ALIGN64((size_t)FFL_ATT_BLOCK * ffl_activation_row_bytes(kvt, s->kv.n_cells)) +
