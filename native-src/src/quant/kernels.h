@@ -34,8 +34,9 @@ void ffl_matmul_rows(int32_t wtype, const void *w, size_t w_row_bytes, const voi
 void ffl_matmul_rows_strided(int32_t wtype, const void *w, size_t w_row_bytes, const void *x, size_t x_row_bytes,
                              int64_t n_cols, int64_t n_tokens, float *y, int64_t ldy, int64_t r0, int64_t r1);
 
-/* Single-token attention on one KV head with a cache of kv_type (F16 or F32), when the current level
- * has kernels for it (1) or not (0: nothing is written and the caller takes ffl_matmul_rows_strided).
+/* Attention products on one KV head's cache of kv_type (F16 or F32), for nh query rows (a token's
+ * heads that share the KV head, or a prompt block's tokens of one head), when the current level has
+ * kernels for it (1) or not (0: nothing is written and the caller takes the matmul kernels).
  * Inputs are floats; for an F16 cache q and p are rounded to F16 first, as ggml's F16 products do.
  *   scores[h * w + j] = q_h . K_j  for nh query rows q_h of hd floats (contiguous) and w key rows K_j
  *                                  of hd elements, k_stride bytes apart;

@@ -772,7 +772,7 @@ static void quantize_f16_avx2(const float *x, void *xq, int64_t n) {
     for (; i < n; i++) y[i] = _cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
 
-/* ---------------------------------------------------------------- single-token attention
+/* ---------------------------------------------------------------- attention
  * The AVX-512 file's kernels on 8 lanes (see there): keys 8 cells at a time with a head's 8 dot
  * products summed across lanes together; values 8 accumulators of heads x channels. */
 

@@ -2038,14 +2038,14 @@ INT8_ENTRY(mm_q5_K, FFL_TYPE_Q5_K, direct_k)
 INT8_ENTRY(mm_q6_K, FFL_TYPE_Q6_K, direct_k)
 INT8_ENTRY(mm_iq4_xs, FFL_TYPE_IQ4_XS, direct_k)
 
-/* ================================================================ single-token attention
+/* ================================================================ attention
  *
- * One query token against one KV head's cache rows, for the heads that share it (grouped-query
- * attention). Through the general products these small matrices cost more in packing than in
- * arithmetic: the cells were transposed into token panels, and the products transposed back
- * (TinyLlama after a 1024-token prompt: a sixth of a token's time, most of it moving data). Here
- * the keys are read in place (a head's keys are contiguous rows, model/kv_cache.h), 16 cells at a
- * time, and each head's 16 dot products are summed across lanes together. */
+ * Query rows against one KV head's cache rows: a token's heads that share the KV head (grouped-query
+ * attention), or a prompt block's tokens of one head. For a single token the general products cost
+ * more in packing than in arithmetic: the cells were transposed into token panels, and the products
+ * transposed back (TinyLlama after a 1024-token prompt: a sixth of a token's time, most of it moving
+ * data). Here the keys are read in place (a head's keys are contiguous rows, model/kv_cache.h), 16
+ * cells at a time, and each row's 16 dot products are summed across lanes together. */
 
 /* Lane i of the result: the sum of the 16 lanes of a[i] (45 instructions for 16 sums). */
 AI __m512 hsum16x16(const __m512 a[16]) {

@@ -28,7 +28,7 @@ typedef void (*ffl_matmul_fn)(const void *w, size_t w_row_bytes, const void *xq,
 /* ffl_repack_rows for one layout, src != dst. */
 typedef void (*ffl_repack_fn)(const void *src, void *dst, size_t row_bytes, int64_t n_cols, int64_t n_rows);
 
-/* Single-token attention products on one KV head (kernels.h: ffl_attn_scores / ffl_attn_values);
+/* Attention products on one KV head (kernels.h: ffl_attn_scores / ffl_attn_values);
  * 0 when the arguments are outside what the kernel handles. */
 typedef int (*ffl_attn_scores_fn)(int32_t kv_type, const float *q, int32_t nh, int32_t hd, const void *k, size_t k_stride,
                                   int32_t w, float *scores);
