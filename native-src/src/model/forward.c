@@ -512,12 +512,8 @@ static void phase_attention(void *ctx, int ith, int nth) {
         const uint8_t *kr = ffl_kv_k_head(kv, c->il, kvh, lo);
         const uint8_t *vr = ffl_kv_v_row(kv, c->il, (int64_t)kvh * hdv) + (size_t)lo * kv->elt;
         const size_t k_stride = (size_t)hdk * kv->elt, v_stride = (size_t)kv->n_cells * kv->elt;
-        const float *qrows = s->q + (int64_t)t0 * NQ + (int64_t)h * hdk, *qk = qrows;
-        if (!grouped && rows > 1) { /* a block's tokens of one head: the kernels want the rows contiguous */
-            for (int32_t i = 0; i < rows; i++) memcpy(tbuf + (size_t)i * hdk, qrows + (int64_t)i * NQ, (size_t)hdk * sizeof(float));
-            qk = tbuf;
-        }
-        const int kernels = ffl_attn_scores(kvt, qk, rows, hdk, kr, k_stride, w, scores);
+        const float *qrows = s->q + (int64_t)t0 * NQ + (int64_t)h * hdk;
+        const int kernels = ffl_attn_scores(kvt, qrows, rows, hdk, q_stride, kr, k_stride, w, scores);
         if (!kernels) {
             encode_rows(kvt, qrows, q_stride, qbuf, hdk, 0, rows);
             if (swap) { /* products transposed: tbuf[cell][head] */
@@ -843,8 +839,7 @@ static size_t max_act_row(const ffl_model *m) {
 int32_t ffl_forward_alloc_thread_scratch(ffl_session *s, int32_t n_threads) {
     const ffl_hparams *hp = &s->model->hp;
     const int32_t kvt = s->kv.type;
-    size_t t_cols = (size_t)(s->kv.n_cells > hp->head_dim_v ? s->kv.n_cells : hp->head_dim_v);
-    if (t_cols < (size_t)hp->head_dim_k) t_cols = (size_t)hp->head_dim_k; /* also a block's query rows, contiguous */
+    const size_t t_cols = (size_t)(s->kv.n_cells > hp->head_dim_v ? s->kv.n_cells : hp->head_dim_v);
     size_t att = ALIGN64((size_t)FFL_ATT_BLOCK * ffl_activation_row_bytes(kvt, hp->head_dim_k)) +
                  ALIGN64((size_t)FFL_ATT_BLOCK * (size_t)s->kv.n_cells * sizeof(float)) +
                  ALIGN64((size_t)FFL_ATT_BLOCK * ffl_activation_row_bytes(kvt, s->kv.n_cells)) +

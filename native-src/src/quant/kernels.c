@@ -639,10 +639,11 @@ void ffl_matmul_rows(int32_t wtype, const void *w, size_t w_row_bytes, const voi
     mm(w, w_row_bytes, xq, ffl_activation_row_bytes(wtype, n_cols), n_cols, n_tokens, y, ldy, r0, r1);
 }
 
-int ffl_attn_scores(int32_t kv_type, const float *q, int32_t nh, int32_t hd, const void *k, size_t k_stride, int32_t w,
-                    float *scores) {
+int ffl_attn_scores(int32_t kv_type, const float *q, int32_t nh, int32_t hd, int64_t q_stride, const void *k, size_t k_stride,
+                    int32_t w, float *scores) {
     const ffl_attn_scores_fn f = current_table()->attn_scores;
-    return f && w > 0 && (kv_type == FFL_TYPE_F16 || kv_type == FFL_TYPE_F32) ? f(kv_type, q, nh, hd, k, k_stride, w, scores) : 0;
+    return f && w > 0 && (kv_type == FFL_TYPE_F16 || kv_type == FFL_TYPE_F32) ? f(kv_type, q, nh, hd, q_stride, k, k_stride, w, scores)
+                                                                             : 0;
 }
 
 int ffl_attn_values(int32_t kv_type, const float *p, int32_t nh, int32_t w, const void *v, size_t v_stride, int32_t hdv,

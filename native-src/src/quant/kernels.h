@@ -38,12 +38,12 @@ void ffl_matmul_rows_strided(int32_t wtype, const void *w, size_t w_row_bytes, c
  * heads that share the KV head, or a prompt block's tokens of one head), when the current level has
  * kernels for it (1) or not (0: nothing is written and the caller takes the matmul kernels).
  * Inputs are floats; for an F16 cache q and p are rounded to F16 first, as ggml's F16 products do.
- *   scores[h * w + j] = q_h . K_j  for nh query rows q_h of hd floats (contiguous) and w key rows K_j
- *                                  of hd elements, k_stride bytes apart;
+ *   scores[h * w + j] = q_h . K_j  for nh query rows q_h of hd floats, q_stride floats apart, and w
+ *                                  key rows K_j of hd elements, k_stride bytes apart;
  *   out[h * out_stride + c] = p_h . V_c  for nh probability rows p_h of w floats (contiguous) and hdv
  *                                  value rows V_c of w elements, v_stride bytes apart. */
-int ffl_attn_scores(int32_t kv_type, const float *q, int32_t nh, int32_t hd, const void *k, size_t k_stride, int32_t w,
-                    float *scores);
+int ffl_attn_scores(int32_t kv_type, const float *q, int32_t nh, int32_t hd, int64_t q_stride, const void *k, size_t k_stride,
+                    int32_t w, float *scores);
 int ffl_attn_values(int32_t kv_type, const float *p, int32_t nh, int32_t w, const void *v, size_t v_stride, int32_t hdv,
                     float *out, int64_t out_stride);
 

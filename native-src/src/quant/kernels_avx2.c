@@ -792,17 +792,19 @@ static inline __m256 load_kv8(int half, const uint8_t *p, int n) {
 
 static inline __m256 round_half8(__m256 x) { return _mm256_cvtph_ps(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)); }
 
-static int attn_scores_avx2(int32_t kvt, const float *q, int32_t nh, int32_t hd, const void *k, size_t ks, int32_t w, float *scores) {
+static int attn_scores_avx2(int32_t kvt, const float *q, int32_t nh, int32_t hd, int64_t qs, const void *k, size_t ks, int32_t w,
+                            float *scores) {
     if (nh < 1 || hd < 8 || hd % 8 != 0 || hd > 256) return 0;
     const int half = kvt == FFL_TYPE_F16, nc = hd / 8;
     const size_t eb = half ? 2 : 4;
     float *kf = ffl_kernel_scratch((size_t)(8 + nh) * (size_t)hd * sizeof(float)); /* 8 key rows, then q */
     if (!kf) return 0;
     float *qr = kf + 8 * hd;
-    for (int64_t i = 0; i < (int64_t)nh * hd; i += 8) {
-        const __m256 x = _mm256_loadu_ps(q + i);
-        _mm256_store_ps(qr + i, half ? round_half8(x) : x);
-    }
+    for (int32_t h = 0; h < nh; h++) /* the query rows, rounded, contiguous */
+        for (int32_t d = 0; d < hd; d += 8) {
+            const __m256 x = _mm256_loadu_ps(q + (int64_t)h * qs + d);
+            _mm256_store_ps(qr + (int64_t)h * hd + d, half ? round_half8(x) : x);
+        }
     for (int32_t j0 = 0; j0 < w; j0 += 8) {
         const int nj = w - j0 < 8 ? w - j0 : 8;
         for (int j = 0; j < 8; j++) {

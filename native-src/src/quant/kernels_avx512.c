@@ -2074,17 +2074,18 @@ AI __m512 round_half16(__m512 x) { return _mm512_cvtph_ps(_mm512_cvtps_ph(x, _MM
 
 #define ATT_MAX_HD 256
 
-static int attn_scores_avx512(int32_t kvt, const float *q, int32_t nh, int32_t hd, const void *k, size_t ks, int32_t w, float *scores) {
+static int attn_scores_avx512(int32_t kvt, const float *q, int32_t nh, int32_t hd, int64_t qs, const void *k, size_t ks, int32_t w,
+                              float *scores) {
     if (nh < 1 || hd < 1 || hd > ATT_MAX_HD) return 0;
     const int half = kvt == FFL_TYPE_F16, nc = (hd + 15) / 16, hdp = 16 * nc; /* rows zero-padded to 16 */
     const size_t eb = half ? 2 : 4;
     float *kf = ffl_kernel_scratch((size_t)(16 + nh) * (size_t)hdp * sizeof(float)); /* 16 key rows, then q */
     if (!kf) return 0;
     float *qr = kf + 16 * hdp;
-    for (int32_t h = 0; h < nh; h++)
+    for (int32_t h = 0; h < nh; h++) /* the query rows, rounded, contiguous and zero-padded */
         for (int c = 0; c < nc; c++) {
             const int n = hd - 16 * c < 16 ? hd - 16 * c : 16;
-            const __m512 x = _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), q + (int64_t)h * hd + 16 * c);
+            const __m512 x = _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), q + (int64_t)h * qs + 16 * c);
             _mm512_store_ps(qr + (int64_t)h * hdp + 16 * c, half ? round_half16(x) : x);
         }
     for (int32_t j0 = 0; j0 < w; j0 += 16) {

@@ -30,8 +30,8 @@ typedef void (*ffl_repack_fn)(const void *src, void *dst, size_t row_bytes, int6
 
 /* Attention products on one KV head (kernels.h: ffl_attn_scores / ffl_attn_values);
  * 0 when the arguments are outside what the kernel handles. */
-typedef int (*ffl_attn_scores_fn)(int32_t kv_type, const float *q, int32_t nh, int32_t hd, const void *k, size_t k_stride,
-                                  int32_t w, float *scores);
+typedef int (*ffl_attn_scores_fn)(int32_t kv_type, const float *q, int32_t nh, int32_t hd, int64_t q_stride, const void *k,
+                                  size_t k_stride, int32_t w, float *scores);
 typedef int (*ffl_attn_values_fn)(int32_t kv_type, const float *p, int32_t nh, int32_t w, const void *v, size_t v_stride,
                                   int32_t hdv, float *out, int64_t out_stride);
 

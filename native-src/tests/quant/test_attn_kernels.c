@@ -1,7 +1,7 @@
 /* Attention kernels (ffl_attn_scores / ffl_attn_values) against a double-precision reference: F16
  * and F32 caches, 1-32 query rows (a token's heads, or a prompt block's tokens), head sizes 64, 72,
- * 80 and 128, cell counts around the 16-cell blocks, strided rows, and NaN beyond the rows' ends
- * that must never be read. Levels without the kernels must decline (return 0) and write nothing. */
+ * 80 and 128, cell counts around the 16-cell blocks, strided rows (query rows too), and NaN past the
+ * rows' ends that must never be read. Levels without the kernels must decline and write nothing. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -58,7 +58,8 @@ static int check_case(int32_t level, int half, int nh, int hd, int w, int pad) {
     const size_t vs = (size_t)(w + pad + 3) * eb; /* value rows: w cells used of w + pad + 3 */
     const int hdv = hd;
     uint8_t *k = malloc(ks * (size_t)(w + 2)), *v = malloc(vs * (size_t)hdv);
-    float *q = malloc(sizeof(float) * (size_t)nh * hd), *p = malloc(sizeof(float) * (size_t)nh * w);
+    const int qs = hd + pad; /* query rows, pad floats apart (NaN in the gaps) */
+    float *q = malloc(sizeof(float) * (size_t)nh * qs), *p = malloc(sizeof(float) * (size_t)nh * w);
     float *scores = malloc(sizeof(float) * ((size_t)nh * w + 1)), *out = malloc(sizeof(float) * ((size_t)nh * (hdv + 2) + 1));
     /* NaN everywhere first: what the kernels must not read stays NaN */
     memset(k, 0xFF, ks * (size_t)(w + 2));
@@ -67,19 +68,19 @@ static int check_case(int32_t level, int half, int nh, int hd, int w, int pad) {
         for (int d = 0; d < hd; d++) kv_put(half, k + (size_t)j * ks, d, test_rndf(-1.0f, 1.0f));
     for (int c = 0; c < hdv; c++)
         for (int j = 0; j < w; j++) kv_put(half, v + (size_t)c * vs, j, test_rndf(-1.0f, 1.0f));
-    for (int i = 0; i < nh * hd; i++) q[i] = test_rndf(-2.0f, 2.0f);
+    for (int i = 0; i < nh * qs; i++) q[i] = i % qs < hd ? test_rndf(-2.0f, 2.0f) : NAN;
     for (int i = 0; i < nh * w; i++) p[i] = test_rndf(0.0f, 1.0f) / (float)w;
     const float sentinel = 12345.0f;
     for (int i = 0; i <= nh * w; i++) scores[i] = sentinel;
     for (int i = 0; i <= nh * (hdv + 2); i++) out[i] = sentinel;
 
     const int os = hdv + 2; /* output rows with a gap the kernel must not write */
-    const int ran_s = ffl_attn_scores(kvt, q, nh, hd, k, ks, w, scores);
+    const int ran_s = ffl_attn_scores(kvt, q, nh, hd, qs, k, ks, w, scores);
     const int ran_v = ffl_attn_values(kvt, p, nh, w, v, vs, hdv, out, os);
     double worst = 0;
     if (ran_s) {
         for (int h = 0; h < nh; h++)
-            for (int j = 0; j < w; j++) worst = worse(worst, dot_error(half, q + h * hd, k + (size_t)j * ks, hd, scores[h * w + j]));
+            for (int j = 0; j < w; j++) worst = worse(worst, dot_error(half, q + h * qs, k + (size_t)j * ks, hd, scores[h * w + j]));
     } else {
         for (int i = 0; i < nh * w; i++) CHECK(scores[i] == sentinel);
     }
@@ -125,10 +126,10 @@ int main(void) {
             float q[68], sc[4] = {7, 7, 7, 7};
             uint16_t kk[68 * 4] = {0};
             for (int i = 0; i < 68; i++) q[i] = 1.0f;
-            const int r68 = ffl_attn_scores(FFL_TYPE_F16, q, 1, 68, kk, 136, 4, sc);
+            const int r68 = ffl_attn_scores(FFL_TYPE_F16, q, 1, 68, 68, kk, 136, 4, sc);
             CHECK(r68 == (levels[l] == FFL_CPU_AVX512) && sc[0] == (r68 ? 0.0f : 7.0f));
             sc[0] = 7;
-            CHECK(ffl_attn_scores(FFL_TYPE_Q8_0, q, 1, 64, kk, 128, 4, sc) == 0 && sc[0] == 7);
+            CHECK(ffl_attn_scores(FFL_TYPE_Q8_0, q, 1, 64, 64, kk, 128, 4, sc) == 0 && sc[0] == 7);
         }
     }
     ffl_cpu_set_level(top);
