@@ -402,7 +402,7 @@ typedef struct {
     int32_t n_kv;          /* cells [0, n_kv) may be visible */
     const int32_t *blk_lo; /* per query block: the cells any of its tokens sees lie in [lo, hi) */
     const int32_t *blk_hi;
-    const float *mask;     /* single-token steps: s->att_mask, else NULL (visibility checked per cell) */
+    const int32_t *cell_pos; /* steps of one sequence: s->att_cell_pos, else NULL (visibility checked per cell) */
 } att_ctx;
 
 static int cell_visible(const ffl_kv_cell *cell, int32_t pos, uint64_t seq_bit) {
@@ -436,8 +436,8 @@ static void softmax_rows(const att_ctx *c, float *scores, int32_t w, int32_t lo,
         const uint64_t bit = 1ull << c->ub->seq[tok[r]];
         float *row = scores + (size_t)r * w;
         float mx = -INFINITY;
-        if (c->mask) {
-            mx = ffl_vec_scale_mask_max(row, c->mask + lo, w, scale);
+        if (c->cell_pos) {
+            mx = ffl_vec_scale_causal_max(row, c->cell_pos + lo, w, pos, scale);
         } else {
             for (int32_t j = 0; j < w; j++) {
                 if (cell_visible(&kv->cells[lo + j], pos, bit)) {
@@ -729,10 +729,15 @@ int32_t ffl_forward(ffl_session *s, const ffl_ubatch *ub) {
 
     att_ctx ac = {.s = s, .ub = ub, .n_kv = ffl_kv_n_active(&s->kv), .blk_lo = s->blk_lo, .blk_hi = s->blk_hi};
     block_ranges(&s->kv, ub, ac.n_kv, s->blk_lo, s->blk_hi);
-    if (n == 1) { /* the token sees the same cells in every layer and head: decide them once */
+    int one_seq = 1;
+    for (int32_t t = 1; t < n; t++) one_seq &= ub->seq[t] == ub->seq[0];
+    if (one_seq) { /* the cells of the sequence, the same in every layer and head; a query sees those up to its position */
         const uint64_t bit = 1ull << ub->seq[0];
-        for (int32_t j = 0; j < ac.n_kv; j++) s->att_mask[j] = cell_visible(&s->kv.cells[j], ub->pos[0], bit) ? 0.0f : -INFINITY;
-        ac.mask = s->att_mask;
+        for (int32_t j = 0; j < ac.n_kv; j++) {
+            const ffl_kv_cell *cell = &s->kv.cells[j];
+            s->att_cell_pos[j] = cell->pos >= 0 && (cell->seq & bit) ? cell->pos : INT32_MAX;
+        }
+        ac.cell_pos = s->att_cell_pos;
     }
     for (int32_t il = 0; il < hp->n_layer; il++) {
         if (aborted(s)) return ffl_fail(FFL_ERR_ABORTED, "decode aborted by the abort callback");
@@ -884,11 +889,11 @@ int32_t ffl_forward_alloc(ffl_session *s) {
     s->delta = falloc(n, E, &ok);
     s->gate = falloc(n, F, &ok);
     s->up = falloc(n, F, &ok);
-    s->att_mask = falloc(1, s->kv.n_cells, &ok);
     s->out_tok = malloc((size_t)n * sizeof(int32_t));
+    s->att_cell_pos = malloc((size_t)s->kv.n_cells * sizeof(int32_t));
     s->blk_lo = malloc((size_t)(n / FFL_ATT_BLOCK + 1) * sizeof(int32_t));
     s->blk_hi = malloc((size_t)(n / FFL_ATT_BLOCK + 1) * sizeof(int32_t));
-    if (!s->out_tok || !s->blk_lo || !s->blk_hi) ok = 0;
+    if (!s->out_tok || !s->att_cell_pos || !s->blk_lo || !s->blk_hi) ok = 0;
     s->act_bytes = ALIGN64(max_act_row(s->model) * (size_t)n);
     for (int i = 0; i < FFL_ACT_SLOTS; i++) {
         s->act[i] = aligned_alloc(64, s->act_bytes);
@@ -912,7 +917,7 @@ int32_t ffl_forward_alloc(ffl_session *s) {
 }
 
 void ffl_forward_free(ffl_session *s) {
-    float **fs[] = {&s->x, &s->xn, &s->q, &s->k, &s->v, &s->att, &s->delta, &s->gate, &s->up, &s->att_mask,
+    float **fs[] = {&s->x, &s->xn, &s->q, &s->k, &s->v, &s->att, &s->delta, &s->gate, &s->up,
                     &s->router, &s->sel_w, &s->moe_out, &s->ex_out};
     for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++) {
         free(*fs[i]);
@@ -925,9 +930,11 @@ void ffl_forward_free(ffl_session *s) {
     free(s->sel);
     free(s->ex_rows);
     free(s->out_tok);
+    free(s->att_cell_pos);
     free(s->blk_lo);
     free(s->blk_hi);
     s->out_tok = NULL;
+    s->att_cell_pos = NULL;
     s->blk_lo = NULL;
     s->blk_hi = NULL;
     free(s->thread_scratch);

@@ -53,7 +53,8 @@ struct ffl_session {
     float *delta;   /* [n_ub][n_embd] block output, added to x at the next step */
     float *gate;    /* [n_ub][n_ff] */
     float *up;      /* [n_ub][n_ff] */
-    float *att_mask; /* [n_ctx] single-token steps: 0 for a cell the token sees, -inf otherwise */
+    int32_t *att_cell_pos; /* [n_ctx] steps of one sequence: a cell's position if the sequence holds it,
+                            * INT32_MAX otherwise (positions are below INT32_MAX) */
     uint8_t *act[FFL_ACT_SLOTS]; /* encoded activations for the matmul kernels */
     size_t act_bytes;
     int pending_delta; /* delta holds a block output not yet added to x */

@@ -59,19 +59,19 @@ void ffl_vec_to_half(uint16_t *h, const float *x, int64_t n) {
     for (int64_t i = done; i < n; i++) h[i] = ffl_float_to_half(x[i]);
 }
 
-float ffl_vec_scale_mask_max(float *x, const float *mask, int64_t n, float scale) {
+float ffl_vec_scale_causal_max(float *x, const int32_t *cell_pos, int64_t n, int32_t pos, float scale) {
     float mx = -INFINITY;
     int64_t done = 0;
     switch (simd_level()) {
 #if defined(__x86_64__)
-    case 1: mx = ffl_scale_mask_max_avx2(x, mask, n, scale); done = n & ~(int64_t)7; break;
+    case 1: mx = ffl_scale_causal_max_avx2(x, cell_pos, n, pos, scale); done = n & ~(int64_t)7; break;
 #elif defined(__aarch64__)
-    case 2: mx = ffl_scale_mask_max_neon(x, mask, n, scale); done = n & ~(int64_t)7; break;
+    case 2: mx = ffl_scale_causal_max_neon(x, cell_pos, n, pos, scale); done = n & ~(int64_t)7; break;
 #endif
     default: break;
     }
     for (int64_t i = done; i < n; i++) {
-        x[i] = mask[i] < 0 ? -INFINITY : x[i] * scale;
+        x[i] = cell_pos[i] > pos ? -INFINITY : x[i] * scale;
         if (x[i] > mx) mx = x[i];
     }
     return mx;

@@ -17,9 +17,10 @@ void ffl_vec_swiglu(float *g, const float *u, int64_t n);
  * level calls: F16C and NEON convert the same way, NaN payloads included). */
 void ffl_vec_to_half(uint16_t *h, const float *x, int64_t n);
 
-/* x[i] = x[i] * scale where mask[i] is 0, -inf where it is -inf (the masked cells of an attention
- * row, whatever x held there); returns the largest result (-inf if all are masked). */
-float ffl_vec_scale_mask_max(float *x, const float *mask, int64_t n, float scale);
+/* One query's causal attention row: x[i] = x[i] * scale where cell_pos[i] <= pos (a cell the query
+ * sees), -inf elsewhere whatever x held there (the caller gives hidden cells a position of INT32_MAX,
+ * and pos is below it); returns the largest result (-inf if the query sees no cell). */
+float ffl_vec_scale_causal_max(float *x, const int32_t *cell_pos, int64_t n, int32_t pos, float scale);
 
 /* x[i] = exp(x[i] - shift) (so -inf becomes 0); returns the sum of the results, added in double. */
 double ffl_vec_exp_shift(float *x, int64_t n, float shift);

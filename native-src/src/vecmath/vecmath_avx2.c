@@ -55,13 +55,14 @@ void ffl_to_half_avx2(uint16_t *h, const float *x, int64_t n) {
         _mm_storeu_si128((__m128i *)(h + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 }
 
-float ffl_scale_mask_max_avx2(float *x, const float *mask, int64_t n, float scale) {
+float ffl_scale_causal_max_avx2(float *x, const int32_t *cell_pos, int64_t n, int32_t pos, float scale) {
     const __m256 s = _mm256_set1_ps(scale);
+    const __m256i p = _mm256_set1_epi32(pos);
     __m256 mx = _mm256_set1_ps(-INFINITY);
     for (int64_t i = 0; i + 8 <= n; i += 8) {
-        const __m256 m = _mm256_loadu_ps(mask + i);
-        /* blendv takes the mask (-inf) where its sign bit is set */
-        const __m256 y = _mm256_blendv_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), s), _mm256_set1_ps(-INFINITY), m);
+        const __m256i hidden = _mm256_cmpgt_epi32(_mm256_loadu_si256((const __m256i *)(cell_pos + i)), p);
+        const __m256 y = _mm256_blendv_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), s), _mm256_set1_ps(-INFINITY),
+                                          _mm256_castsi256_ps(hidden));
         _mm256_storeu_ps(x + i, y);
         mx = _mm256_max_ps(y, mx); /* a NaN y leaves mx as it was, like the scalar comparison */
     }

@@ -25,13 +25,13 @@
 void ffl_swiglu_avx2(float *g, const float *u, int64_t n);
 double ffl_exp_shift_avx2(float *x, int64_t n, float shift);
 void ffl_to_half_avx2(uint16_t *h, const float *x, int64_t n);
-float ffl_scale_mask_max_avx2(float *x, const float *mask, int64_t n, float scale);
+float ffl_scale_causal_max_avx2(float *x, const int32_t *cell_pos, int64_t n, int32_t pos, float scale);
 #endif
 #if defined(__aarch64__)
 void ffl_swiglu_neon(float *g, const float *u, int64_t n);
 double ffl_exp_shift_neon(float *x, int64_t n, float shift);
 void ffl_to_half_neon(uint16_t *h, const float *x, int64_t n);
-float ffl_scale_mask_max_neon(float *x, const float *mask, int64_t n, float scale);
+float ffl_scale_causal_max_neon(float *x, const int32_t *cell_pos, int64_t n, int32_t pos, float scale);
 #endif
 
 #endif

@@ -56,13 +56,14 @@ void ffl_to_half_neon(uint16_t *h, const float *x, int64_t n) {
     }
 }
 
-float ffl_scale_mask_max_neon(float *x, const float *mask, int64_t n, float scale) {
+float ffl_scale_causal_max_neon(float *x, const int32_t *cell_pos, int64_t n, int32_t pos, float scale) {
     float32x4_t mx = vdupq_n_f32(-INFINITY);
     const float32x4_t ninf = vdupq_n_f32(-INFINITY);
+    const int32x4_t p = vdupq_n_s32(pos);
     const int64_t end = n & ~(int64_t)7; /* whole groups of 8, as the other functions here */
     for (int64_t i = 0; i < end; i += 4) {
-        const uint32x4_t masked = vcltq_f32(vld1q_f32(mask + i), vdupq_n_f32(0.0f));
-        const float32x4_t y = vbslq_f32(masked, ninf, vmulq_n_f32(vld1q_f32(x + i), scale));
+        const uint32x4_t hidden = vcgtq_s32(vld1q_s32(cell_pos + i), p);
+        const float32x4_t y = vbslq_f32(hidden, ninf, vmulq_n_f32(vld1q_f32(x + i), scale));
         vst1q_f32(x + i, y);
         mx = vbslq_f32(vcgtq_f32(y, mx), y, mx); /* a NaN y leaves mx as it was */
     }

@@ -1,8 +1,8 @@
 /* Elementwise math: every dispatch level this CPU supports must agree with libm's expf to a few
  * ulp over the whole float range (underflow, overflow, infinities and NaN included), SwiGLU and
  * the shifted exponentials must equal the scalar formulas built on it, the vector F16 conversion
- * must give the scalar conversion's bits for every input, and the masked scaling of attention rows
- * must give the scalar results whatever the masked cells hold. */
+ * must give the scalar conversion's bits for every input, and the causal scaling of attention rows
+ * must give the scalar results whatever the hidden cells hold. */
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
@@ -125,30 +125,35 @@ static void test_to_half(int32_t level) {
     CHECK(bad == 0);
 }
 
-static void test_scale_mask_max(int32_t level) {
-    static float x[N_VALUES], y[N_VALUES], mask[N_VALUES];
+static void test_scale_causal_max(int32_t level) {
+    static float x[N_VALUES], y[N_VALUES];
+    static int32_t cell_pos[N_VALUES];
+    const int32_t pos = 500;
     for (int i = 0; i < N_VALUES; i++) {
-        mask[i] = i % 5 == 1 ? -INFINITY : 0.0f;
-        /* masked cells may hold anything, inf and NaN included: they must come out -inf */
-        x[i] = i % 5 == 1 && i % 3 == 0 ? (i % 2 ? INFINITY : NAN) : test_rndf(-30.0f, 30.0f);
+        /* positions around the query's (equal is seen, one past is not) and empty cells */
+        cell_pos[i] = i % 7 == 3 ? INT32_MAX : i % 11 == 4 ? pos : i % 11 == 5 ? pos + 1 : (int32_t)(test_rndf(0.0f, 1000.0f));
+        /* hidden cells may hold anything, inf and NaN included: they must come out -inf */
+        x[i] = i % 7 == 3 && i % 3 == 0 ? (i % 2 ? INFINITY : NAN) : test_rndf(-30.0f, 30.0f);
     }
+    cell_pos[7] = 0;
     x[7] = 1e30f; /* the largest visible value, away from the lane the SIMD maximum starts in */
     memcpy(y, x, sizeof x);
-    const float mx = ffl_vec_scale_mask_max(y, mask, N_VALUES, 0.125f);
+    const float mx = ffl_vec_scale_causal_max(y, cell_pos, N_VALUES, pos, 0.125f);
     float want_mx = -INFINITY;
-    int bad = 0;
+    int bad = 0, seen = 0;
     for (int i = 0; i < N_VALUES; i++) {
-        const float want = mask[i] < 0 ? -INFINITY : x[i] * 0.125f;
+        const float want = cell_pos[i] > pos ? -INFINITY : x[i] * 0.125f;
+        seen += cell_pos[i] <= pos;
         if (want > want_mx) want_mx = want;
         if (y[i] != want && bad++ < 5)
-            CHECK_MSG(0, "level %s: scaled cell %d = %g, want %g", ffl_cpu_level_name(level), i, y[i], want);
+            CHECK_MSG(0, "level %s: scaled cell %d (pos %d) = %g, want %g", ffl_cpu_level_name(level), i, cell_pos[i], y[i], want);
     }
-    CHECK(bad == 0);
+    CHECK(bad == 0 && seen > N_VALUES / 4 && seen < N_VALUES * 3 / 4);
     CHECK_MSG(mx == want_mx && mx == 1e30f * 0.125f, "level %s: max %g, want %g", ffl_cpu_level_name(level), mx, want_mx);
-    /* every cell masked (and a short row that only the scalar tail sees) */
-    for (int i = 0; i < 19; i++) mask[i] = -INFINITY;
-    CHECK(ffl_vec_scale_mask_max(y, mask, 19, 1.0f) == -INFINITY && y[18] == -INFINITY);
-    CHECK(ffl_vec_scale_mask_max(y, mask, 0, 1.0f) == -INFINITY);
+    /* every cell hidden (and a short row that only the scalar tail sees) */
+    for (int i = 0; i < 19; i++) cell_pos[i] = i % 2 ? INT32_MAX : pos + 1 + i;
+    CHECK(ffl_vec_scale_causal_max(y, cell_pos, 19, pos, 1.0f) == -INFINITY && y[18] == -INFINITY && y[0] == -INFINITY);
+    CHECK(ffl_vec_scale_causal_max(y, cell_pos, 0, pos, 1.0f) == -INFINITY);
 }
 
 int main(void) {
@@ -161,7 +166,7 @@ int main(void) {
         test_exp_shift(levels[i]);
         test_swiglu(levels[i]);
         test_to_half(levels[i]);
-        test_scale_mask_max(levels[i]);
+        test_scale_causal_max(levels[i]);
     }
     ffl_cpu_set_level(top);
     return test_finish("test_vecmath");
