@@ -30,7 +30,8 @@
 
 AI float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
-/* Quantized single-token kernels prefetch the weights this far ahead into L2 (not L1): on Zen 4 one
+/* Single-token kernels on the GGUF block layouts prefetch the weights this far ahead into L2 (not L1;
+ * the load-time layouts below do without): on Zen 4 one
  * thread's Q4_0 stream went from ~0.60 to ~0.72 of a plain read, and TinyLlama generation with 2
  * threads rose by 8-24 % (Q4_K_M, Q4_0, Q8_0). Prefetching into L1, or nearer than 8 KiB, was slower;
  * F16 rows gain nothing from it (slower with 4 KiB, the same with 16 KiB) and rely on the hardware prefetcher. */
@@ -644,10 +645,10 @@ AI void k4x8_factors(const uint8_t *meta, __m256 *f1, __m256 *f2) {
 }
 
 /* One weight row against nt prepared tokens (up to 4); wq[] holds the group's 8 unsigned weight
- * vectors (Q4_0, Q4_K: 4 of low nibbles, then 4 of high nibbles in place). Software prefetch only for
- * Q4_K, the slowest of the three (Zen 4, TinyLlama tg32 with 2 threads, 16-24 rounds in turns: Q4_K_M
- * median 63.1 -> 67.1 t/s with it; Q4_0 and Q8_0 peaked at 77 and 39 t/s without it against 69 and 36
- * with it when the host's memory was fast, and one thread streamed 10-25 % slower with it).
+ * vectors (Q4_0, Q4_K: 4 of low nibbles, then 4 of high nibbles in place). No software prefetch: with
+ * the line touches below it only slowed the stream (Zen 4, bench_kernels q4_K_x16: one thread 78 ->
+ * 81 % of a read, two threads 91 -> 96 % when memory was slow and 74-78 -> 80-81 % when fast;
+ * TinyLlama Q4_K_M tg64 in turns 0.924 -> 0.948 and 0.926 -> 0.940 of the probes, the same when fast).
  * From memory, where generation runs, every weight line streams faster when it is read twice (Zen 4,
  * one thread, bench_kernels' paired column: share of a plain read's speed). Single-token Q4_0 lets GCC
  * fold each weight load into both ANDs (77 -> 87 %, TinyLlama tg64 1.07-1.17x in turns, although 49
@@ -663,7 +664,6 @@ AI void row_x16(int rtype, int nt, const uint8_t *w, int64_t nb, const uint8_t *
     int64_t b = 0;
     for (; b + 16 <= nb; b += 16) {
         const uint8_t *p = w + b * bb;
-        if (k4) prefetch_l2(p + MV_PREFETCH_L2, 16 * bb);
         __m512i wq[8];
         for (int v = 0; v < qb / 4; v++) {
             __m512i q = _mm512_loadu_si512(p + 64 * v);
