@@ -31,9 +31,9 @@
 AI float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
 /* Single-token kernels on the GGUF block layouts prefetch the weights this far ahead into L2 (not L1;
- * the load-time layouts below do without): on Zen 4 one
- * thread's Q4_0 stream went from ~0.60 to ~0.72 of a plain read, and TinyLlama generation with 2
- * threads rose by 8-24 % (Q4_K_M, Q4_0, Q8_0). Prefetching into L1, or nearer than 8 KiB, was slower;
+ * the load-time layouts below do without): on Zen 4 one thread's Q4_0 stream went from ~0.60 to ~0.72
+ * of a plain read, and TinyLlama generation with 2 threads rose by 8-24 % (Q4_K_M, Q4_0, Q8_0).
+ * Prefetching into L1, or nearer than 8 KiB, was slower;
  * F16 rows gain nothing from it (slower with 4 KiB, the same with 16 KiB) and rely on the hardware prefetcher. */
 #define MV_PREFETCH_L2 16384
 AI void prefetch_l2(const void *p, int bytes) {
