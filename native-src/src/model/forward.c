@@ -349,6 +349,16 @@ static void head_norm(float *x, const ffl_weight *w, int32_t n_heads, int32_t he
     }
 }
 
+/* Each token's RoPE angles, once per step: they depend on the position only, not on the layer. */
+static void phase_rope_angles(void *ctx, int ith, int nth) {
+    step_ctx *c = ctx;
+    const ffl_model *m = c->s->model;
+    const float *freq_factors = m->global[FFL_T_ROPE_FREQS].data ? (const float *)m->global[FFL_T_ROPE_FREQS].data : NULL;
+    int64_t b, e;
+    ffl_split_range(c->ub->n, ith, nth, &b, &e);
+    for (int64_t t = b; t < e; t++) rope_angles(&m->hp, freq_factors, c->ub->pos[t], c->s->rope_cs + t * m->hp.n_rot);
+}
+
 /* Biases, per-head norms, RoPE on q and k; k and v go into their KV cells. */
 static void phase_qkv_post(void *ctx, int ith, int nth) {
     step_ctx *c = ctx;
@@ -358,9 +368,7 @@ static void phase_qkv_post(void *ctx, int ith, int nth) {
     const ffl_layer *L = c->layer;
     const int64_t NQ = (int64_t)hp->n_head * hp->head_dim_k, NK = (int64_t)hp->n_head_kv * hp->head_dim_k,
                   NV = (int64_t)hp->n_head_kv * hp->head_dim_v;
-    const float *freq_factors = m->global[FFL_T_ROPE_FREQS].data ? (const float *)m->global[FFL_T_ROPE_FREQS].data : NULL;
-    float *cs = (float *)thread_scratch(s, ith);
-    uint16_t *vh = (uint16_t *)(thread_scratch(s, ith) + ALIGN64((size_t)hp->n_rot * sizeof(float)));
+    uint16_t *vh = (uint16_t *)thread_scratch(s, ith);
     ffl_kv_cache *kv = &s->kv;
     int64_t b, e;
     ffl_split_range(c->ub->n, ith, nth, &b, &e);
@@ -371,7 +379,7 @@ static void phase_qkv_post(void *ctx, int ith, int nth) {
         add_bias(v, ffl_layer_w(L, FFL_T_ATTN_V_BIAS), NV);
         head_norm(q, ffl_layer_w(L, FFL_T_ATTN_Q_NORM), hp->n_head, hp->head_dim_k, hp->norm_eps);
         head_norm(k, ffl_layer_w(L, FFL_T_ATTN_K_NORM), hp->n_head_kv, hp->head_dim_k, hp->norm_eps);
-        rope_angles(hp, freq_factors, c->ub->pos[t], cs);
+        const float *cs = s->rope_cs + t * hp->n_rot;
         rope_apply(hp, cs, q, hp->n_head, hp->head_dim_k);
         rope_apply(hp, cs, k, hp->n_head_kv, hp->head_dim_k);
 
@@ -727,6 +735,7 @@ int32_t ffl_forward(ffl_session *s, const ffl_ubatch *ub) {
     s->pending_delta = 0;
     run(s, phase_embed, &c, (double)n * E * 2);
 
+    run(s, phase_rope_angles, &c, (double)n * hp->n_rot * 16);
     att_ctx ac = {.s = s, .ub = ub, .n_kv = ffl_kv_n_active(&s->kv), .blk_lo = s->blk_lo, .blk_hi = s->blk_hi};
     block_ranges(&s->kv, ub, ac.n_kv, s->blk_lo, s->blk_hi);
     int one_seq = 1;
@@ -891,6 +900,7 @@ int32_t ffl_forward_alloc(ffl_session *s) {
     s->up = falloc(n, F, &ok);
     s->out_tok = malloc((size_t)n * sizeof(int32_t));
     s->att_cell_pos = malloc((size_t)s->kv.n_cells * sizeof(int32_t));
+    s->rope_cs = falloc(n, hp->n_rot, &ok);
     s->blk_lo = malloc((size_t)(n / FFL_ATT_BLOCK + 1) * sizeof(int32_t));
     s->blk_hi = malloc((size_t)(n / FFL_ATT_BLOCK + 1) * sizeof(int32_t));
     if (!s->out_tok || !s->att_cell_pos || !s->blk_lo || !s->blk_hi) ok = 0;
@@ -917,7 +927,7 @@ int32_t ffl_forward_alloc(ffl_session *s) {
 }
 
 void ffl_forward_free(ffl_session *s) {
-    float **fs[] = {&s->x, &s->xn, &s->q, &s->k, &s->v, &s->att, &s->delta, &s->gate, &s->up,
+    float **fs[] = {&s->x, &s->xn, &s->q, &s->k, &s->v, &s->att, &s->delta, &s->gate, &s->up, &s->rope_cs,
                     &s->router, &s->sel_w, &s->moe_out, &s->ex_out};
     for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++) {
         free(*fs[i]);
