@@ -26,6 +26,9 @@ void ffl_swiglu_avx2(float *g, const float *u, int64_t n);
 double ffl_exp_shift_avx2(float *x, int64_t n, float shift);
 void ffl_to_half_avx2(uint16_t *h, const float *x, int64_t n);
 float ffl_scale_causal_max_avx2(float *x, const int32_t *cell_pos, int64_t n, int32_t pos, float scale);
+/* whole arrays, tails included */
+void ffl_swiglu_avx512(float *g, const float *u, int64_t n);
+double ffl_exp_shift_avx512(float *x, int64_t n, float shift);
 #endif
 #if defined(__aarch64__)
 void ffl_swiglu_neon(float *g, const float *u, int64_t n);
