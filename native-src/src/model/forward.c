@@ -738,9 +738,11 @@ int32_t ffl_forward(ffl_session *s, const ffl_ubatch *ub) {
     run(s, phase_rope_angles, &c, (double)n * hp->n_rot * 16);
     att_ctx ac = {.s = s, .ub = ub, .n_kv = ffl_kv_n_active(&s->kv), .blk_lo = s->blk_lo, .blk_hi = s->blk_hi};
     block_ranges(&s->kv, ub, ac.n_kv, s->blk_lo, s->blk_hi);
+    /* a step of one sequence: its cells, the same in every layer and head, decided once; each query
+     * then sees those up to its own position */
     int one_seq = 1;
     for (int32_t t = 1; t < n; t++) one_seq &= ub->seq[t] == ub->seq[0];
-    if (one_seq) { /* the cells of the sequence, the same in every layer and head; a query sees those up to its position */
+    if (one_seq) {
         const uint64_t bit = 1ull << ub->seq[0];
         for (int32_t j = 0; j < ac.n_kv; j++) {
             const ffl_kv_cell *cell = &s->kv.cells[j];

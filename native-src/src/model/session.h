@@ -53,7 +53,7 @@ struct ffl_session {
     float *delta;   /* [n_ub][n_embd] block output, added to x at the next step */
     float *gate;    /* [n_ub][n_ff] */
     float *up;      /* [n_ub][n_ff] */
-    float *rope_cs;         /* [n_ub][n_rot] per step: each token's RoPE cos / sin pairs, the same in every layer */
+    float *rope_cs; /* [n_ub][n_rot] each token's RoPE cos / sin pairs, the same in every layer */
     int32_t *att_cell_pos; /* [n_ctx] steps of one sequence: a cell's position if the sequence holds it,
                             * INT32_MAX otherwise (positions are below INT32_MAX) */
     uint8_t *act[FFL_ACT_SLOTS]; /* encoded activations for the matmul kernels */
