@@ -860,9 +860,8 @@ int32_t ffl_forward_alloc_thread_scratch(ffl_session *s, int32_t n_threads) {
                  ALIGN64((size_t)FFL_ATT_BLOCK * (size_t)s->kv.n_cells * sizeof(float)) +
                  ALIGN64((size_t)FFL_ATT_BLOCK * ffl_activation_row_bytes(kvt, s->kv.n_cells)) +
                  ALIGN64((size_t)FFL_ATT_BLOCK * t_cols * sizeof(float)); /* transposed products */
-    size_t rope = ALIGN64((size_t)hp->n_rot * sizeof(float)) + /* RoPE angles, then a token's values as halves */
-                  ALIGN64((size_t)hp->n_head_kv * hp->head_dim_v * sizeof(uint16_t));
-    size_t per = att > rope ? att : rope;
+    size_t post = ALIGN64((size_t)hp->n_head_kv * hp->head_dim_v * sizeof(uint16_t)); /* a token's values as halves */
+    size_t per = att > post ? att : post;
     uint8_t *p = aligned_alloc(64, per * (size_t)n_threads);
     ffl_row_share *rs = aligned_alloc(64, sizeof *rs * (size_t)n_threads);
     if (!p || !rs) {
