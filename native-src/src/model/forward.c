@@ -396,8 +396,14 @@ static void phase_qkv_post(void *ctx, int ith, int nth) {
             ffl_vec_to_half(vh, v, NV);
             vsrc = vh;
         }
-        for (int64_t i = 0; i < NV; i++)
-            memcpy(ffl_kv_v_row(kv, c->il, i) + (size_t)cell * kv->elt, (const uint8_t *)vsrc + i * kv->elt, kv->elt);
+        /* one element per channel row; sizes the compiler knows make each copy a single store, not a
+         * call to memcpy (TinyLlama: 256 calls a layer were most of this phase) */
+        uint8_t *vcell = ffl_kv_v_row(kv, c->il, 0) + (size_t)cell * kv->elt;
+        const size_t vstride = (size_t)kv->n_cells * kv->elt;
+        if (kv->elt == 2)
+            for (int64_t i = 0; i < NV; i++) memcpy(vcell + (size_t)i * vstride, (const uint16_t *)vsrc + i, 2);
+        else
+            for (int64_t i = 0; i < NV; i++) memcpy(vcell + (size_t)i * vstride, (const float *)vsrc + i, 4);
     }
 }
 
