@@ -796,7 +796,7 @@ AI void row_layout(int rtype, int nt, const uint8_t *wr, int64_t n, const uint8_
 static const uint8_t REDUCE16_SLOT[16] = {0, 2, 1, 3, 8, 10, 9, 11, 4, 6, 5, 7, 12, 14, 13, 15};
 AI __m512 reduce16(const __m512 v[16]) {
     __m512 w[8], y[4], z[2];
-    for (int k = 0; k < 8; k++) /* 256-bit halves: rows k (low) and k + 8 (high) */
+    for (int k = 0; k < 8; k++) /* 256-bit halves: vector k's partial sums low, vector k + 8's high */
         w[k] = _mm512_add_ps(_mm512_shuffle_f32x4(v[k], v[k + 8], 0x44), _mm512_shuffle_f32x4(v[k], v[k + 8], 0xEE));
     for (int k = 0; k < 4; k++) /* 128-bit quarters */
         y[k] = _mm512_add_ps(_mm512_shuffle_f32x4(w[k], w[k + 4], 0x88), _mm512_shuffle_f32x4(w[k], w[k + 4], 0xDD));
