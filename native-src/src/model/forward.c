@@ -5,7 +5,9 @@
  * Work is split over the session's thread pool in phases: per-token phases (norms, RoPE,
  * activation encoding) split tokens, matmul phases split weight rows, the attention phase
  * splits (head, query block) pairs. Each phase is one ffl_threadpool_run, which is the barrier;
- * phases too small to repay a barrier run on the calling thread alone. */
+ * phases too small to repay a barrier run on the calling thread alone. A single token's phases
+ * after a matmul split its columns (heads, blocks of 256) the way the matmul split its rows, and
+ * run on the thread that finished those rows, mostly as part of the matmul's own run (part_done). */
 #include "common/ffl_internal.h"
 #include "common/fp16.h"
 #include "model/session.h"
@@ -23,24 +25,51 @@
  * waiting for it costs more than the work (especially single-token steps of small models). */
 #define PARALLEL_MIN_WORK 65536.0
 
+/* Columns of the largest activation block (Q8_K): ranges of whole ones encode apart. */
+#define ACT_BLOCK_MAX 256
+
 static void run(ffl_session *s, ffl_task_fn fn, void *ctx, double work) {
     ffl_threadpool_run(work < PARALLEL_MIN_WORK ? NULL : s->pool, fn, ctx);
 }
 
+/* A phase after a few-token matmul: a single token's always splits (unit_range), as its inputs lie in
+ * the caches of all the threads that wrote them.
+ *
+ * Splitting a single token's phases this way (and running most as matmul epilogues) took TinyLlama
+ * Q4_K_M's non-matmul time per tg64 run from 36.6 to 19.8 ms when the host's memory was slow and
+ * from 52.0 to 29.6 ms when fast (Zen 4, 2 threads, phase timers); tokens/s, the old and the new way
+ * in alternating 8-token blocks in one process: 1.005-1.02x when fast, 1.01-1.02x when slow. With
+ * more threads the serial phases would weigh more (they do not shrink with the thread count). */
+static void run_after_mm(ffl_session *s, ffl_task_fn fn, void *ctx, int32_t n, double work) {
+    ffl_threadpool_run(n == 1 || work >= PARALLEL_MIN_WORK ? s->pool : NULL, fn, ctx);
+}
+
+/* Thread ith's part of n rows split in whole units (the last unit may be short). The matmuls of
+ * few-token steps and the per-token phases after them split alike, so a thread mostly reads the
+ * outputs it wrote: between cores each cache line costs far more than the work on it (Zen 4). */
+static void unit_range(int64_t n, int64_t unit, int ith, int nth, int64_t *b, int64_t *e) {
+    ffl_split_range((n + unit - 1) / unit, ith, nth, b, e);
+    *b = *b * unit < n ? *b * unit : n;
+    *e = *e * unit < n ? *e * unit : n;
+}
+
 /* ---- activation encodings ------------------------------------------------------------- */
 
-/* Which encodings of one input the next matmuls need: weights whose dot-product types agree share one. */
+/* Which encodings of one input the next matmuls need: weights whose dot-product types agree share one.
+ * Encoding i goes to s->act[first + i]. */
 typedef struct {
     int32_t wtype[FFL_ACT_SLOTS];
     int n;
+    int first;
 } act_plan;
 
+/* The act slot of the encoding wtype's weights take. */
 static int plan_slot(act_plan *p, int32_t wtype) {
     int32_t vt = ffl_vec_dot_type(wtype);
     for (int i = 0; i < p->n; i++)
-        if (ffl_vec_dot_type(p->wtype[i]) == vt) return i;
+        if (ffl_vec_dot_type(p->wtype[i]) == vt) return p->first + i;
     p->wtype[p->n] = wtype;
-    return p->n++;
+    return p->first + p->n++;
 }
 
 /* x rounded to the nearest F16 value (ties to even). Normal halves take a bit trick on the F32
@@ -76,8 +105,22 @@ static void encode_rows(int32_t wtype, const float *x, int64_t ldx, void *xq, in
 }
 
 static void encode_row(ffl_session *s, const act_plan *p, const float *x, int64_t ldx, int64_t n_cols, int64_t t) {
-    for (int i = 0; i < p->n; i++) encode_rows(p->wtype[i], x, ldx, s->act[i], n_cols, t, t + 1);
+    for (int i = 0; i < p->n; i++) encode_rows(p->wtype[i], x, ldx, s->act[p->first + i], n_cols, t, t + 1);
 }
+
+/* Columns [c0, c1) of row t: c0 a multiple of ACT_BLOCK_MAX, c1 too or n_cols (col_part). */
+static void encode_cols(ffl_session *s, const act_plan *p, const float *x, int64_t n_cols, int64_t t, int64_t c0, int64_t c1) {
+    if (c0 >= c1) return;
+    for (int i = 0; i < p->n; i++) {
+        const int32_t wt = p->wtype[i];
+        char *row = (char *)s->act[p->first + i] + (size_t)t * ffl_activation_row_bytes(wt, n_cols);
+        encode_rows(wt, x + t * n_cols + c0, n_cols, row + ffl_activation_row_bytes(wt, c0), c1 - c0, 0, 1);
+    }
+}
+
+/* Part ith of a single token's row of n_cols: whole activation blocks (the last part ends at n_cols),
+ * as the matmul rows that wrote them. */
+static void col_part(int64_t n_cols, int ith, int nth, int64_t *b, int64_t *e) { unit_range(n_cols, ACT_BLOCK_MAX, ith, nth, b, e); }
 
 /* ---- matmul phase ---------------------------------------------------------------------- */
 
@@ -90,6 +133,7 @@ typedef struct {
     const void *xq;
     float *y;
     int64_t ldy;
+    int64_t unit; /* few-token steps: each thread's share of the rows is whole units of this many */
 } mm_task;
 
 typedef struct {
@@ -98,25 +142,37 @@ typedef struct {
     int64_t n_tok;
     int64_t total;        /* rows of all tasks, set by mm_run */
     ffl_row_share *share; /* per thread (few-token steps) */
+    int nth;              /* with share: the rows run in parts, part p = thread p's units of every task */
+    /* with share: run by the thread that finishes the last rows of part p (a single token's phase
+     * after the matmul, on the part's outputs while they are in that thread's cache) */
+    void (*part_done)(void *ctx, int part, int ith, int nth);
+    void *done_ctx;
 } mm_job;
 
-/* Rows [b, e) of the job's concatenated matrices. */
-static void mm_rows(const mm_job *j, int64_t b, int64_t e) {
-    int64_t off = 0;
-    for (int i = 0; i < j->n && b < e; i++) {
-        const mm_task *t = &j->t[i];
-        int64_t lo = b > off ? b : off, hi = e < off + t->n_rows ? e : off + t->n_rows;
-        if (lo < hi)
-            ffl_matmul_rows(t->type, t->w, t->row_bytes, t->xq, t->n_cols, j->n_tok, t->y, t->ldy, lo - off, hi - off);
-        off += t->n_rows;
-    }
+static void task_rows(const mm_task *t, int64_t n_tok, int64_t lo, int64_t hi) {
+    if (lo < hi) ffl_matmul_rows(t->type, t->w, t->row_bytes, t->xq, t->n_cols, n_tok, t->y, t->ldy, lo, hi);
 }
 
-/* Few-token steps stream the weights once and are bound by memory. Each thread owns a contiguous
- * share of the rows and claims half of what is left of it at a time, from the front, so its chunks
- * follow each other in memory and the hardware prefetcher keeps one stream going; a thread done with
- * its share takes halves from the back of the others' (a thread the OS delays on a shared machine does
- * not hold the rest at the barrier). Against guided chunks from one shared front (each thread's next
+/* Rows [b, e) of the job: of its concatenated matrices, or of its parts one after another. */
+static void mm_rows(const mm_job *j, int64_t b, int64_t e) {
+    int64_t off = 0;
+    for (int p = 0; p < (j->share ? j->nth : 1) && b < e; p++)
+        for (int i = 0; i < j->n && b < e; i++) {
+            const mm_task *t = &j->t[i];
+            int64_t r0 = 0, r1 = t->n_rows;
+            if (j->share) unit_range(t->n_rows, t->unit, p, j->nth, &r0, &r1);
+            const int64_t lo = b > off ? b : off, hi = e < off + r1 - r0 ? e : off + r1 - r0;
+            if (lo < hi) task_rows(t, j->n_tok, r0 + lo - off, r0 + hi - off);
+            off += r1 - r0;
+        }
+}
+
+/* Few-token steps stream the weights once and are bound by memory. Each thread owns a share of the
+ * rows (its part of every matrix of the job, unit_range, one after the other) and claims half of
+ * what is left of it at a time, from the front, so its chunks follow each other in memory and the
+ * hardware prefetcher keeps one stream going; a thread done with its share takes halves from the
+ * back of the others' (a thread the OS delays on a shared machine does not hold the rest at the
+ * barrier). Against guided chunks from one shared front (each thread's next
  * chunk past the other's), TinyLlama tg64 with 2 threads (Zen 4) read 0.825 -> 0.850 (Q4_0),
  * 0.906 -> 0.943 (Q8_0), 0.747 -> 0.771 (Q4_K_M) of the read bandwidth when the host's memory was in its
  * fast state, and the same when it was slow. Many-token steps keep one contiguous share per thread
@@ -150,9 +206,15 @@ static void mm_worker(void *ctx, int ith, int nth) {
         int64_t min_rows = ((int64_t)(MM_MIN_CHUNK_BYTES / j->t[0].row_bytes) + 15) & ~(int64_t)15;
         if (min_rows < 16) min_rows = 16;
         int64_t b, e;
-        while (claim_rows(&j->share[ith].left, min_rows, 1, &b, &e)) mm_rows(j, b, e);
-        for (int k = 1; k < nth; k++)
-            while (claim_rows(&j->share[(ith + k) % nth].left, min_rows, 0, &b, &e)) mm_rows(j, b, e);
+        for (int k = 0; k < nth; k++) { /* its own share from the front, then the others' from the back */
+            const int p = (ith + k) % nth;
+            while (claim_rows(&j->share[p].left, min_rows, k == 0, &b, &e)) {
+                mm_rows(j, b, e);
+                /* acq_rel: the rows other threads finished of this part are visible to the one that runs part_done */
+                if (j->part_done && atomic_fetch_sub_explicit(&j->share[p].todo, e - b, memory_order_acq_rel) == e - b)
+                    j->part_done(j->done_ctx, p, ith, nth);
+            }
+        }
         return;
     }
     int64_t per = (total + nth - 1) / nth;
@@ -161,8 +223,10 @@ static void mm_worker(void *ctx, int ith, int nth) {
     mm_rows(j, b, e);
 }
 
-static void mm_add(mm_job *j, const ffl_weight *w, int64_t mat, const void *xq, float *y, int64_t ldy) {
+/* unit: rows of an output group the phase after the matmul splits by (0: whole activation blocks) */
+static void mm_add(mm_job *j, const ffl_weight *w, int64_t mat, const void *xq, float *y, int64_t ldy, int64_t unit) {
     mm_task *t = &j->t[j->n++];
+    t->unit = unit > 0 ? unit : ACT_BLOCK_MAX;
     t->type = w->type;
     t->w = w->data + (size_t)mat * w->mat_bytes;
     t->row_bytes = w->row_bytes;
@@ -181,35 +245,59 @@ static void mm_run(ffl_session *s, mm_job *j) {
         work += (double)j->t[i].n_rows * (double)j->t[i].n_cols;
     }
     j->total = total;
-    const int nth = ffl_threadpool_size(s->pool);
+    const int pooled = work * (double)j->n_tok >= PARALLEL_MIN_WORK, nth = pooled ? ffl_threadpool_size(s->pool) : 1;
     j->share = NULL;
     if (j->n_tok <= MM_DYNAMIC_MAX_TOKENS && nth > 1 && nth <= s->thread_scratch_count && total < (1ll << 32)) {
         j->share = s->row_share;
-        const int64_t per = ((total + nth - 1) / nth + 15) & ~(int64_t)15;
-        for (int i = 0; i < nth; i++) {
-            const int64_t lo = per * i < total ? per * i : total, hi = per * (i + 1) < total ? per * (i + 1) : total;
-            atomic_store_explicit(&j->share[i].left, (unsigned long long)lo | (unsigned long long)hi << 32, memory_order_relaxed);
+        j->nth = nth;
+        int64_t lo = 0;
+        for (int p = 0; p < nth; p++) {
+            int64_t hi = lo;
+            for (int i = 0; i < j->n; i++) {
+                int64_t r0, r1;
+                unit_range(j->t[i].n_rows, j->t[i].unit, p, nth, &r0, &r1);
+                hi += r1 - r0;
+            }
+            atomic_store_explicit(&j->share[p].left, (unsigned long long)lo | (unsigned long long)hi << 32, memory_order_relaxed);
+            atomic_store_explicit(&j->share[p].todo, hi - lo, memory_order_relaxed);
+            lo = hi;
         }
     }
-    run(s, mm_worker, j, work * (double)j->n_tok);
+    if (!j->share) j->part_done = NULL; /* the caller runs the phase itself */
+    ffl_threadpool_run(pooled ? s->pool : NULL, mm_worker, j);
 }
 
 /* ---- elementwise helpers --------------------------------------------------------------- */
 
 /* ggml's rms_norm: squares in float, summed in double; then the weight multiply. The double sum
  * runs in eight partial sums, which the compiler vectorizes, instead of one chain of dependent adds
- * (TinyLlama, one token: the two norm phases of all layers 112 -> 82 us each); it can differ from the
- * chained sum only in the double's last bits. */
-static void rms_norm(const float *x, const float *w, float *y, int64_t n, float eps) {
+ * (TinyLlama, one token: the two norm phases of all layers 112 -> 82 us each), per block of
+ * ACT_BLOCK_MAX columns, the blocks' sums added in order: a single token's norm split by blocks over
+ * threads (norm_in) sums exactly as one thread does. It can differ from the chained sum only in the
+ * double's last bits. */
+static double sum_squares_block(const float *x, int64_t n) {
     double part[8] = {0};
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
         for (int k = 0; k < 8; k++) part[k] += (double)(x[i + k] * x[i + k]);
     double sum = ((part[0] + part[4]) + (part[1] + part[5])) + ((part[2] + part[6]) + (part[3] + part[7]));
     for (; i < n; i++) sum += (double)(x[i] * x[i]);
-    const float mean = (float)(sum / (double)n);
-    const float scale = 1.0f / sqrtf(mean + eps);
-    for (i = 0; i < n; i++) y[i] = (x[i] * scale) * w[i];
+    return sum;
+}
+
+static float rms_scale(double sum_squares, int64_t n, float eps) {
+    const float mean = (float)(sum_squares / (double)n);
+    return 1.0f / sqrtf(mean + eps);
+}
+
+static void rms_apply(const float *x, const float *w, float *y, int64_t n, float scale) {
+    for (int64_t i = 0; i < n; i++) y[i] = (x[i] * scale) * w[i];
+}
+
+static void rms_norm(const float *x, const float *w, float *y, int64_t n, float eps) {
+    double sum = 0;
+    for (int64_t b = 0; b < n; b += ACT_BLOCK_MAX) sum += sum_squares_block(x + b, n - b < ACT_BLOCK_MAX ? n - b : ACT_BLOCK_MAX);
+    rms_apply(x, w, y, n, rms_scale(sum, n, eps));
 }
 
 /* ---- RoPE ------------------------------------------------------------------------------ */
@@ -285,6 +373,7 @@ typedef struct {
     act_plan plan;
     int32_t n_rows;    /* rows of the current phase (tokens, or rows routed to an expert) */
     int32_t expert_k;  /* MoE: experts per token */
+    const ffl_weight *bias, *norm; /* norm_in: the bias added with the pending block output, the norm */
 } step_ctx;
 
 static uint8_t *thread_scratch(ffl_session *s, int ith) {
@@ -303,41 +392,105 @@ static void phase_embed(void *ctx, int ith, int nth) {
         ffl_dequantize_row_internal(te->type, te->data + (size_t)c->ub->tok[t] * te->row_bytes, s->x + t * E, E);
 }
 
-/* x += pending block output (+ bias); xn = rmsnorm(x) * norm; encode xn. */
-static void residual_norm_encode(step_ctx *c, int ith, int nth, const ffl_weight *bias, const ffl_weight *norm) {
+/* Columns [b, e) of token t: x += the last block's output (+ bias). */
+static void add_delta(ffl_session *s, const ffl_weight *bias, int64_t t, int64_t b, int64_t e) {
+    const int64_t E = s->model->hp.n_embd;
+    float *x = s->x + t * E;
+    const float *d = s->delta + t * E;
+    if (bias && bias->data) {
+        const float *bb = (const float *)bias->data;
+        for (int64_t i = b; i < e; i++) x[i] += d[i] + bb[i];
+    } else {
+        for (int64_t i = b; i < e; i++) x[i] += d[i];
+    }
+}
+
+/* x += pending block output (+ bias); xn = rmsnorm(x) * norm; encode xn. Tokens split over threads. */
+static void phase_norm_in(void *ctx, int ith, int nth) {
+    step_ctx *c = ctx;
     ffl_session *s = c->s;
     const int64_t E = s->model->hp.n_embd;
     int64_t b, e;
     ffl_split_range(c->ub->n, ith, nth, &b, &e);
     for (int64_t t = b; t < e; t++) {
-        float *x = s->x + t * E;
-        if (s->pending_delta) {
-            const float *d = s->delta + t * E;
-            if (bias && bias->data) {
-                const float *bb = (const float *)bias->data;
-                for (int64_t i = 0; i < E; i++) x[i] += d[i] + bb[i];
-            } else {
-                for (int64_t i = 0; i < E; i++) x[i] += d[i];
-            }
-        }
-        rms_norm(x, (const float *)norm->data, s->xn + t * E, E, s->model->hp.norm_eps);
+        if (s->pending_delta) add_delta(s, c->bias, t, 0, E);
+        rms_norm(s->x + t * E, (const float *)c->norm->data, s->xn + t * E, E, s->model->hp.norm_eps);
         encode_row(s, &c->plan, s->xn, E, E, t);
     }
 }
 
-static void phase_attn_in(void *ctx, int ith, int nth) {
-    step_ctx *c = ctx;
-    residual_norm_encode(c, ith, nth, NULL, ffl_layer_w(c->layer, FFL_T_ATTN_NORM));
+/* The same for a single token split by column blocks (col_part): first each part's residual columns
+ * and their blocks' sums of squares (as the epilogue of the matmul that wrote the block output, or a
+ * phase of its own), */
+static void residual_sums(step_ctx *c, int part, int nth, int add) {
+    ffl_session *s = c->s;
+    const int64_t E = s->model->hp.n_embd;
+    int64_t b, e;
+    col_part(E, part, nth, &b, &e);
+    if (add) add_delta(s, c->bias, 0, b, e);
+    for (int64_t k = b; k < e; k += ACT_BLOCK_MAX)
+        s->norm_sums[k / ACT_BLOCK_MAX] = sum_squares_block(s->x + k, e - k < ACT_BLOCK_MAX ? e - k : ACT_BLOCK_MAX);
 }
 
-static void phase_ffn_in(void *ctx, int ith, int nth) {
+static void phase_norm_in_sums(void *ctx, int ith, int nth) {
     step_ctx *c = ctx;
-    residual_norm_encode(c, ith, nth, ffl_layer_w(c->layer, FFL_T_ATTN_OUT_BIAS), ffl_layer_w(c->layer, FFL_T_FFN_NORM));
+    residual_sums(c, ith, nth, c->s->pending_delta);
 }
 
-static void add_bias(float *y, const ffl_weight *b, int64_t n) {
+static void part_residual_sums(void *ctx, int part, int ith, int nth) {
+    (void)ith;
+    residual_sums(ctx, part, nth, 1);
+}
+
+/* then the norm of the same columns from all the blocks' sums, and their encoding. */
+static void phase_norm_in_apply(void *ctx, int ith, int nth) {
+    step_ctx *c = ctx;
+    ffl_session *s = c->s;
+    const int64_t E = s->model->hp.n_embd;
+    int64_t b, e;
+    col_part(E, ith, nth, &b, &e);
+    if (b >= e) return;
+    double sum = 0;
+    for (int64_t k = 0; k < (E + ACT_BLOCK_MAX - 1) / ACT_BLOCK_MAX; k++) sum += s->norm_sums[k];
+    rms_apply(s->x + b, (const float *)c->norm->data + b, s->xn + b, e - b, rms_scale(sum, E, s->model->hp.norm_eps));
+    encode_cols(s, &c->plan, s->xn, E, 0, b, e);
+}
+
+/* A block's input: the residual with the last block's output (+ bias) added, normalised, encoded for
+ * the plan's matmuls. A single token's goes by column blocks, each thread on the columns whose block
+ * output it wrote: the residual and sums as the epilogue of that matmul (mm_block_output) or a run of
+ * their own, then the norm and encoding in a second run. */
+static void norm_in(ffl_session *s, step_ctx *c, const ffl_weight *bias, const ffl_weight *norm) {
+    c->bias = bias;
+    c->norm = norm;
+    const int32_t n = c->ub->n;
+    if (n == 1 && ffl_threadpool_size(s->pool) > 1) {
+        if (!s->norm_sums_ready) run_after_mm(s, phase_norm_in_sums, c, n, 0);
+        run_after_mm(s, phase_norm_in_apply, c, n, 0);
+    } else {
+        run(s, phase_norm_in, c, (double)n * s->model->hp.n_embd * 8);
+    }
+    s->pending_delta = 0;
+    s->norm_sums_ready = 0;
+}
+
+/* The job's output is the next block output: a single token's residual and sums of squares go with it
+ * (part_residual_sums, bias: the one added with it). Call mm_block_done after mm_run. */
+static void mm_block_output(mm_job *j, step_ctx *c, const ffl_weight *bias) {
+    if (c->ub->n != 1) return;
+    c->bias = bias;
+    j->part_done = part_residual_sums;
+    j->done_ctx = c;
+}
+
+static void mm_block_done(ffl_session *s, const mm_job *j) {
+    s->norm_sums_ready = j->part_done != NULL; /* then added to x already */
+    s->pending_delta = !s->norm_sums_ready;
+}
+
+static void add_bias(float *y, const ffl_weight *b, int64_t off, int64_t n) {
     if (!b->data) return;
-    const float *bb = (const float *)b->data;
+    const float *bb = (const float *)b->data + off;
     for (int64_t i = 0; i < n; i++) y[i] += bb[i];
 }
 
@@ -359,52 +512,71 @@ static void phase_rope_angles(void *ctx, int ith, int nth) {
     for (int64_t t = b; t < e; t++) rope_angles(&m->hp, freq_factors, c->ub->pos[t], c->s->rope_cs + t * m->hp.n_rot);
 }
 
-/* Biases, per-head norms, RoPE on q and k; k and v go into their KV cells. */
+/* Token t's query heads [q0, q1) and KV heads [k0, k1): biases, per-head norms, RoPE on q and k; k and
+ * v go into their KV cells. vh: room for the values as halves. */
+static void qkv_post_heads(step_ctx *c, int64_t t, int64_t q0, int64_t q1, int64_t k0, int64_t k1, uint16_t *vh) {
+    ffl_session *s = c->s;
+    const ffl_hparams *hp = &s->model->hp;
+    const ffl_layer *L = c->layer;
+    const int64_t hdk = hp->head_dim_k, hdv = hp->head_dim_v;
+    const int64_t NQ = hp->n_head * hdk, NK = hp->n_head_kv * hdk, NV = hp->n_head_kv * hdv;
+    float *q = s->q + t * NQ + q0 * hdk, *k = s->k + t * NK + k0 * hdk, *v = s->v + t * NV + k0 * hdv;
+    const int64_t nq = (q1 - q0) * hdk, nk = (k1 - k0) * hdk, nv = (k1 - k0) * hdv;
+    ffl_kv_cache *kv = &s->kv;
+    add_bias(q, ffl_layer_w(L, FFL_T_ATTN_Q_BIAS), q0 * hdk, nq);
+    add_bias(k, ffl_layer_w(L, FFL_T_ATTN_K_BIAS), k0 * hdk, nk);
+    add_bias(v, ffl_layer_w(L, FFL_T_ATTN_V_BIAS), k0 * hdv, nv);
+    head_norm(q, ffl_layer_w(L, FFL_T_ATTN_Q_NORM), (int32_t)(q1 - q0), (int32_t)hdk, hp->norm_eps);
+    head_norm(k, ffl_layer_w(L, FFL_T_ATTN_K_NORM), (int32_t)(k1 - k0), (int32_t)hdk, hp->norm_eps);
+    const float *cs = s->rope_cs + t * hp->n_rot;
+    rope_apply(hp, cs, q, (int32_t)(q1 - q0), (int32_t)hdk);
+    rope_apply(hp, cs, k, (int32_t)(k1 - k0), (int32_t)hdk);
+
+    const int32_t cell = c->ub->cell[t];
+    /* keys go to each head's rows; values, stored transposed (a row per channel), each to a row
+     * of its own, so an F16 cache converts them in one vector pass first */
+    const void *vsrc = v;
+    for (int64_t h = k0; h < k1; h++) {
+        uint8_t *kh = ffl_kv_k_head(kv, c->il, (int32_t)h, cell);
+        const float *kr = k + (h - k0) * hdk;
+        if (kv->type == FFL_TYPE_F16) ffl_vec_to_half((uint16_t *)kh, kr, hdk);
+        else memcpy(kh, kr, (size_t)hdk * sizeof(float));
+    }
+    if (kv->type == FFL_TYPE_F16) {
+        ffl_vec_to_half(vh, v, nv);
+        vsrc = vh;
+    }
+    /* one element per channel row; sizes the compiler knows make each copy a single store, not a
+     * call to memcpy (256 a layer on TinyLlama; Zen 4, Q4_K_M tg64, this phase 9.3 -> 6.8 ms a run) */
+    uint8_t *vcell = ffl_kv_v_row(kv, c->il, k0 * hdv) + (size_t)cell * kv->elt;
+    const size_t vstride = (size_t)kv->n_cells * kv->elt;
+    if (kv->elt == 2)
+        for (int64_t i = 0; i < nv; i++) memcpy(vcell + (size_t)i * vstride, (const uint16_t *)vsrc + i, 2);
+    else
+        for (int64_t i = 0; i < nv; i++) memcpy(vcell + (size_t)i * vstride, (const float *)vsrc + i, 4);
+}
+
+/* A single token's heads of part `part`, as its q, k, v matmul rows were split; on thread ith. */
+static void part_qkv_post(void *ctx, int part, int ith, int nth) {
+    step_ctx *c = ctx;
+    const ffl_hparams *hp = &c->s->model->hp;
+    int64_t q0, q1, k0, k1;
+    unit_range(hp->n_head, 1, part, nth, &q0, &q1);
+    unit_range(hp->n_head_kv, 1, part, nth, &k0, &k1);
+    if (q0 < q1 || k0 < k1) qkv_post_heads(c, 0, q0, q1, k0, k1, (uint16_t *)thread_scratch(c->s, ith));
+}
+
+/* Tokens split over the threads; a single token's heads by parts. */
 static void phase_qkv_post(void *ctx, int ith, int nth) {
     step_ctx *c = ctx;
-    ffl_session *s = c->s;
-    const ffl_model *m = s->model;
-    const ffl_hparams *hp = &m->hp;
-    const ffl_layer *L = c->layer;
-    const int64_t NQ = (int64_t)hp->n_head * hp->head_dim_k, NK = (int64_t)hp->n_head_kv * hp->head_dim_k,
-                  NV = (int64_t)hp->n_head_kv * hp->head_dim_v;
-    uint16_t *vh = (uint16_t *)thread_scratch(s, ith);
-    ffl_kv_cache *kv = &s->kv;
+    const ffl_hparams *hp = &c->s->model->hp;
+    if (c->ub->n == 1) {
+        part_qkv_post(c, ith, ith, nth);
+        return;
+    }
     int64_t b, e;
     ffl_split_range(c->ub->n, ith, nth, &b, &e);
-    for (int64_t t = b; t < e; t++) {
-        float *q = s->q + t * NQ, *k = s->k + t * NK, *v = s->v + t * NV;
-        add_bias(q, ffl_layer_w(L, FFL_T_ATTN_Q_BIAS), NQ);
-        add_bias(k, ffl_layer_w(L, FFL_T_ATTN_K_BIAS), NK);
-        add_bias(v, ffl_layer_w(L, FFL_T_ATTN_V_BIAS), NV);
-        head_norm(q, ffl_layer_w(L, FFL_T_ATTN_Q_NORM), hp->n_head, hp->head_dim_k, hp->norm_eps);
-        head_norm(k, ffl_layer_w(L, FFL_T_ATTN_K_NORM), hp->n_head_kv, hp->head_dim_k, hp->norm_eps);
-        const float *cs = s->rope_cs + t * hp->n_rot;
-        rope_apply(hp, cs, q, hp->n_head, hp->head_dim_k);
-        rope_apply(hp, cs, k, hp->n_head_kv, hp->head_dim_k);
-
-        const int32_t cell = c->ub->cell[t];
-        /* keys go to each head's rows; values, stored transposed (a row per channel), each to a row
-         * of its own, so an F16 cache converts them in one vector pass first */
-        const void *vsrc = v;
-        for (int32_t h = 0; h < hp->n_head_kv; h++) {
-            uint8_t *kh = ffl_kv_k_head(kv, c->il, h, cell);
-            if (kv->type == FFL_TYPE_F16) ffl_vec_to_half((uint16_t *)kh, k + (int64_t)h * hp->head_dim_k, hp->head_dim_k);
-            else memcpy(kh, k + (int64_t)h * hp->head_dim_k, (size_t)hp->head_dim_k * sizeof(float));
-        }
-        if (kv->type == FFL_TYPE_F16) {
-            ffl_vec_to_half(vh, v, NV);
-            vsrc = vh;
-        }
-        /* one element per channel row; sizes the compiler knows make each copy a single store, not a
-         * call to memcpy (256 a layer on TinyLlama; Zen 4, Q4_K_M tg64, this phase 9.3 -> 6.8 ms a run) */
-        uint8_t *vcell = ffl_kv_v_row(kv, c->il, 0) + (size_t)cell * kv->elt;
-        const size_t vstride = (size_t)kv->n_cells * kv->elt;
-        if (kv->elt == 2)
-            for (int64_t i = 0; i < NV; i++) memcpy(vcell + (size_t)i * vstride, (const uint16_t *)vsrc + i, 2);
-        else
-            for (int64_t i = 0; i < NV; i++) memcpy(vcell + (size_t)i * vstride, (const float *)vsrc + i, 4);
-    }
+    for (int64_t t = b; t < e; t++) qkv_post_heads(c, t, 0, hp->n_head, 0, hp->n_head_kv, (uint16_t *)thread_scratch(c->s, ith));
 }
 
 /* ---- attention -------------------------------------------------------------------------- */
@@ -417,6 +589,10 @@ typedef struct {
     const int32_t *blk_lo; /* per query block: the cells any of its tokens sees lie in [lo, hi) */
     const int32_t *blk_hi;
     const int32_t *cell_pos; /* steps of one sequence: s->att_cell_pos, else NULL (visibility checked per cell) */
+    /* a single token: each thread encodes the output columns of its heads for these matmuls when they
+     * are whole activation blocks, and sets encode_left if they are not (the caller then does all) */
+    const act_plan *encode;
+    atomic_int encode_left;
 } att_ctx;
 
 static int cell_visible(const ffl_kv_cell *cell, int32_t pos, uint64_t seq_bit) {
@@ -549,6 +725,11 @@ static void phase_attention(void *ctx, int ith, int nth) {
             ffl_matmul_rows(kvt, vr, v_stride, pbuf, w, rows, out, out_stride, 0, hdv);
         }
     }
+    if (c->encode && n == 1 && b < e) {
+        const int64_t c0 = b * heads_per_item * hdv, c1 = e * heads_per_item * hdv;
+        if (c0 % ACT_BLOCK_MAX == 0 && (c1 % ACT_BLOCK_MAX == 0 || c1 == NO)) encode_cols(s, c->encode, s->att, NO, 0, c0, c1);
+        else atomic_store_explicit(&c->encode_left, 1, memory_order_relaxed);
+    }
 }
 
 static void phase_encode_att(void *ctx, int ith, int nth) {
@@ -556,8 +737,25 @@ static void phase_encode_att(void *ctx, int ith, int nth) {
     ffl_session *s = c->s;
     const int64_t NO = (int64_t)s->model->hp.n_head * s->model->hp.head_dim_v;
     int64_t b, e;
+    if (c->ub->n == 1) {
+        col_part(NO, ith, nth, &b, &e);
+        encode_cols(s, &c->plan, s->att, NO, 0, b, e);
+        return;
+    }
     ffl_split_range(c->ub->n, ith, nth, &b, &e);
     for (int64_t t = b; t < e; t++) encode_row(s, &c->plan, s->att, NO, NO, t);
+}
+
+/* A single row's columns of part `part` (col_part). */
+static void part_swiglu(void *ctx, int part, int ith, int nth) {
+    (void)ith;
+    step_ctx *c = ctx;
+    ffl_session *s = c->s;
+    const int64_t F = s->model->hp.n_ff;
+    int64_t b, e;
+    col_part(F, part, nth, &b, &e);
+    ffl_vec_swiglu(s->gate + b, s->up + b, e - b);
+    encode_cols(s, &c->plan, s->gate, F, 0, b, e);
 }
 
 /* gate = silu(gate) * up, then encode for the down projection. */
@@ -566,6 +764,10 @@ static void phase_swiglu(void *ctx, int ith, int nth) {
     ffl_session *s = c->s;
     const int64_t F = s->model->hp.n_ff;
     int64_t b, e;
+    if (c->n_rows == 1) {
+        part_swiglu(c, ith, ith, nth);
+        return;
+    }
     ffl_split_range(c->n_rows, ith, nth, &b, &e);
     for (int64_t t = b; t < e; t++) {
         float *g = s->gate + t * F;
@@ -662,25 +864,25 @@ static void run_moe(ffl_session *s, step_ctx *c) {
         if (m == 0) continue;
 
         step_ctx g = *c;
-        g.plan.n = 0;
+        g.plan = (act_plan){.n = 0};
         int sg = plan_slot(&g.plan, wg->type), su = plan_slot(&g.plan, wu->type);
         g.n_rows = m;
         g.expert_k = K;
         run(s, phase_moe_gather, &g, (double)m * E * 4);
 
         mm_job j = {.n = 0, .n_tok = m};
-        mm_add(&j, wg, x, s->act[sg], s->gate, F);
-        mm_add(&j, wu, x, s->act[su], s->up, F);
+        mm_add(&j, wg, x, s->act[sg], s->gate, F, 0);
+        mm_add(&j, wu, x, s->act[su], s->up, F, 0);
         mm_run(s, &j);
 
         step_ctx d = *c;
-        d.plan.n = 0;
+        d.plan = (act_plan){.n = 0};
         plan_slot(&d.plan, wd->type);
         d.n_rows = m;
-        run(s, phase_swiglu, &d, (double)m * F * 8);
+        run_after_mm(s, phase_swiglu, &d, m, (double)m * F * 8);
 
         mm_job jd = {.n = 0, .n_tok = m};
-        mm_add(&jd, wd, x, s->act[0], s->ex_out, E);
+        mm_add(&jd, wd, x, s->act[0], s->ex_out, E, 0);
         mm_run(s, &jd);
         for (int32_t i = 0; i < m; i++)
             memcpy(s->moe_out + (int64_t)s->ex_rows[i] * E, s->ex_out + (int64_t)i * E, (size_t)E * sizeof(float));
@@ -739,6 +941,7 @@ int32_t ffl_forward(ffl_session *s, const ffl_ubatch *ub) {
 
     step_ctx c = {.s = s, .ub = ub, .n_rows = n};
     s->pending_delta = 0;
+    s->norm_sums_ready = 0;
     run(s, phase_embed, &c, (double)n * E * 2);
 
     run(s, phase_rope_angles, &c, (double)n * hp->n_rot * 16);
@@ -765,56 +968,62 @@ int32_t ffl_forward(ffl_session *s, const ffl_ubatch *ub) {
         /* attention block */
         const ffl_weight *wq = ffl_layer_w(L, FFL_T_ATTN_Q), *wk = ffl_layer_w(L, FFL_T_ATTN_K),
                          *wv = ffl_layer_w(L, FFL_T_ATTN_V), *wo = ffl_layer_w(L, FFL_T_ATTN_OUT);
-        c.plan.n = 0;
+        c.plan = (act_plan){.n = 0};
         int sq = plan_slot(&c.plan, wq->type), sk = plan_slot(&c.plan, wk->type), sv = plan_slot(&c.plan, wv->type);
-        run(s, phase_attn_in, &c, (double)n * E * 8);
-        s->pending_delta = 0;
+        norm_in(s, &c, NULL, ffl_layer_w(L, FFL_T_ATTN_NORM));
         mm_job j = {.n = 0, .n_tok = n};
-        mm_add(&j, wq, 0, s->act[sq], s->q, NQ);
-        mm_add(&j, wk, 0, s->act[sk], s->k, NK);
-        mm_add(&j, wv, 0, s->act[sv], s->v, NV);
+        mm_add(&j, wq, 0, s->act[sq], s->q, NQ, hp->head_dim_k);
+        mm_add(&j, wk, 0, s->act[sk], s->k, NK, hp->head_dim_k);
+        mm_add(&j, wv, 0, s->act[sv], s->v, NV, hp->head_dim_v);
+        if (n == 1) j.part_done = part_qkv_post, j.done_ctx = &c;
         mm_run(s, &j);
-        run(s, phase_qkv_post, &c, (double)n * (NQ + NK + NV) * 4);
-        ac.il = il;
-        run(s, phase_attention, &ac, (double)n * hp->n_head * ac.n_kv * (hp->head_dim_k + hp->head_dim_v));
-        c.plan.n = 0;
+        if (!j.part_done) run_after_mm(s, phase_qkv_post, &c, n, (double)n * (NQ + NK + NV) * 4);
+        c.plan = (act_plan){.n = 0};
         plan_slot(&c.plan, wo->type);
-        run(s, phase_encode_att, &c, (double)n * hp->n_head * hp->head_dim_v * 4);
+        ac.il = il;
+        ac.encode = n == 1 ? &c.plan : NULL;
+        atomic_store_explicit(&ac.encode_left, 0, memory_order_relaxed);
+        run(s, phase_attention, &ac, (double)n * hp->n_head * ac.n_kv * (hp->head_dim_k + hp->head_dim_v));
+        if (!ac.encode || atomic_load_explicit(&ac.encode_left, memory_order_relaxed))
+            run_after_mm(s, phase_encode_att, &c, n, (double)n * hp->n_head * hp->head_dim_v * 4);
         j = (mm_job){.n = 0, .n_tok = n};
-        mm_add(&j, wo, 0, s->act[0], s->delta, E);
+        mm_add(&j, wo, 0, s->act[0], s->delta, E, 0);
+        mm_block_output(&j, &c, ffl_layer_w(L, FFL_T_ATTN_OUT_BIAS));
         mm_run(s, &j);
-        s->pending_delta = 1;
+        mm_block_done(s, &j);
 
         /* feed-forward block */
-        c.plan.n = 0;
+        c.plan = (act_plan){.n = 0};
         if (hp->n_expert > 0) {
             const ffl_weight *wr = ffl_layer_w(L, FFL_T_FFN_GATE_INP);
             plan_slot(&c.plan, wr->type);
-            run(s, phase_ffn_in, &c, (double)n * E * 8);
-            s->pending_delta = 0;
+            norm_in(s, &c, ffl_layer_w(L, FFL_T_ATTN_OUT_BIAS), ffl_layer_w(L, FFL_T_FFN_NORM));
             j = (mm_job){.n = 0, .n_tok = n};
-            mm_add(&j, wr, 0, s->act[0], s->router, hp->n_expert);
+            mm_add(&j, wr, 0, s->act[0], s->router, hp->n_expert, 0);
             mm_run(s, &j);
             run_moe(s, &c);
         } else {
             const ffl_weight *wg = ffl_layer_w(L, FFL_T_FFN_GATE), *wu = ffl_layer_w(L, FFL_T_FFN_UP),
                              *wd = ffl_layer_w(L, FFL_T_FFN_DOWN);
             int sg = plan_slot(&c.plan, wg->type), su = plan_slot(&c.plan, wu->type);
-            run(s, phase_ffn_in, &c, (double)n * E * 8);
-            s->pending_delta = 0;
-            j = (mm_job){.n = 0, .n_tok = n};
-            mm_add(&j, wg, 0, s->act[sg], s->gate, F);
-            mm_add(&j, wu, 0, s->act[su], s->up, F);
-            mm_run(s, &j);
-            c.plan.n = 0;
-            plan_slot(&c.plan, wd->type);
+            norm_in(s, &c, ffl_layer_w(L, FFL_T_ATTN_OUT_BIAS), ffl_layer_w(L, FFL_T_FFN_NORM));
+            /* the down projection's input: a single token's is encoded as the gate and up rows of each part
+             * finish (part_swiglu), into a slot the gate and up matmuls do not read */
+            c.plan = (act_plan){.first = FFL_ACT_SLOTS - 1};
+            const int sd = plan_slot(&c.plan, wd->type);
             c.n_rows = n;
-            run(s, phase_swiglu, &c, (double)n * F * 8);
             j = (mm_job){.n = 0, .n_tok = n};
-            mm_add(&j, wd, 0, s->act[0], s->delta, E);
+            mm_add(&j, wg, 0, s->act[sg], s->gate, F, 0);
+            mm_add(&j, wu, 0, s->act[su], s->up, F, 0);
+            if (n == 1) j.part_done = part_swiglu, j.done_ctx = &c;
+            mm_run(s, &j);
+            if (!j.part_done) run_after_mm(s, phase_swiglu, &c, n, (double)n * F * 8);
+            j = (mm_job){.n = 0, .n_tok = n};
+            mm_add(&j, wd, 0, s->act[sd], s->delta, E, 0);
+            mm_block_output(&j, &c, NULL);
             mm_run(s, &j);
         }
-        s->pending_delta = 1;
+        mm_block_done(s, &j);
     }
 
     /* the last layer ran since the check above: a cancel that came meanwhile still stops before the output */
@@ -831,7 +1040,7 @@ int32_t ffl_forward(ffl_session *s, const ffl_ubatch *ub) {
     run(s, phase_output_norm, &oc, (double)k * E * 8);
     s->pending_delta = 0;
     mm_job j = {.n = 0, .n_tok = k};
-    mm_add(&j, m->output, 0, s->act[0], s->logits + (int64_t)row0 * hp->n_vocab, hp->n_vocab);
+    mm_add(&j, m->output, 0, s->act[0], s->logits + (int64_t)row0 * hp->n_vocab, hp->n_vocab, 0);
     mm_run(s, &j);
     return FFL_OK;
 }
@@ -910,7 +1119,8 @@ int32_t ffl_forward_alloc(ffl_session *s) {
     s->rope_cs = falloc(n, hp->n_rot, &ok);
     s->blk_lo = malloc((size_t)(n / FFL_ATT_BLOCK + 1) * sizeof(int32_t));
     s->blk_hi = malloc((size_t)(n / FFL_ATT_BLOCK + 1) * sizeof(int32_t));
-    if (!s->out_tok || !s->att_cell_pos || !s->blk_lo || !s->blk_hi) ok = 0;
+    s->norm_sums = malloc((size_t)((E + ACT_BLOCK_MAX - 1) / ACT_BLOCK_MAX) * sizeof(double));
+    if (!s->out_tok || !s->att_cell_pos || !s->blk_lo || !s->blk_hi || !s->norm_sums) ok = 0;
     s->act_bytes = ALIGN64(max_act_row(s->model) * (size_t)n);
     for (int i = 0; i < FFL_ACT_SLOTS; i++) {
         s->act[i] = aligned_alloc(64, s->act_bytes);
@@ -950,6 +1160,8 @@ void ffl_forward_free(ffl_session *s) {
     free(s->att_cell_pos);
     free(s->blk_lo);
     free(s->blk_hi);
+    free(s->norm_sums);
+    s->norm_sums = NULL;
     s->out_tok = NULL;
     s->att_cell_pos = NULL;
     s->blk_lo = NULL;

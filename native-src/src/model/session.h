@@ -30,9 +30,10 @@ typedef struct {
 } ffl_ubatch;
 
 /* The rows of the current few-token matmul one thread owns and nobody has claimed yet: first | end << 32,
- * on a cache line of its own. */
+ * and how many of them are not finished yet, on a cache line of its own. */
 typedef struct {
     _Alignas(64) atomic_ullong left;
+    atomic_llong todo;
 } ffl_row_share;
 
 struct ffl_session {
@@ -62,6 +63,8 @@ struct ffl_session {
     int32_t *out_tok;  /* [n_ub] step token index of each output row */
     int32_t *blk_lo;   /* per attention query block: visible cell range */
     int32_t *blk_hi;
+    double *norm_sums; /* [n_embd / 256 rounded up] a single token's sums of squares per column block */
+    int norm_sums_ready; /* x has the last block output added and norm_sums are its sums (forward.c) */
 
     /* Mixture of experts. */
     float *router;    /* [n_ub][n_expert] */

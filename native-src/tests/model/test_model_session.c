@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <unistd.h>
 
 static const int32_t PREFIX[] = {1, 403, 407, 261, 378, 383, 286, 261}; /* "Once upon a time there was a" */
 #define N_PREFIX 8
@@ -448,11 +449,96 @@ static void test_params_and_getters(const ffl_model *m) {
     }
 }
 
+/* Writes a llama like llama-dense-f32 but wider (dim 512, FFN 1024, 2 layers; head dim 64): the
+ * fixtures' 256 columns are one block of the single-token column split, this gives every thread of
+ * two a part of the residual, norm and encodings. Random weights (seeded): Q4_K matrices, a Q6_K
+ * output, F32 norms and embeddings. Returns the path, or NULL. */
+static const char *write_wide_llama(char *path, size_t size) {
+    static const char *skip[] = {"llama.embedding_length", "llama.feed_forward_length", "llama.block_count",
+                                 "llama.rope.dimension_count", "general.file_type"};
+    char src_path[1024];
+    testdata_path(src_path, sizeof src_path, "models/llama-dense-f32.gguf");
+    ffl_gguf *src = NULL;
+    if (ffl_gguf_open(src_path, 0, &src) != FFL_OK) return NULL;
+    ffl_gguf_writer *w = NULL;
+    if (ffl_gguf_writer_new(&w) != FFL_OK) {
+        ffl_gguf_close(src);
+        return NULL;
+    }
+    for (int64_t i = 0; i < ffl_gguf_kv_count(src); i++) {
+        int keep = 1;
+        for (size_t k = 0; k < sizeof skip / sizeof skip[0]; k++) keep &= strcmp(ffl_gguf_kv_key(src, i), skip[k]) != 0;
+        if (keep) ffl_gguf_writer_copy_kv(w, src, i);
+    }
+    const uint32_t E = 512, FF = 1024, L = 2, rot = 64, V = 512, KV = 128;
+    ffl_gguf_writer_set_scalar(w, "llama.embedding_length", FFL_GGUF_UINT32, &E);
+    ffl_gguf_writer_set_scalar(w, "llama.feed_forward_length", FFL_GGUF_UINT32, &FF);
+    ffl_gguf_writer_set_scalar(w, "llama.block_count", FFL_GGUF_UINT32, &L);
+    ffl_gguf_writer_set_scalar(w, "llama.rope.dimension_count", FFL_GGUF_UINT32, &rot);
+    struct {
+        char name[64];
+        int64_t ne0, ne1;
+        int32_t type;
+    } t[4 + 9 * 2];
+    int n = 0;
+#define ADD(nm, a, b, ty) (snprintf(t[n].name, sizeof t[n].name, "%s", nm), t[n].ne0 = (a), t[n].ne1 = (b), t[n++].type = (ty))
+    ADD("token_embd.weight", E, V, FFL_TYPE_F32);
+    ADD("output_norm.weight", E, 1, FFL_TYPE_F32);
+    ADD("output.weight", E, V, FFL_TYPE_Q6_K);
+    for (uint32_t l = 0; l < L; l++) {
+        static const char *mats[] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
+        const int64_t in[] = {E, E, E, E, E, E, FF}, out[] = {E, KV, KV, E, FF, FF, E};
+        char nm[64];
+        snprintf(nm, sizeof nm, "blk.%u.attn_norm.weight", l), ADD(nm, E, 1, FFL_TYPE_F32);
+        snprintf(nm, sizeof nm, "blk.%u.ffn_norm.weight", l), ADD(nm, E, 1, FFL_TYPE_F32);
+        for (int k = 0; k < 7; k++) snprintf(nm, sizeof nm, "blk.%u.%s.weight", l, mats[k]), ADD(nm, in[k], out[k], FFL_TYPE_Q4_K);
+    }
+#undef ADD
+    void *bufs[4 + 9 * 2] = {0};
+    float *row = malloc(E > FF ? E * sizeof(float) : FF * sizeof(float));
+    uint32_t seed = 12345;
+    int ok = row != NULL;
+    for (int i = 0; ok && i < n; i++) {
+        const int norm = t[i].ne1 == 1;
+        const int64_t rb = ffl_type_row_bytes(t[i].type, t[i].ne0);
+        bufs[i] = malloc((size_t)(rb * t[i].ne1));
+        ok = bufs[i] != NULL;
+        for (int64_t r = 0; ok && r < t[i].ne1; r++) {
+            for (int64_t c = 0; c < t[i].ne0; c++) {
+                seed = seed * 1664525u + 1013904223u;
+                const float u = (float)(seed >> 8) / 16777216.0f - 0.5f; /* [-0.5, 0.5) */
+                row[c] = norm ? 1.0f + 0.2f * u : u * 0.25f;
+            }
+            ok = ffl_quantize_row(t[i].type, row, (char *)bufs[i] + r * rb, t[i].ne0) == FFL_OK;
+        }
+        const int64_t ne[2] = {t[i].ne0, t[i].ne1};
+        ok = ok && ffl_gguf_writer_add_tensor(w, t[i].name, t[i].type, norm ? 1 : 2, ne, bufs[i], (uint64_t)(rb * t[i].ne1)) == FFL_OK;
+    }
+    snprintf(path, size, "/tmp/ffl_wide_llama_%d.gguf", (int)getpid());
+    ok = ok && ffl_gguf_writer_write(w, path) == FFL_OK;
+    CHECK_MSG(ok, "writing the wide llama: %s", ffl_last_error());
+    ffl_gguf_writer_free(w);
+    ffl_gguf_close(src);
+    for (int i = 0; i < n; i++) free(bufs[i]);
+    free(row);
+    return ok ? path : NULL;
+}
+
 /* Single-token steps split attention over threads by groups of query heads sharing a KV head
- * (halved while there are fewer groups than threads): every thread count gives the same logits.
- * The context is long enough (160 cells, 8 heads) for the attention phase to use the threads. */
-static void test_single_token_threads(const char *name) {
-    ffl_model *m = load(name);
+ * (halved while there are fewer groups than threads), and the phases after the matmuls by heads and
+ * by 256-column blocks (forward.c, unit_range; 3 and 5 threads leave some threads none): every thread
+ * count gives the same logits. The context is long enough (160 cells, 8 heads) for the attention
+ * phase to use the threads. */
+static void test_single_token_threads(const char *name, int32_t kv_type) {
+    ffl_model *m = NULL;
+    char wide[256];
+    if (strcmp(name, "wide") == 0) {
+        if (!write_wide_llama(wide, sizeof wide)) return;
+        CHECK_MSG(ffl_model_load(wide, NULL, &m) == FFL_OK, "load the wide llama: %s", ffl_last_error());
+        unlink(wide);
+    } else {
+        m = load(name);
+    }
     if (!m) return;
     const int nv = ffl_model_n_vocab(m), n_prompt = 160, n_steps = 4;
     int32_t toks[160 + 4];
@@ -460,7 +546,7 @@ static void test_single_token_threads(const char *name) {
     const int threads[] = {1, 2, 3, 5};
     float *ref = malloc((size_t)n_steps * nv * sizeof(float));
     for (int k = 0; k < 4; k++) {
-        ffl_session *s = new_session(m, 256, FFL_TYPE_F32, 1, threads[k]);
+        ffl_session *s = new_session(m, 256, kv_type, 1, threads[k]);
         CHECK(ffl_session_decode(s, toks, NULL, NULL, NULL, n_prompt) == FFL_OK);
         for (int i = 0; i < n_steps; i++) {
             CHECK(ffl_session_decode(s, &toks[n_prompt + i], NULL, NULL, NULL, 1) == FFL_OK);
@@ -491,7 +577,11 @@ int main(void) {
     ffl_model_free(m);
     test_parallel("llama-dense-q4_k_m.gguf");
     test_parallel("llama-moe-q4_k_m.gguf");
-    test_single_token_threads("llama-dense-f32.gguf");
-    test_single_token_threads("llama-dense-q4_0.gguf");
+    test_single_token_threads("llama-dense-f32.gguf", FFL_TYPE_F32);
+    test_single_token_threads("llama-dense-q4_0.gguf", FFL_TYPE_F32);
+    test_single_token_threads("llama-dense-q4_k_m.gguf", FFL_TYPE_F16); /* Q8_K encodings, F16 V cells */
+    test_single_token_threads("qwen2-q4_k_m.gguf", FFL_TYPE_F16);       /* q, k, v biases; NEOX RoPE */
+    test_single_token_threads("llama-moe-q4_k_m.gguf", FFL_TYPE_F32);   /* one row per expert */
+    test_single_token_threads("wide", FFL_TYPE_F16);                   /* all threads have columns */
     return test_finish("test_model_session");
 }
