@@ -36,10 +36,11 @@ static void run(ffl_session *s, ffl_task_fn fn, void *ctx, double work) {
  * the caches of all the threads that wrote them.
  *
  * Splitting a single token's phases this way (and running most as matmul epilogues) took TinyLlama
- * Q4_K_M's non-matmul time per tg64 run from 36.6 to 19.8 ms when the host's memory was slow and
- * from 52.0 to 29.6 ms when fast (Zen 4, 2 threads, phase timers); tokens/s, the old and the new way
- * in alternating 8-token blocks in one process: 1.005-1.02x when fast, 1.01-1.02x when slow. With
- * more threads the serial phases would weigh more (they do not shrink with the thread count). */
+ * Q4_K_M's time outside the matmuls per tg64 run from 37.7 to 20.3 ms when the host's memory was slow
+ * and from ~52 to ~29 ms when fast (Zen 4, 2 threads, phase timers). Tokens/s gained less: 51.0 ->
+ * 52.5 when slow (medians of 12 and 8 runs in turns); the old and the new way in alternating 8-token
+ * blocks of one process for 120 s, memory mostly fast: 1.005x. With more threads the serial phases
+ * would weigh more (they do not shrink with the thread count). */
 static void run_after_mm(ffl_session *s, ffl_task_fn fn, void *ctx, int32_t n, double work) {
     ffl_threadpool_run(n == 1 || work >= PARALLEL_MIN_WORK ? s->pool : NULL, fn, ctx);
 }
