@@ -475,13 +475,19 @@ static void norm_in(ffl_session *s, step_ctx *c, const ffl_weight *bias, const f
     s->norm_sums_ready = 0;
 }
 
+/* A single token's phase after the job, run per part as its rows finish; mm_run clears part_done when
+ * it cannot (the caller then runs the phase itself). */
+static void mm_epilogue(mm_job *j, step_ctx *c, void (*part_done)(void *, int, int, int)) {
+    if (c->ub->n != 1) return;
+    j->part_done = part_done;
+    j->done_ctx = c;
+}
+
 /* The job's output is the next block output: a single token's residual and sums of squares go with it
  * (part_residual_sums, bias: the one added with it). Call mm_block_done after mm_run. */
 static void mm_block_output(mm_job *j, step_ctx *c, const ffl_weight *bias) {
-    if (c->ub->n != 1) return;
     c->bias = bias;
-    j->part_done = part_residual_sums;
-    j->done_ctx = c;
+    mm_epilogue(j, c, part_residual_sums);
 }
 
 static void mm_block_done(ffl_session *s, const mm_job *j) {
@@ -976,7 +982,7 @@ int32_t ffl_forward(ffl_session *s, const ffl_ubatch *ub) {
         mm_add(&j, wq, 0, s->act[sq], s->q, NQ, hp->head_dim_k);
         mm_add(&j, wk, 0, s->act[sk], s->k, NK, hp->head_dim_k);
         mm_add(&j, wv, 0, s->act[sv], s->v, NV, hp->head_dim_v);
-        if (n == 1) j.part_done = part_qkv_post, j.done_ctx = &c;
+        mm_epilogue(&j, &c, part_qkv_post);
         mm_run(s, &j);
         if (!j.part_done) run_after_mm(s, phase_qkv_post, &c, n, (double)n * (NQ + NK + NV) * 4);
         c.plan = (act_plan){.n = 0};
@@ -1016,7 +1022,7 @@ int32_t ffl_forward(ffl_session *s, const ffl_ubatch *ub) {
             j = (mm_job){.n = 0, .n_tok = n};
             mm_add(&j, wg, 0, s->act[sg], s->gate, F, 0);
             mm_add(&j, wu, 0, s->act[su], s->up, F, 0);
-            if (n == 1) j.part_done = part_swiglu, j.done_ctx = &c;
+            mm_epilogue(&j, &c, part_swiglu);
             mm_run(s, &j);
             if (!j.part_done) run_after_mm(s, phase_swiglu, &c, n, (double)n * F * 8);
             j = (mm_job){.n = 0, .n_tok = n};
