@@ -650,12 +650,14 @@ AI void k4x8_factors(const uint8_t *meta, __m256 *f1, __m256 *f2) {
  * 81 % of a read, two threads 91 -> 96 % when memory was slow and 74-78 -> 80-81 % when fast;
  * TinyLlama Q4_K_M tg64 in turns 0.924 -> 0.948 and 0.926 -> 0.940 of the probes, the same when fast).
  * From memory, where generation runs, every weight line streams faster when it is read twice (Zen 4,
- * one thread, bench_kernels' paired column: share of a plain read's speed). Single-token Q4_0 lets GCC
- * fold each weight load into both ANDs (77 -> 87 %, TinyLlama tg64 1.07-1.17x in turns, although 49
- * instead of 62 GB/s per core from L2). The others keep one 64-byte load per vector and add a one-byte
- * load of its line: Q8_0 72 -> 95 % (tg64 1.12x), Q4_K 80 -> 84 % (1.02x). Extra arithmetic instead
- * did not do it (80 %); the byte load one group ahead was no better (96 %), four groups ahead worse
- * (79 %); Q6_K rows gain nothing from it. */
+ * one thread, bench_kernels' paired column: share of a plain read's speed). Single-token Q4_0 and Q4_K
+ * let GCC fold each weight load into both ANDs: Q4_0 77 -> 87 % (TinyLlama tg64 1.07-1.17x in turns,
+ * although 49 instead of 62 GB/s per core from L2); Q4_K 82-85 -> 94-95 % with one thread and 91-94 ->
+ * 98-100 % with two, TinyLlama Q4_K_M tg in alternating 8-token blocks 1.030x (memory slow) and 1.010x
+ * (fast), against the one-byte line load it had before (which had taken it from 80 to 84 %). Q8_0 keeps
+ * one 64-byte load per vector and adds a one-byte load of its line: 72 -> 95 % (tg64 1.12x). Extra
+ * arithmetic instead did not do it (80 %); the byte load one group ahead was no better (96 %), four
+ * groups ahead worse (79 %); Q6_K rows gain nothing from it, nor from folding their loads. */
 AI void row_x16(int rtype, int nt, const uint8_t *w, int64_t nb, const uint8_t *const *pa, __m512 acc[4]) {
     const int q8 = rtype == FFL_WTYPE_Q8_0_X16, k4 = rtype == FFL_WTYPE_Q4_K_X16;
     const int bb = q8 ? (int)sizeof(block_q8_0) : 18, qb = q8 ? 32 : 16; /* bytes per 32 elements, of them quants */
@@ -666,7 +668,7 @@ AI void row_x16(int rtype, int nt, const uint8_t *w, int64_t nb, const uint8_t *
         __m512i wq[8];
         for (int v = 0; v < qb / 4; v++) {
             __m512i q = _mm512_loadu_si512(p + 64 * v);
-            if (rtype != FFL_WTYPE_Q4_0_X16 || nt > 1) {
+            if (q8 || nt > 1) {
                 __asm__("" : "+v"(q)); /* one load: GCC would fold it into both ANDs */
                 touch_line(p + 64 * v);
             }
