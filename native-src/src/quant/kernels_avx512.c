@@ -649,6 +649,8 @@ AI void k4x8_factors(const uint8_t *meta, __m256 *f1, __m256 *f2) {
  * the line touches below it only slowed the stream (Zen 4, bench_kernels q4_K_x16: one thread 78 ->
  * 81 % of a read, two threads 91 -> 96 % when memory was slow and 74-78 -> 80-81 % when fast;
  * TinyLlama Q4_K_M tg64 in turns 0.924 -> 0.948 and 0.926 -> 0.940 of the probes, the same when fast).
+ * Nor with the folded Q4_K loads below: 2 KiB ahead, 2048-column rows streamed 1.046x when memory was
+ * fast, but TinyLlama Q4_K_M ran 0.913x (fast) and 0.974x (slow) in alternating blocks.
  * From memory, where generation runs, every weight line streams faster when it is read twice (Zen 4,
  * one thread, bench_kernels' paired column: share of a plain read's speed). Single-token Q4_0 and Q4_K
  * let GCC fold each weight load into both ANDs: Q4_0 77 -> 87 % (TinyLlama tg64 1.07-1.17x in turns,
