@@ -105,10 +105,6 @@ static void encode_rows(int32_t wtype, const float *x, int64_t ldx, void *xq, in
         for (int64_t i = 0; i < n; i++) y[i] = round_to_bf16(y[i]);
 }
 
-static void encode_row(ffl_session *s, const act_plan *p, const float *x, int64_t ldx, int64_t n_cols, int64_t t) {
-    for (int i = 0; i < p->n; i++) encode_rows(p->wtype[i], x, ldx, s->act[p->first + i], n_cols, t, t + 1);
-}
-
 /* Columns [c0, c1) of row t: c0 a multiple of ACT_BLOCK_MAX, c1 too or n_cols (col_part). */
 static void encode_cols(ffl_session *s, const act_plan *p, const float *x, int64_t n_cols, int64_t t, int64_t c0, int64_t c1) {
     if (c0 >= c1) return;
@@ -118,6 +114,9 @@ static void encode_cols(ffl_session *s, const act_plan *p, const float *x, int64
         encode_rows(wt, x + t * n_cols + c0, n_cols, row + ffl_activation_row_bytes(wt, c0), c1 - c0, 0, 1);
     }
 }
+
+/* All of row t. */
+static void encode_row(ffl_session *s, const act_plan *p, const float *x, int64_t n_cols, int64_t t) { encode_cols(s, p, x, n_cols, t, 0, n_cols); }
 
 /* Part ith of a single token's row of n_cols: whole activation blocks (the last part ends at n_cols),
  * as the matmul rows that wrote them. */
@@ -416,7 +415,7 @@ static void phase_norm_in(void *ctx, int ith, int nth) {
     for (int64_t t = b; t < e; t++) {
         if (s->pending_delta) add_delta(s, c->bias, t, 0, E);
         rms_norm(s->x + t * E, (const float *)c->norm->data, s->xn + t * E, E, s->model->hp.norm_eps);
-        encode_row(s, &c->plan, s->xn, E, E, t);
+        encode_row(s, &c->plan, s->xn, E, t);
     }
 }
 
@@ -750,7 +749,7 @@ static void phase_encode_att(void *ctx, int ith, int nth) {
         return;
     }
     ffl_split_range(c->ub->n, ith, nth, &b, &e);
-    for (int64_t t = b; t < e; t++) encode_row(s, &c->plan, s->att, NO, NO, t);
+    for (int64_t t = b; t < e; t++) encode_row(s, &c->plan, s->att, NO, t);
 }
 
 /* A single row's columns of part `part` (col_part). */
@@ -780,7 +779,7 @@ static void phase_swiglu(void *ctx, int ith, int nth) {
         float *g = s->gate + t * F;
         const float *u = s->up + t * F;
         ffl_vec_swiglu(g, u, F);
-        encode_row(s, &c->plan, s->gate, F, F, t);
+        encode_row(s, &c->plan, s->gate, F, t);
     }
 }
 
@@ -829,7 +828,7 @@ static void phase_moe_gather(void *ctx, int ith, int nth) {
     for (int64_t i = b; i < e; i++) {
         const int32_t t = s->ex_rows[i] / c->expert_k;
         memcpy(s->ex_out + i * E, s->xn + (int64_t)t * E, (size_t)E * sizeof(float));
-        encode_row(s, &c->plan, s->ex_out, E, E, i);
+        encode_row(s, &c->plan, s->ex_out, E, i);
     }
 }
 
@@ -928,7 +927,7 @@ static void phase_output_norm(void *ctx, int ith, int nth) {
         rms_norm(x, (const float *)m->global[FFL_T_OUTPUT_NORM].data, y, E,
                  m->hp.norm_eps);
         if (s->params.embeddings) memcpy(s->embd + (int64_t)(c->row0 + i) * E, y, (size_t)E * sizeof(float));
-        encode_row(s, &c->plan, s->xn, E, E, i);
+        encode_row(s, &c->plan, s->xn, E, i);
     }
 }
 
