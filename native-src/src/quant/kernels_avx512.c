@@ -836,9 +836,10 @@ AI void direct_x16(int rtype, const void *w, size_t wrb, const void *xq, size_t 
          * when the rows were short (Zen 4, bench_kernels, 2048 columns, one thread: q4_K_x16 74-77 -> 89-92 %
          * of a read, q6_K_x16 87 -> 92-93 %, q4_0_x16 87-91 -> 93-96 %; two threads when the host's memory was
          * fast, q4_K_x16 0.75 -> 0.92 of the read, 1.21x pass by pass; TinyLlama Q4_K_M tg in alternating
-         * 8-token blocks 1.071x fast, 1.025x slow). A third copy gained nothing more, and two copies of 5632
-         * columns (14 KB) streamed slower (q4_K_x16 92-95 -> 88 %), hence the size limit. */
-        const uint8_t *row_act[2][1] = {{scr}, {scr}}; /* pa[0] */
+         * 8-token blocks 1.071x fast, 1.025x slow). The copy lies right after the first (4 KiB away it gained
+         * nothing in a scratch microbenchmark); a third copy gained nothing more, and two copies of 5632 columns
+         * (14 KB) streamed slower (q4_K_x16 92-95 -> 88 %), hence the size limit. */
+        const uint8_t *row_act[2][1] = {{scr}, {scr}}; /* scr: the first token's, pa[0] */
         if (nt == 1 && 2 * per_tok <= 8192) {
             memcpy(scr + per_tok, scr, per_tok);
             row_act[1][0] = scr + per_tok;
