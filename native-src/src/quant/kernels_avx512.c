@@ -855,7 +855,7 @@ AI void direct_x16(int rtype, const void *w, size_t wrb, const void *xq, size_t 
                 __m512 v[16];
                 for (int i = 0; i < 16; i++) {
                     __m512 acc[4];
-                    row_layout(rtype, 1, (const uint8_t *)w + (size_t)(r + i) * wrb, n, row_act[i & 1], acc);
+                    row_layout(rtype, 1, (const uint8_t *)w + (size_t)(r + i) * wrb, n, row_act[(r + i) & 1], acc);
                     v[REDUCE16_SLOT[i]] = acc[0];
                 }
                 _mm512_storeu_ps(y + t0 * ldy + r, reduce16(v));
