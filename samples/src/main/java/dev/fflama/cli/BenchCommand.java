@@ -16,6 +16,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -157,15 +158,19 @@ final class BenchCommand implements Callable<Integer> {
                         }
                         for (int n : gens) {
                             if (n == 0) continue;
-                            GenRuns runs;
+                            double[] ns = runGen(session, n, random, vocab);
+                            PairedRun paired;
                             try (BandwidthProbe probe = new BandwidthProbe(t, bandwidthMib << 20)) {
-                                runs = runGen(session, n, random, vocab, probe);
+                                paired = runPaired(session, n, random, vocab, probe);
                             }
-                            Map<String, Object> r = result(common, 0, n, runs.ns(), n);
+                            Map<String, Object> r = result(common, 0, n, ns, n);
                             r.put("model_bytes_per_token", costs.bytesPerToken());
-                            r.put("samples_read_bandwidth", runs.probes());
-                            r.put("read_bandwidth_paired", mean(runs.probes()));
-                            r.put("bandwidth_ratio_paired", pairedRatio(costs.bytesPerToken(), (double[]) r.get("samples_ts"), runs.probes()));
+                            double[] ratios = blockRatios(costs.bytesPerToken(), paired);
+                            r.put("paired_block_tokens", PAIRED_BLOCK);
+                            r.put("samples_read_bandwidth", paired.probes());
+                            r.put("samples_bandwidth_ratio_paired", ratios);
+                            r.put("read_bandwidth_paired", mean(paired.probes()));
+                            r.put("bandwidth_ratio_paired", median(ratios));
                             results.add(r);
                             progress(log, r);
                         }
@@ -208,8 +213,9 @@ final class BenchCommand implements Callable<Integer> {
             out.println();
             modelNotes.forEach(out::println);
             out.printf("%nload average (1/5/15 min) before: %s, after: %s  (this machine's cores may be shared)%n", loadBefore, loadAfter);
-            out.println("bandwidth ratio = weight bytes read per token x t/s / read bandwidth (best of the run); paired: each"
-                    + " repetition against the read bandwidth timed just before and after it, averaged");
+            out.println("bandwidth ratio = weight bytes read per token x t/s / read bandwidth (best of the run); paired: a further"
+                    + " generation of as many tokens in blocks of " + PAIRED_BLOCK + ", each block against the mean of the read"
+                    + " bandwidths timed just before and after it, the median over the blocks");
             out.println("compute ratio = useful ops/s (2 x weights x tokens + causal attention) / peak of the instruction set in use");
         }
         return 0;
@@ -267,37 +273,71 @@ final class BenchCommand implements Callable<Integer> {
         return ns;
     }
 
-    /** Times of the repetitions, and the read bandwidth timed just before and after each (reps + 1 probes). */
-    record GenRuns(double[] ns, double[] probes) {}
-
-    private GenRuns runGen(Session session, int n, SplittableRandom random, int vocab, BandwidthProbe probe) {
+    private double[] runGen(Session session, int n, SplittableRandom random, int vocab) {
         session.evaluate(random.nextInt(vocab)); // warm-up token
         session.clear();
         int[] tokens = new int[n];
         double[] ns = new double[reps];
-        double[] probes = new double[reps + 1];
-        probes[0] = probe.run();
         for (int r = 0; r < reps; r++) {
             for (int i = 0; i < n; i++) tokens[i] = random.nextInt(vocab);
             session.clear();
             long t0 = System.nanoTime();
             for (int i = 0; i < n; i++) session.evaluate(tokens[i]);
             ns[r] = System.nanoTime() - t0;
-            probes[r + 1] = probe.run();
         }
         session.clear();
-        return new GenRuns(ns, probes);
+        return ns;
     }
 
     /**
-     * Each repetition's weight bytes per second against the mean of the two probes around it, averaged over
-     * the repetitions: the fraction of the bandwidth on offer while it ran. {@code bandwidth_ratio} divides by the
+     * Tokens per block of the paired generation. This machine's host moves the read bandwidth between
+     * states ~1.8x apart within seconds; a block of 8 single-token steps (~0.1 s) mostly sees one of them,
+     * while a whole tg128 repetition (1-3 s) often sees both, so that pairing repetitions with the probes
+     * around them gave ratios above 1.
+     */
+    static final int PAIRED_BLOCK = 8;
+
+    /** A generation of n tokens in blocks: each block's time and token count, and a read probe before the first and after each. */
+    record PairedRun(double[] blockNs, int[] blockTokens, double[] probes) {}
+
+    private PairedRun runPaired(Session session, int n, SplittableRandom random, int vocab, BandwidthProbe probe) {
+        int blocks = (n + PAIRED_BLOCK - 1) / PAIRED_BLOCK;
+        double[] ns = new double[blocks], probes = new double[blocks + 1];
+        int[] counts = new int[blocks];
+        int[] tokens = new int[PAIRED_BLOCK];
+        session.clear();
+        probes[0] = probe.run();
+        for (int b = 0; b < blocks; b++) {
+            counts[b] = Math.min(PAIRED_BLOCK, n - b * PAIRED_BLOCK);
+            for (int i = 0; i < counts[b]; i++) tokens[i] = random.nextInt(vocab);
+            long t0 = System.nanoTime();
+            for (int i = 0; i < counts[b]; i++) session.evaluate(tokens[i]);
+            ns[b] = System.nanoTime() - t0;
+            probes[b + 1] = probe.run();
+        }
+        session.clear();
+        return new PairedRun(ns, counts, probes);
+    }
+
+    /**
+     * Each block's weight bytes per second against the mean of the two probes around it: the fraction of
+     * the bandwidth on offer while it ran. {@code bandwidth_ratio} divides the repetitions' mean speed by the
      * best probe of the whole run instead, a bound that a busy moment of the machine can only lower.
      */
-    static double pairedRatio(long bytesPerToken, double[] ts, double[] probes) {
-        double sum = 0;
-        for (int r = 0; r < ts.length; r++) sum += bytesPerToken * ts[r] / ((probes[r] + probes[r + 1]) / 2);
-        return sum / ts.length;
+    static double[] blockRatios(long bytesPerToken, PairedRun run) {
+        double[] ratios = new double[run.blockNs().length];
+        for (int b = 0; b < ratios.length; b++) {
+            double bytesPerSecond = (double) bytesPerToken * run.blockTokens()[b] / (run.blockNs()[b] / 1e9);
+            ratios[b] = bytesPerSecond / ((run.probes()[b] + run.probes()[b + 1]) / 2);
+        }
+        return ratios;
+    }
+
+    static double median(double[] x) {
+        double[] s = x.clone();
+        Arrays.sort(s);
+        int m = s.length / 2;
+        return s.length % 2 == 1 ? s[m] : (s[m - 1] + s[m]) / 2;
     }
 
     /** Weight bytes and parameters one token uses (experts scaled by used/total; the embedding is a row lookup). */

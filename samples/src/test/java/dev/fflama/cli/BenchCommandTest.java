@@ -63,16 +63,15 @@ class BenchCommandTest {
                 positiveFinite(o, "model_bytes_per_token");
                 positiveFinite(o, "bandwidth_ratio_paired");
                 positiveFinite(o, "read_bandwidth_paired");
-                // one probe before the first repetition and one after each
-                JsonNode probes = o.get("samples_read_bandwidth");
-                assertEquals(3, probes.size());
-                double[] bw = new double[3], ts = new double[2];
-                for (int k = 0; k < 3; k++) bw[k] = probes.get(k).asDouble();
-                for (int k = 0; k < 2; k++) ts[k] = o.get("samples_ts").get(k).asDouble();
-                for (double b : bw) assertTrue(b > 0 && Double.isFinite(b));
-                assertEquals((bw[0] + bw[1] + bw[2]) / 3, o.get("read_bandwidth_paired").asDouble(), 1e-6 * bw[0]);
-                assertEquals(BenchCommand.pairedRatio(o.get("model_bytes_per_token").asLong(), ts, bw),
-                        o.get("bandwidth_ratio_paired").asDouble(), 1e-9);
+                // a further tg4 in one block of 4 tokens: a probe before it and one after
+                assertEquals(BenchCommand.PAIRED_BLOCK, o.get("paired_block_tokens").asInt());
+                JsonNode probes = o.get("samples_read_bandwidth"), ratios = o.get("samples_bandwidth_ratio_paired");
+                assertEquals(2, probes.size());
+                assertEquals(1, ratios.size());
+                double bw0 = probes.get(0).asDouble(), bw1 = probes.get(1).asDouble();
+                assertTrue(bw0 > 0 && Double.isFinite(bw0) && bw1 > 0 && Double.isFinite(bw1), probes.toString());
+                assertEquals((bw0 + bw1) / 2, o.get("read_bandwidth_paired").asDouble(), 1e-6 * bw0);
+                assertEquals(ratios.get(0).asDouble(), o.get("bandwidth_ratio_paired").asDouble(), 1e-12);
                 assertFalse(o.has("compute_ratio"));
             }
         }
@@ -80,10 +79,15 @@ class BenchCommandTest {
     }
 
     @Test
-    void pairedRatioDividesEachRepetitionByTheProbesAroundIt() {
-        // 100 bytes per token; 2 t/s between probes of 400 and 400, 3 t/s between 400 and 200
-        double r = BenchCommand.pairedRatio(100, new double[] {2, 3}, new double[] {400, 400, 200});
-        assertEquals((200.0 / 400 + 300.0 / 300) / 2, r, 1e-12);
+    void pairedRatiosDivideEachBlockByTheProbesAroundIt() {
+        // 100 bytes per token; 8 tokens in 4 s (200 B/s) between probes of 400 and 400, 3 tokens in 1 s between 400 and 200
+        BenchCommand.PairedRun run = new BenchCommand.PairedRun(new double[] {4e9, 1e9}, new int[] {8, 3}, new double[] {400, 400, 200});
+        double[] r = BenchCommand.blockRatios(100, run);
+        assertEquals(2, r.length);
+        assertEquals(200.0 / 400, r[0], 1e-12);
+        assertEquals(300.0 / 300, r[1], 1e-12);
+        assertEquals(0.75, BenchCommand.median(r), 1e-12);
+        assertEquals(2.0, BenchCommand.median(new double[] {3, 1, 2}), 0);
     }
 
     @Test
