@@ -579,6 +579,72 @@ void *ffl_kernel_scratch(size_t bytes) {
     return p;
 }
 
+/* ---------------------------------------------------------------- prepared activations */
+
+/* A job has up to three matrices (q, k, v) in as many layouts, and 5-8 tokens take two calls each:
+ * four slots keep the common cases; a miss only costs preparing again. */
+#define PREP_SLOTS 4
+
+typedef struct {
+    uint64_t span; /* the span that filled it; 0: none */
+    const void *xq;
+    size_t xrb, size;
+    int64_t n, t0;
+    int32_t tag, nt;
+    void *buf;
+} prep_slot;
+
+typedef struct {
+    prep_slot slot[PREP_SLOTS];
+    unsigned next;
+} prep_cache;
+
+static pthread_key_t prep_key;
+static pthread_once_t prep_once = PTHREAD_ONCE_INIT;
+static _Thread_local prep_cache *prep_tls;
+static _Thread_local uint64_t prep_span, prep_spans; /* the open span's number (0: none open), spans so far */
+
+static void prep_cache_free(void *p) {
+    prep_cache *c = p;
+    for (int i = 0; i < PREP_SLOTS; i++) free(c->slot[i].buf);
+    free(c);
+}
+static void prep_key_init(void) { pthread_key_create(&prep_key, prep_cache_free); }
+
+void ffl_kernel_act_span(int open) { prep_span = open ? ++prep_spans : 0; }
+
+void *ffl_kernel_prepared(int32_t tag, const void *xq, size_t xrb, int64_t n, int64_t t0, int nt, size_t bytes, int *ready) {
+    *ready = 0;
+    if (!prep_tls) {
+        pthread_once(&prep_once, prep_key_init);
+        prep_tls = calloc(1, sizeof *prep_tls);
+        if (!prep_tls) return NULL;
+        pthread_setspecific(prep_key, prep_tls); /* frees the cache when the thread exits */
+    }
+    prep_cache *c = prep_tls;
+    if (prep_span)
+        for (int i = 0; i < PREP_SLOTS; i++) {
+            const prep_slot *x = &c->slot[i];
+            if (x->span == prep_span && x->xq == xq && x->xrb == xrb && x->n == n && x->t0 == t0 && x->tag == tag && x->nt == nt &&
+                x->size >= bytes) {
+                *ready = 1;
+                return x->buf;
+            }
+        }
+    prep_slot *sl = &c->slot[prep_span ? c->next++ % PREP_SLOTS : 0];
+    if (sl->size < bytes) {
+        const size_t want = (bytes + bytes / 4 + 63) & ~(size_t)63;
+        void *p = NULL;
+        if (posix_memalign(&p, 64, want) != 0) return NULL;
+        free(sl->buf);
+        sl->buf = p;
+        sl->size = want;
+    }
+    /* filled by the caller now: valid for this span only (outside one, for no later call) */
+    *sl = (prep_slot){prep_span, xq, xrb, sl->size, n, t0, tag, nt, sl->buf};
+    return sl->buf;
+}
+
 /* ---------------------------------------------------------------- dispatch */
 
 #define N_LEVELS (FFL_CPU_NEON_DOTPROD + 1)

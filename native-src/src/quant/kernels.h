@@ -29,6 +29,12 @@ void ffl_quantize_activations(int32_t wtype, const float *x, int64_t ldx, void *
 void ffl_matmul_rows(int32_t wtype, const void *w, size_t w_row_bytes, const void *xq, int64_t n_cols, int64_t n_tokens,
                      float *y, int64_t ldy, int64_t r0, int64_t r1);
 
+/* Opens (1) or closes (0) a span of ffl_matmul_rows calls on this thread during which the activations
+ * at any address stay the same. Kernels that rearrange a token's activations before multiplying rows
+ * then do it once per span for each activation and layout, instead of once per call (per chunk of
+ * rows a thread takes). Outside a span nothing is reused. */
+void ffl_kernel_act_span(int open);
+
 /* ffl_matmul_rows for float weight types (F32, F16, BF16, whose activations have the weights' own
  * format) with activation rows x_row_bytes apart instead of packed: rows of a KV cache used in place. */
 void ffl_matmul_rows_strided(int32_t wtype, const void *w, size_t w_row_bytes, const void *x, size_t x_row_bytes,

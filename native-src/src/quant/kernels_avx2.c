@@ -266,11 +266,13 @@ AI int mv32_one_token(int type, const uint8_t *w, size_t wrb, const uint8_t *x, 
     /* the activation bytes are copied to 32-byte aligned rows: loads that split cache lines are slow */
     const int pairs = nibble32(type) && r1 - r0 >= 2;
     /* [aq: 32 bytes per block][da, ca, s: nb8 floats each][pairs: 64 bytes per block, 64-aligned] */
-    uint8_t *aq = ffl_kernel_scratch((size_t)nb8 * (3 * sizeof(float) + 32) + (pairs ? (size_t)nb * 64 + 64 : 0));
+    int ready;
+    uint8_t *aq = ffl_kernel_prepared(FFL_PREP_TAG(pairs ? FFL_PREP_AVX2_32_PAIRS : FFL_PREP_AVX2_32, type), x, 0, n, 0, 1,
+                                      (size_t)nb8 * (3 * sizeof(float) + 32) + (pairs ? (size_t)nb * 64 + 64 : 0), &ready);
     if (!aq) return 0;
     float *da = (float *)(aq + 32 * nb8), *ca = da + nb8, *s = da + 2 * nb8;
     /* per block of the token: its scale, and the factor of the row's offset or minimum term */
-    for (int64_t b = 0; b < nb8; b++) {
+    for (int64_t b = 0; b < nb8 && !ready; b++) {
         if (b >= nb) {
             da[b] = ca[b] = 0.0f;
             continue;
@@ -292,7 +294,7 @@ AI int mv32_one_token(int type, const uint8_t *w, size_t wrb, const uint8_t *x, 
     if (pairs) {
         uint8_t *ad = (uint8_t *)(s + nb8);
         ad += (64 - ((uintptr_t)ad & 63)) & 63;
-        for (int64_t b = 0; b < nb; b++) {
+        for (int64_t b = 0; b < nb && !ready; b++) {
             const __m256i a = _mm256_load_si256((const __m256i *)(aq + 32 * b));
             _mm256_store_si256((__m256i *)(ad + 64 * b), _mm256_permute2x128_si256(a, a, 0x00));
             _mm256_store_si256((__m256i *)(ad + 64 * b + 32), _mm256_permute2x128_si256(a, a, 0x11));
@@ -568,11 +570,12 @@ AI __m256i kchunk(int type, const uint8_t *p, int c) {
 AI int mvk_one_token(int type, const uint8_t *w, size_t wrb, const uint8_t *x, int64_t n, float *y, int64_t r0, int64_t r1) {
     const int ws = ffl_block_bytes_k(type), q6 = type == FFL_TYPE_Q6_K;
     const int64_t nb = n / QK_K;
-    uint8_t *aq = ffl_kernel_scratch((size_t)nb * (QK_K + 2 * sizeof(float)));
+    int ready;
+    uint8_t *aq = ffl_kernel_prepared(FFL_PREP_TAG(FFL_PREP_AVX2_K, type), x, 0, n, 0, 1, (size_t)nb * (QK_K + 2 * sizeof(float)), &ready);
     if (!aq) return 0;
     float *da = (float *)(aq + (size_t)nb * QK_K);
     const block_q8_K *xa = (const block_q8_K *)x;
-    for (int64_t b = 0; b < nb; b++) {
+    for (int64_t b = 0; b < nb && !ready; b++) {
         for (int k = 0; k < QK_K; k += 32)
             _mm256_store_si256((__m256i *)(aq + b * QK_K + k), _mm256_loadu_si256((const __m256i *)(xa[b].qs + k)));
         da[b] = xa[b].d;

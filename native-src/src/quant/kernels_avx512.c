@@ -159,6 +159,8 @@ AI void float_direct(int type, int dpbf, const void *w, size_t wrb, const void *
         for (int t = 0; t < nt; t++) x[t] = (const char *)xq + (size_t)(t0 + t) * xrb;
         const float *wide = NULL; /* without scratch memory the rows convert on load */
         if (type == FFL_TYPE_F16 && nt == 1 && n >= 64 && n <= F16_WIDEN_MAX_COLS) {
+            /* widened on every call rather than kept for the span (ffl_kernel_prepared): kept, TinyLlama F16
+             * tg ran 0.988x when the host's memory was fast (alternating 8-token blocks, 200 s) */
             float *d = ffl_kernel_scratch((size_t)n * sizeof(float));
             if (d) widen_f16_pairs(x[0], n & ~(int64_t)63, d);
             wide = d;
@@ -455,7 +457,8 @@ AI void direct32(int type, const void *w, size_t wrb, const void *xq, size_t xrb
     const size_t per_tok = ((size_t)nb * 12 + (size_t)(nb / 4) * 192 + 127) & ~(size_t)63;
     for (int64_t t0 = 0; t0 < nt_all; t0 += 4) {
         int nt = (int)(nt_all - t0 < 4 ? nt_all - t0 : 4);
-        char *scr = ffl_kernel_scratch(per_tok * 4);
+        int ready;
+        char *scr = ffl_kernel_prepared(FFL_PREP_TAG(FFL_PREP_32, type), xq, xrb, n, t0, nt, per_tok * 4, &ready);
         if (!scr) { /* no memory for the prepared activations: scalar path */
             for (int64_t r = r0; r < r1; r++)
                 for (int t = 0; t < nt; t++)
@@ -470,7 +473,7 @@ AI void direct32(int type, const void *w, size_t wrb, const void *xq, size_t xrb
             float *da = (float *)(icorr + (size_t)(nb / 4) * 16);
             float *corr = da + nb, *s = corr + nb;
             const char *xr = (const char *)xq + (size_t)(t0 + t) * xrb;
-            ffl_avx512_prep32(q81, ffl_avx512_offset32(type), xr, nb, da, corr, s, quads, icorr);
+            if (!ready) ffl_avx512_prep32(q81, ffl_avx512_offset32(type), xr, nb, da, corr, s, quads, icorr);
             tk[t] = (tok32){(const int8_t *)(xr + (q81 ? 4 : 2)), quads, da, corr, icorr, s};
         }
         /* one row at a time: two rows per pass share the activation loads and run ~10 % faster from L2,
@@ -816,7 +819,8 @@ AI void direct_x16(int rtype, const void *w, size_t wrb, const void *xq, size_t 
     const size_t per_tok = k6 ? (size_t)(n / QK_K) * K6_ACT_BYTES : ((size_t)nb * X16_ACT_BYTES_PER_BLOCK + 63) & ~(size_t)63;
     for (int64_t t0 = 0; t0 < nt_all; t0 += 4) {
         const int nt = (int)(nt_all - t0 < 4 ? nt_all - t0 : 4);
-        uint8_t *scr = ffl_kernel_scratch(per_tok * 4);
+        int ready;
+        uint8_t *scr = ffl_kernel_prepared(FFL_PREP_TAG(FFL_PREP_X16, rtype), xq, xrb, n, t0, nt, per_tok * 4, &ready);
         if (!scr) { /* no memory for the prepared activations: scalar path */
             for (int64_t r = r0; r < r1; r++)
                 for (int t = 0; t < nt; t++)
@@ -827,8 +831,8 @@ AI void direct_x16(int rtype, const void *w, size_t wrb, const void *xq, size_t 
         const uint8_t *pa[4];
         for (int t = 0; t < nt; t++) {
             const void *xr = (const char *)xq + (size_t)(t0 + t) * xrb;
-            if (k6) prep_k6x16(xr, n / QK_K, scr + per_tok * t);
-            else prep_x16(rtype, xr, nb, scr + per_tok * t);
+            if (!ready && k6) prep_k6x16(xr, n / QK_K, scr + per_tok * t);
+            else if (!ready) prep_x16(rtype, xr, nb, scr + per_tok * t);
             pa[t] = scr + per_tok * t;
         }
         /* A single token's prepared activations, when small, get a second copy that every other row reads.
@@ -841,7 +845,7 @@ AI void direct_x16(int rtype, const void *w, size_t wrb, const void *xq, size_t 
          * (14 KB) streamed slower (q4_K_x16 92-95 -> 88 %), hence the size limit. */
         const uint8_t *row_act[2][1] = {{scr}, {scr}}; /* scr: the first token's, pa[0] */
         if (nt == 1 && 2 * per_tok <= 8192) {
-            memcpy(scr + per_tok, scr, per_tok);
+            if (!ready) memcpy(scr + per_tok, scr, per_tok);
             row_act[1][0] = scr + per_tok;
         }
         int64_t r = r0;
@@ -1234,15 +1238,17 @@ AI void direct_k(int type, const void *w, size_t wrb, const void *xq, size_t xrb
                      int64_t ldy, int64_t r0, int64_t r1) {
     const int64_t nb = n / QK_K;
     const int k4 = type == FFL_TYPE_Q4_K || type == FFL_TYPE_Q5_K || type == FFL_TYPE_IQ4_XS;
-    uint8_t *prep = k4 ? ffl_kernel_scratch((size_t)nb * K4_PREP_BYTES * 4 + 64) : NULL;
     for (int64_t t0 = 0; t0 < nt_all; t0 += 4) {
         int nt = (int)(nt_all - t0 < 4 ? nt_all - t0 : 4);
+        int ready = 0;
+        uint8_t *prep = k4 ? ffl_kernel_prepared(FFL_PREP_TAG(FFL_PREP_K4, type), xq, xrb, n, t0, nt, (size_t)nb * K4_PREP_BYTES * 4 + 64, &ready)
+                           : NULL;
         const block_q8_K *x[4];
         const uint8_t *px[4];
         for (int t = 0; t < nt; t++) {
             x[t] = (const block_q8_K *)((const char *)xq + (size_t)(t0 + t) * xrb);
             if (prep) {
-                prep_k4(type, x[t], nb, prep + (size_t)t * nb * K4_PREP_BYTES);
+                if (!ready) prep_k4(type, x[t], nb, prep + (size_t)t * nb * K4_PREP_BYTES);
                 px[t] = prep + (size_t)t * nb * K4_PREP_BYTES;
             }
         }

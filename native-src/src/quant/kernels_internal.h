@@ -59,6 +59,17 @@ void ffl_kernels_fill_neon(ffl_kernel_table *t, int dotprod);
  * same thread; NULL when it cannot be allocated (callers then fall back to the scalar path). */
 void *ffl_kernel_scratch(size_t bytes);
 
+/* Thread-local 64-byte aligned memory for a token block's activations as a kernel rearranged them
+ * before multiplying rows: tokens [t0, t0 + nt) of xq (rows xrb bytes apart, n columns), in the form
+ * tag names (FFL_PREP_TAG). *ready = 1 when a call earlier in the same span (ffl_kernel_act_span) with
+ * the same arguments left them there; else the caller fills the memory. NULL when it cannot be
+ * allocated (callers then fall back to the scalar path). */
+void *ffl_kernel_prepared(int32_t tag, const void *xq, size_t xrb, int64_t n, int64_t t0, int nt, size_t bytes, int *ready);
+
+/* What a kernel's prepared activations are: its own kind (FFL_PREP_...) and the weight type. */
+enum { FFL_PREP_X16 = 1, FFL_PREP_32, FFL_PREP_K4, FFL_PREP_AVX2_32, FFL_PREP_AVX2_32_PAIRS, FFL_PREP_AVX2_K };
+#define FFL_PREP_TAG(kind, wtype) ((int32_t)(kind) << 16 | (int32_t)(wtype))
+
 /* Activation format of a weight type, or -1 when the type has no kernels. */
 int ffl_act_format(int32_t wtype);
 

@@ -470,6 +470,96 @@ static void test_x16(int32_t level) {
     }
 }
 
+/* The per-thread cache of prepared activations: reused only inside one span, for the same arguments. */
+static void test_prepared_cache(void) {
+    static const char xq[64];
+    int ready = -1;
+    uint8_t *a = ffl_kernel_prepared(FFL_PREP_TAG(FFL_PREP_X16, 1), xq, 64, 256, 0, 1, 1000, &ready);
+    CHECK(a && ready == 0);
+    CHECK(ffl_kernel_prepared(FFL_PREP_TAG(FFL_PREP_X16, 1), xq, 64, 256, 0, 1, 1000, &ready) && ready == 0); /* no span */
+    ffl_kernel_act_span(1);
+    a = ffl_kernel_prepared(FFL_PREP_TAG(FFL_PREP_X16, 1), xq, 64, 256, 0, 1, 1000, &ready);
+    CHECK(a && ready == 0);
+    memset(a, 7, 1000);
+    CHECK(ffl_kernel_prepared(FFL_PREP_TAG(FFL_PREP_X16, 1), xq, 64, 256, 0, 1, 1000, &ready) == a && ready == 1 && a[999] == 7);
+    /* any other argument is another entry */
+    CHECK(ffl_kernel_prepared(FFL_PREP_TAG(FFL_PREP_K4, 1), xq, 64, 256, 0, 1, 1000, &ready) != a && ready == 0);
+    CHECK(ffl_kernel_prepared(FFL_PREP_TAG(FFL_PREP_X16, 1), xq + 1, 64, 256, 0, 1, 1000, &ready) != a && ready == 0);
+    CHECK(ffl_kernel_prepared(FFL_PREP_TAG(FFL_PREP_X16, 1), xq, 64, 512, 0, 1, 1000, &ready) != a && ready == 0);
+    CHECK(ffl_kernel_prepared(FFL_PREP_TAG(FFL_PREP_X16, 1), xq, 64, 256, 4, 1, 1000, &ready) == a && ready == 0); /* 4 slots: evicts a */
+    CHECK(ffl_kernel_prepared(FFL_PREP_TAG(FFL_PREP_X16, 1), xq, 64, 256, 0, 1, 1000, &ready) && ready == 0);
+    CHECK(ffl_kernel_prepared(FFL_PREP_TAG(FFL_PREP_X16, 1), xq, 64, 256, 0, 1, 1000, &ready) && ready == 1);
+    ffl_kernel_act_span(0);
+    ffl_kernel_act_span(1); /* a new span starts empty */
+    CHECK(ffl_kernel_prepared(FFL_PREP_TAG(FFL_PREP_X16, 1), xq, 64, 256, 0, 1, 1000, &ready) && ready == 0);
+    ffl_kernel_act_span(0);
+}
+
+/* Chunks of rows multiplied inside a span (the prepared activations reused) equal the same chunks outside
+ * one, and a new span sees activations rewritten at the same address. */
+static void check_span_matmul(int32_t level, int32_t type, int32_t rtype, int64_t n, int64_t tokens) {
+    const int64_t rows = 40, wrb = type_row_bytes(type, n);
+    const int64_t cut[] = {0, 16, 19, 24, 40};
+    const size_t arb = ffl_activation_row_bytes(type, n);
+    uint8_t *w = xmalloc((size_t)(wrb * rows)), *mw = w;
+    random_weights(type, w, n * rows);
+    if (rtype >= 0) {
+        mw = xmalloc((size_t)(wrb * rows));
+        ffl_repack_rows(rtype, w, mw, (size_t)wrb, n, rows);
+    }
+    const int32_t mtype = rtype >= 0 ? rtype : type;
+    float *x = xmalloc(sizeof(float) * (size_t)(n * tokens) * 2);
+    for (int64_t i = 0; i < 2 * n * tokens; i++) x[i] = test_rndf(-1, 1);
+    uint8_t *xq = xmalloc(arb * tokens), *xq2 = xmalloc(arb * tokens);
+    float *ref = xmalloc(sizeof(float) * (size_t)(rows * tokens)), *ref2 = xmalloc(sizeof(float) * (size_t)(rows * tokens));
+    float *y = xmalloc(sizeof(float) * (size_t)(rows * tokens));
+    ffl_cpu_set_level(level);
+    ffl_quantize_activations(mtype, x, n, xq, n, 0, tokens);
+    ffl_quantize_activations(mtype, x + n * tokens, n, xq2, n, 0, tokens);
+    for (int c = 0; c < 4; c++) {
+        ffl_matmul_rows(mtype, mw, (size_t)wrb, xq, n, tokens, ref, rows, cut[c], cut[c + 1]);
+        ffl_matmul_rows(mtype, mw, (size_t)wrb, xq2, n, tokens, ref2, rows, cut[c], cut[c + 1]);
+    }
+    float other_ref; /* row 0 of one token of other activations, as the span below multiplies it */
+    ffl_matmul_rows(mtype, mw, (size_t)wrb, xq2, n, 1, &other_ref, 1, 0, 1);
+    const char *name = ffl_type_name(type);
+    ffl_kernel_act_span(1);
+    for (int c = 0; c < 4; c++) {
+        ffl_matmul_rows(mtype, mw, (size_t)wrb, xq, n, tokens, y, rows, cut[c], cut[c + 1]);
+        float other; /* another matrix's activations in between */
+        ffl_matmul_rows(mtype, mw, (size_t)wrb, xq2, n, 1, &other, 1, 0, 1);
+        CHECK_MSG(other == other_ref, "%s%s level %s n=%lld: row 0 of the other activations %g, not %g", name,
+                  rtype >= 0 ? " repacked" : "", ffl_cpu_level_name(level), (long long)n, other, other_ref);
+    }
+    CHECK_MSG(memcmp(y, ref, sizeof(float) * (size_t)(rows * tokens)) == 0, "%s%s level %s n=%lld tokens=%lld: chunks in a span differ",
+              name, rtype >= 0 ? " repacked" : "", ffl_cpu_level_name(level), (long long)n, (long long)tokens);
+    ffl_kernel_act_span(0);
+    memcpy(xq, xq2, arb * tokens); /* new activations at the same address */
+    ffl_kernel_act_span(1);
+    for (int c = 0; c < 4; c++) ffl_matmul_rows(mtype, mw, (size_t)wrb, xq, n, tokens, y, rows, cut[c], cut[c + 1]);
+    ffl_kernel_act_span(0);
+    for (int64_t t = 0; t < tokens; t++) /* ref2 was computed from xq2's address: the same values */
+        for (int64_t r = 0; r < rows; r++)
+            CHECK_MSG(y[t * rows + r] == ref2[t * rows + r], "%s%s level %s n=%lld: a new span used stale activations (row %lld: %g, not %g)",
+                      name, rtype >= 0 ? " repacked" : "", ffl_cpu_level_name(level), (long long)n, (long long)r, y[t * rows + r],
+                      ref2[t * rows + r]);
+    if (mw != w) free(mw);
+    free(w), free(x), free(xq), free(xq2), free(ref), free(ref2), free(y);
+}
+
+static void test_span_matmul(int32_t level) {
+    static const int64_t ns[] = {512, 2048};
+    static const int64_t tokens_list[] = {1, 2, 5};
+    for (int i = 0; i < N_TYPES; i++)
+        for (int ni = 0; ni < 2; ni++)
+            for (int tk = 0; tk < 3; tk++) {
+                check_span_matmul(level, TYPES[i], -1, ns[ni], tokens_list[tk]);
+                ffl_cpu_set_level(level);
+                const int32_t rt = ffl_repack_type(TYPES[i], ns[ni]);
+                if (rt >= 0) check_span_matmul(level, TYPES[i], rt, ns[ni], tokens_list[tk]);
+            }
+}
+
 int main(void) {
     const char *env = getenv("FFLAMA_CPU");
     printf("cpu features: %s; max level %s; FFLAMA_CPU=%s\n", ffl_cpu_features(), ffl_cpu_level_name(ffl_cpu_max_level()),
@@ -491,6 +581,8 @@ int main(void) {
         test_f16_full_range(levels[i]);
         test_matmul_shapes(levels[i]);
         test_x16(levels[i]);
+        test_span_matmul(levels[i]);
     }
+    test_prepared_cache();
     return test_finish("test_kernels");
 }
