@@ -204,8 +204,8 @@ static void mm_worker_rows(mm_job *j, int ith, int nth);
 /* The job's activations stay as they are while it runs (its epilogues write other buffers), so the
  * kernels prepare each one once per thread instead of once per chunk of rows: a TinyLlama Q4_K_M
  * single-token step makes ~28 calls per layer on each of 2 threads, 0.2-0.4 us of preparing each.
- * Zen 4, tg in alternating 8-token blocks for 150-180 s: Q4_K_M 1.002-1.016x in four runs (median block
- * pair 1.004-1.015x), Q4_0 1.007x, Q8_0 1.001x. */
+ * Zen 4, tg in alternating 8-token blocks for 150-180 s: Q4_K_M 1.002-1.016x in five runs (the last
+ * 1.016x in its faster third of block pairs, 1.010x in its slower), Q4_0 1.007x, Q8_0 1.001x. */
 static void mm_worker(void *ctx, int ith, int nth) {
     ffl_kernel_act_span(1);
     mm_worker_rows(ctx, ith, nth);
