@@ -7,8 +7,8 @@ import java.lang.foreign.ValueLayout;
 
 /**
  * The core's read-bandwidth probe with its buffer kept, so the bench can time a streaming read right
- * before and after every generation repetition: on a machine whose memory bandwidth other tenants move
- * by tens of percent, that is the bandwidth the repetition had on offer.
+ * before and after every block of generated tokens: on a machine whose memory bandwidth other tenants
+ * move by tens of percent, that is the bandwidth the block had on offer.
  */
 final class BandwidthProbe implements AutoCloseable {
     private MemorySegment handle;

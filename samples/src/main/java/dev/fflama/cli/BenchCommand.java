@@ -290,10 +290,11 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     /**
-     * Tokens per block of the paired generation. This machine's host moves the read bandwidth between
-     * states ~1.8x apart within seconds; a block of 8 single-token steps (~0.1 s) mostly sees one of them,
-     * while a whole tg128 repetition (1-3 s) often sees both, so that pairing repetitions with the probes
-     * around them gave ratios above 1.
+     * Tokens per block of the paired generation. A shared host can move the read bandwidth between states
+     * far apart within seconds (the development machine's: ~1.8x); a block of 8 single-token steps (~0.1 s)
+     * mostly sees one of them, while a whole tg128 repetition (1-3 s) often saw both, and pairing each
+     * repetition with the probes around it gave ratios above 1. The probes' worker threads spin briefly
+     * after each probe, which can only slow the block after it (a conservative error).
      */
     static final int PAIRED_BLOCK = 8;
 
