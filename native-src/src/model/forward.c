@@ -199,19 +199,6 @@ static int claim_rows(atomic_ullong *r, int64_t min_rows, int front, int64_t *b,
     }
 }
 
-static void mm_worker_rows(mm_job *j, int ith, int nth);
-
-/* The job's activations stay as they are while it runs (its epilogues write other buffers), so the
- * kernels prepare each one once per thread instead of once per chunk of rows: a TinyLlama Q4_K_M
- * single-token step makes ~28 calls per layer on each of 2 threads, 0.2-0.4 us of preparing each.
- * Zen 4, tg in alternating 8-token blocks for 150-180 s: Q4_K_M 1.002-1.016x in five runs (the last
- * 1.016x in its faster third of block pairs, 1.010x in its slower), Q4_0 1.007x, Q8_0 1.001x. */
-static void mm_worker(void *ctx, int ith, int nth) {
-    ffl_kernel_act_span(1);
-    mm_worker_rows(ctx, ith, nth);
-    ffl_kernel_act_span(0);
-}
-
 static void mm_worker_rows(mm_job *j, int ith, int nth) {
     const int64_t total = j->total;
     if (j->n_tok <= MM_DYNAMIC_MAX_TOKENS && nth > 1 && j->share) {
@@ -233,6 +220,17 @@ static void mm_worker_rows(mm_job *j, int ith, int nth) {
     if (total >= 16 * (int64_t)nth) per = (per + 15) & ~(int64_t)15; /* whole row tiles per thread */
     int64_t b = per * ith, e = b + per < total ? b + per : total;
     mm_rows(j, b, e);
+}
+
+/* The job's activations stay as they are while it runs (its epilogues write other buffers), so the
+ * kernels prepare each one once per thread instead of once per chunk of rows: a TinyLlama Q4_K_M
+ * single-token step makes ~28 calls per layer on each of 2 threads, 0.2-0.4 us of preparing each.
+ * Zen 4, tg in alternating 8-token blocks for 150-180 s: Q4_K_M 1.002-1.016x in five runs (the last
+ * 1.016x in its faster third of block pairs, 1.010x in its slower), Q4_0 1.007x, Q8_0 1.001x. */
+static void mm_worker(void *ctx, int ith, int nth) {
+    ffl_kernel_act_span(1);
+    mm_worker_rows(ctx, ith, nth);
+    ffl_kernel_act_span(0);
 }
 
 /* unit: rows of an output group the phase after the matmul splits by (0: whole activation blocks) */

@@ -565,17 +565,24 @@ static _Thread_local size_t scratch_size;
 static void scratch_free(void *p) { free(p); }
 static void scratch_key_init(void) { pthread_key_create(&scratch_key, scratch_free); }
 
+/* *buf with room for at least `bytes` (64-byte aligned, a quarter and `extra` spare): the old buffer is
+ * kept when large enough, else replaced (its contents dropped). NULL, *buf untouched, without memory. */
+static void *grow_buffer(void **buf, size_t *size, size_t bytes, size_t extra) {
+    if (bytes <= *size) return *buf;
+    const size_t want = (bytes + bytes / 4 + extra + 63) & ~(size_t)63;
+    void *p = NULL;
+    if (posix_memalign(&p, 64, want) != 0) return NULL;
+    free(*buf);
+    *buf = p;
+    *size = want;
+    return p;
+}
+
 void *ffl_kernel_scratch(size_t bytes) {
     if (bytes <= scratch_size) return scratch_ptr;
     pthread_once(&scratch_once, scratch_key_init);
-    size_t want = bytes + bytes / 4 + 4096;
-    want = (want + 63) & ~(size_t)63;
-    void *p = NULL;
-    if (posix_memalign(&p, 64, want) != 0) return NULL;
-    free(scratch_ptr);
-    scratch_ptr = p;
-    scratch_size = want;
-    pthread_setspecific(scratch_key, p); /* frees the buffer when the thread exits */
+    void *p = grow_buffer(&scratch_ptr, &scratch_size, bytes, 4096);
+    if (p) pthread_setspecific(scratch_key, p); /* frees the buffer when the thread exits */
     return p;
 }
 
@@ -632,14 +639,7 @@ void *ffl_kernel_prepared(int32_t tag, const void *xq, size_t xrb, int64_t n, in
             }
         }
     prep_slot *sl = &c->slot[prep_span ? c->next++ % PREP_SLOTS : 0];
-    if (sl->size < bytes) {
-        const size_t want = (bytes + bytes / 4 + 63) & ~(size_t)63;
-        void *p = NULL;
-        if (posix_memalign(&p, 64, want) != 0) return NULL;
-        free(sl->buf);
-        sl->buf = p;
-        sl->size = want;
-    }
+    if (!grow_buffer(&sl->buf, &sl->size, bytes, 0)) return NULL;
     /* filled by the caller now: valid for this span only (outside one, for no later call) */
     *sl = (prep_slot){prep_span, xq, xrb, sl->size, n, t0, tag, nt, sl->buf};
     return sl->buf;

@@ -840,7 +840,7 @@ AI void direct_x16(int rtype, const void *w, size_t wrb, const void *xq, size_t 
          * when the rows were short (Zen 4, bench_kernels, 2048 columns, one thread: q4_K_x16 74-77 -> 89-92 %
          * of a read, q6_K_x16 87 -> 92-93 %, q4_0_x16 87-91 -> 93-96 %; two threads when the host's memory was
          * fast, q4_K_x16 0.75 -> 0.92 of the read, 1.21x pass by pass; TinyLlama Q4_K_M tg in alternating
-         * 8-token blocks 1.071x fast, 1.025x slow). The copy lies right after the first (4 KiB away it gained
+         * 8-token blocks 1.038x over 180 s). The copy lies right after the first (4 KiB away it gained
          * nothing in a scratch microbenchmark); a third copy gained nothing more, and two copies of 5632 columns
          * (14 KB) streamed slower (q4_K_x16 92-95 -> 88 %), hence the size limit. */
         const uint8_t *row_act[2][1] = {{scr}, {scr}}; /* scr: the first token's, pa[0] */
@@ -1241,8 +1241,8 @@ AI void direct_k(int type, const void *w, size_t wrb, const void *xq, size_t xrb
     for (int64_t t0 = 0; t0 < nt_all; t0 += 4) {
         int nt = (int)(nt_all - t0 < 4 ? nt_all - t0 : 4);
         int ready = 0;
-        uint8_t *prep = k4 ? ffl_kernel_prepared(FFL_PREP_TAG(FFL_PREP_K4, type), xq, xrb, n, t0, nt, (size_t)nb * K4_PREP_BYTES * 4 + 64, &ready)
-                           : NULL;
+        const size_t prep_bytes = (size_t)nb * K4_PREP_BYTES * 4 + 64;
+        uint8_t *prep = k4 ? ffl_kernel_prepared(FFL_PREP_TAG(FFL_PREP_K4, type), xq, xrb, n, t0, nt, prep_bytes, &ready) : NULL;
         const block_q8_K *x[4];
         const uint8_t *px[4];
         for (int t = 0; t < nt; t++) {
