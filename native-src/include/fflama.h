@@ -106,7 +106,8 @@ FFL_API int32_t ffl_cpu_physical_cores(void);
 /* Machine measurements, so benchmarks can report fractions of this machine's limits. */
 typedef enum ffl_peak_kind {
     FFL_PEAK_F32_FMA = 0,
-    FFL_PEAK_INT8_DOT = 1
+    FFL_PEAK_INT8_DOT = 1,
+    FFL_PEAK_INT16_DOT = 2
 } ffl_peak_kind;
 
 /* Streaming read bandwidth: n_threads (<= 0: ffl_cpu_physical_cores()) sum their share of a buffer of
@@ -123,11 +124,17 @@ FFL_API int32_t ffl_bandwidth_probe_run(ffl_bandwidth_probe *probe, double *out_
 FFL_API void ffl_bandwidth_probe_free(ffl_bandwidth_probe *probe);
 /* Peak arithmetic throughput of n_threads running a register-only kernel of the level in use:
  * FFL_PEAK_F32_FMA counts 2 ops per fused multiply-add lane; FFL_PEAK_INT8_DOT counts 2 ops per
- * byte-pair multiply-accumulate (vpdpbusd with AVX-512 VNNI, vpmaddubsw+vpmaddwd with AVX2).
- * Takes about half a second. */
+ * byte-pair multiply-accumulate (vpdpbusd with AVX-512 VNNI, vpmaddubsw+vpmaddwd with AVX2);
+ * FFL_PEAK_INT16_DOT 2 ops per 16-bit pair multiply-accumulate (vpdpwssd with AVX-512 VNNI,
+ * vpmaddwd+vpaddd without). Takes about half a second. */
 FFL_API int32_t ffl_measure_peak_flops(int32_t n_threads, int32_t kind, double *out_ops_per_second);
 /* Instructions ffl_measure_peak_flops uses for a kind at the current level, e.g. "vpdpbusd zmm"; NULL for an unknown kind. */
 FFL_API const char *ffl_measure_peak_kernel_name(int32_t kind);
+/* The peak (ffl_peak_kind) that products of many tokens with weights of type wtype are bound by at the
+ * current level: FFL_PEAK_INT8_DOT for block-quantized types, FFL_PEAK_F32_FMA for float ones except
+ * F16 with AVX-512 VNNI, which multiplies in 16-bit integers (FFL_PEAK_INT16_DOT); -1 for a type
+ * without kernels. */
+FFL_API int32_t ffl_matmul_peak_kind(int32_t wtype);
 
 /* ==== tensor types (ggml's numbering, as stored in GGUF) ==== */
 

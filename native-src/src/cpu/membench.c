@@ -104,25 +104,28 @@ static ffl_read_kernel_fn read_kernel(void) {
 }
 
 static int peak_kernel(int32_t kind, ffl_peak_kernel *out) {
-    if (kind != FFL_PEAK_F32_FMA && kind != FFL_PEAK_INT8_DOT) return 0;
-    const int fma = kind == FFL_PEAK_F32_FMA;
+    if (kind != FFL_PEAK_F32_FMA && kind != FFL_PEAK_INT8_DOT && kind != FFL_PEAK_INT16_DOT) return 0;
     const double chains = FFL_PEAK_CHAINS, dot_chains = FFL_PEAK_DOT_CHAINS;
 #if defined(__x86_64__)
+    const int vnni = ffl_cpu_info_get()->avx512vnni;
     switch (ffl_cpu_level()) {
     case FFL_CPU_AVX512:
-        if (fma) *out = (ffl_peak_kernel){ffl_peak_fma_avx512, chains * 16 * 2, "vfmadd231ps zmm"};
-        else if (ffl_cpu_info_get()->avx512vnni)
-            *out = (ffl_peak_kernel){ffl_peak_vnni_avx512, chains * 64 * 2, "vpdpbusd zmm"};
+        if (kind == FFL_PEAK_F32_FMA) *out = (ffl_peak_kernel){ffl_peak_fma_avx512, chains * 16 * 2, "vfmadd231ps zmm"};
+        else if (kind == FFL_PEAK_INT16_DOT)
+            *out = vnni ? (ffl_peak_kernel){ffl_peak_vnni16_avx512, chains * 32 * 2, "vpdpwssd zmm"}
+                        : (ffl_peak_kernel){ffl_peak_madd16_avx512, dot_chains * 32 * 2, "vpmaddwd+vpaddd zmm"};
+        else if (vnni) *out = (ffl_peak_kernel){ffl_peak_vnni_avx512, chains * 64 * 2, "vpdpbusd zmm"};
         else *out = (ffl_peak_kernel){ffl_peak_dot_avx512, dot_chains * 64 * 2, "vpmaddubsw+vpmaddwd zmm"};
         return 1;
     case FFL_CPU_AVX2:
-        if (fma) *out = (ffl_peak_kernel){ffl_peak_fma_avx2, chains * 8 * 2, "vfmadd231ps ymm"};
+        if (kind == FFL_PEAK_F32_FMA) *out = (ffl_peak_kernel){ffl_peak_fma_avx2, chains * 8 * 2, "vfmadd231ps ymm"};
+        else if (kind == FFL_PEAK_INT16_DOT) *out = (ffl_peak_kernel){ffl_peak_madd16_avx2, dot_chains * 16 * 2, "vpmaddwd+vpaddd ymm"};
         else *out = (ffl_peak_kernel){ffl_peak_dot_avx2, dot_chains * 32 * 2, "vpmaddubsw+vpmaddwd ymm"};
         return 1;
     default: break;
     }
 #endif
-    if (fma) *out = (ffl_peak_kernel){peak_fma_scalar, chains * 2, "scalar f32 mul+add"};
+    if (kind == FFL_PEAK_F32_FMA) *out = (ffl_peak_kernel){peak_fma_scalar, chains * 2, "scalar f32 mul+add"};
     else *out = (ffl_peak_kernel){peak_dot_scalar, dot_chains * 2, "scalar int32 mul+add"};
     return 1;
 }

@@ -71,3 +71,23 @@ uint64_t ffl_peak_dot_avx2(int64_t iters) {
 #undef SUM
     return (uint64_t)(uint32_t)_mm256_extract_epi32(t, 0);
 }
+
+/* 16-bit pairs multiplied and summed to 32-bit, then accumulated. */
+uint64_t ffl_peak_madd16_avx2(int64_t iters) {
+    __m256i u = _mm256_set1_epi16(3), s = _mm256_set1_epi16(-2), tmp;
+#define INIT(i) __m256i acc##i = _mm256_set1_epi32(i);
+#define STEP(i)                                                                                                  \
+    __asm__("vpmaddwd %[s], %[u], %[t]\n\tvpaddd %[t], %[a], %[a]" : [a] "+v"(acc##i), [t] "=&v"(tmp) \
+            : [u] "v"(u), [s] "v"(s));
+#define SUM(i) t = _mm256_add_epi32(t, acc##i);
+    FFL_REP8(INIT)
+    for (int64_t i = 0; i < iters; i++) {
+        FFL_REP8(STEP)
+    }
+    __m256i t = _mm256_setzero_si256();
+    FFL_REP8(SUM)
+#undef INIT
+#undef STEP
+#undef SUM
+    return (uint64_t)(uint32_t)_mm256_extract_epi32(t, 0);
+}

@@ -98,3 +98,43 @@ uint64_t ffl_peak_vnni_avx512(int64_t iters) {
 #undef SUM
     return sum_u32_lanes(t);
 }
+
+/* Without VNNI: 16-bit pairs multiplied and summed to 32-bit, then accumulated. */
+uint64_t ffl_peak_madd16_avx512(int64_t iters) {
+    __m512i u = _mm512_set1_epi16(3), s = _mm512_set1_epi16(-2), tmp;
+#define INIT(i) __m512i acc##i = _mm512_set1_epi32(i);
+#define STEP(i)                                                                                                  \
+    __asm__("vpmaddwd %[s], %[u], %[t]\n\tvpaddd %[t], %[a], %[a]" : [a] "+v"(acc##i), [t] "=&v"(tmp) \
+            : [u] "v"(u), [s] "v"(s));
+#define SUM(i) t = _mm512_add_epi32(t, acc##i);
+    FFL_REP8(INIT)
+    for (int64_t i = 0; i < iters; i++) {
+        FFL_REP8(STEP)
+    }
+    __m512i t = _mm512_setzero_si512();
+    FFL_REP8(SUM)
+#undef INIT
+#undef STEP
+#undef SUM
+    return sum_u32_lanes(t);
+}
+
+/* vpdpwssd: 32 signed 16-bit products summed pairwise into 16 lanes in one instruction (F16 prompts). */
+uint64_t ffl_peak_vnni16_avx512(int64_t iters) {
+    __m512i u = _mm512_set1_epi16(3), s = _mm512_set1_epi16(-2);
+#define INIT(i) __m512i acc##i = _mm512_set1_epi32(i);
+#define STEP(i) __asm__("vpdpwssd %[s], %[u], %[a]" : [a] "+v"(acc##i) : [u] "v"(u), [s] "v"(s));
+#define SUM(i) t = _mm512_add_epi32(t, acc##i);
+    FFL_REP12(INIT)
+    for (int64_t i = 0; i < iters; i++) {
+        OPAQUE(u);
+        OPAQUE(s);
+        FFL_REP12(STEP)
+    }
+    __m512i t = _mm512_setzero_si512();
+    FFL_REP12(SUM)
+#undef INIT
+#undef STEP
+#undef SUM
+    return sum_u32_lanes(t);
+}

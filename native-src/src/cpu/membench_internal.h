@@ -42,6 +42,9 @@ uint64_t ffl_peak_dot_avx2(int64_t iters);    /* vpmaddubsw + vpmaddwd + vpaddd 
 uint64_t ffl_peak_fma_avx512(int64_t iters);  /* vfmadd zmm: 12 x 16 lanes x 2 ops */
 uint64_t ffl_peak_dot_avx512(int64_t iters);  /* vpmaddubsw + vpmaddwd + vpaddd zmm: 8 x 64 MACs x 2 ops */
 uint64_t ffl_peak_vnni_avx512(int64_t iters); /* vpdpbusd zmm: 12 x 64 MACs x 2 ops */
+uint64_t ffl_peak_madd16_avx2(int64_t iters);   /* vpmaddwd + vpaddd ymm: 8 x 16 MACs x 2 ops */
+uint64_t ffl_peak_madd16_avx512(int64_t iters); /* vpmaddwd + vpaddd zmm: 8 x 32 MACs x 2 ops */
+uint64_t ffl_peak_vnni16_avx512(int64_t iters); /* vpdpwssd zmm: 12 x 32 MACs x 2 ops */
 
 #ifdef __cplusplus
 }

@@ -676,6 +676,16 @@ static inline const ffl_kernel_table *current_table(void) {
     return &tables[level];
 }
 
+int32_t ffl_matmul_peak_kind(int32_t wtype) {
+    switch (ffl_act_format(wtype)) {
+    case -1: return -1;
+    case FFL_ACT_F32:
+    case FFL_ACT_BF16: return FFL_PEAK_F32_FMA;
+    case FFL_ACT_F16: return current_table()->f16_int16 ? FFL_PEAK_INT16_DOT : FFL_PEAK_F32_FMA;
+    default: return FFL_PEAK_INT8_DOT;
+    }
+}
+
 int32_t ffl_repack_type(int32_t wtype, int64_t n_cols) {
     const int32_t r = ffl_x16_layout(wtype);
     if (r < 0 || !ffl_repack_fits(r, wtype, n_cols)) return -1;

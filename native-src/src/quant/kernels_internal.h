@@ -41,6 +41,7 @@ typedef struct {
     ffl_attn_values_fn attn_values;
     ffl_repack_fn repack[FFL_WTYPE_COUNT]; /* NULL: the portable conversion of repack.c */
     ffl_matmul_fn matmul[FFL_WTYPE_COUNT]; /* GGUF types, then the load-time layouts of repack.h */
+    int f16_int16; /* many-token F16 products run on 16-bit integers (FFL_PEAK_INT16_DOT) */
 } ffl_kernel_table;
 
 /* Fills the entries a level implements (leaves the others untouched). */
@@ -67,7 +68,7 @@ void *ffl_kernel_scratch(size_t bytes);
 void *ffl_kernel_prepared(int32_t tag, const void *xq, size_t xrb, int64_t n, int64_t t0, int nt, size_t bytes, int *ready);
 
 /* What a kernel's prepared activations are: its own kind (FFL_PREP_...) and the weight type. */
-enum { FFL_PREP_X16 = 1, FFL_PREP_32, FFL_PREP_K4, FFL_PREP_AVX2_32, FFL_PREP_AVX2_32_PAIRS, FFL_PREP_AVX2_K };
+enum { FFL_PREP_X16 = 1, FFL_PREP_32, FFL_PREP_K4, FFL_PREP_AVX2_32, FFL_PREP_AVX2_32_PAIRS, FFL_PREP_AVX2_K, FFL_PREP_I16 };
 #define FFL_PREP_TAG(kind, wtype) ((int32_t)(kind) << 16 | (int32_t)(wtype))
 
 /* Activation format of a weight type, or -1 when the type has no kernels. */

@@ -36,7 +36,7 @@ int main(void) {
     CHECK(ffl_bandwidth_probe_new(-5, 1u << 20, NULL) == FFL_ERR_INVALID_ARGUMENT);
     CHECK(ffl_bandwidth_probe_new(1, UINT64_MAX, &probe) == FFL_ERR_OUT_OF_MEMORY && probe == NULL);
 
-    CHECK(ffl_measure_peak_flops(1, 2, &v) == FFL_ERR_INVALID_ARGUMENT);
+    CHECK(ffl_measure_peak_flops(1, 3, &v) == FFL_ERR_INVALID_ARGUMENT);
     CHECK(ffl_measure_peak_flops(1, -1, &v) == FFL_ERR_INVALID_ARGUMENT);
     CHECK(ffl_measure_peak_flops(1, FFL_PEAK_F32_FMA, NULL) == FFL_ERR_INVALID_ARGUMENT);
     CHECK(ffl_measure_peak_kernel_name(7) == NULL);
@@ -46,7 +46,7 @@ int main(void) {
     CHECK(ffl_bandwidth_probe_new(1, 4u << 20, &level_probe) == FFL_OK);
     for (int32_t level = 0; level <= ffl_cpu_max_level(); level++) {
         if (ffl_cpu_set_level(level) != FFL_OK) continue;
-        for (int32_t kind = FFL_PEAK_F32_FMA; kind <= FFL_PEAK_INT8_DOT; kind++) {
+        for (int32_t kind = FFL_PEAK_F32_FMA; kind <= FFL_PEAK_INT16_DOT; kind++) {
             const char *name = ffl_measure_peak_kernel_name(kind);
             CHECK(name != NULL && name[0] != 0);
             double ops = 0;

@@ -260,6 +260,28 @@ static void test_accuracy(int32_t level) {
     }
 }
 
+/* How far F16 products of many tokens on 16-bit integers (kernels_avx512.c) may be from the float
+ * ones, row w against F16 activations x: per block of 64 columns the activations are off by at most
+ * their largest magnitude / 8190 and the weights by 2^(e - 13), e = floor(log2) of their largest. */
+static double f16_int16_bound(const uint16_t *w, const uint16_t *x, int64_t n) {
+    double bound = 0;
+    for (int64_t k0 = 0; k0 < n; k0 += 64) {
+        double wmax = 0, xmax = 0, wsum = 0, xsum = 0;
+        for (int64_t k = k0; k < n && k < k0 + 64; k++) {
+            const double a = fabs((double)ffl_half_to_float(w[k])), b = fabs((double)ffl_half_to_float(x[k]));
+            wmax = a > wmax ? a : wmax, xmax = b > xmax ? b : xmax, wsum += a, xsum += b;
+        }
+        int e = 0;
+        (void)frexp(wmax, &e); /* wmax = m 2^e, m in [0.5, 1): floor(log2 wmax) = e - 1 */
+        bound += wsum * xmax / 8190 + (xsum + xmax / 8190 * 64) * ldexp(1, e - 14);
+    }
+    return bound;
+}
+
+/* Whether ffl_matmul_rows takes F16 rows against `tokens` tokens in 16-bit integers at the current
+ * level (8: the tiled path's minimum). */
+static int f16_int16_path(int64_t tokens) { return tokens >= 8 && ffl_matmul_peak_kind(FFL_TYPE_F16) == FFL_PEAK_INT16_DOT; }
+
 /* ffl_matmul_rows at a level equals the scalar dot products on the same activation blocks. With a
  * load-time layout (rtype >= 0) the rows are repacked first and multiplied in that layout; the
  * reference stays the scalar dot of the rows as they were, and the layout's own scalar dot must equal
@@ -315,6 +337,8 @@ static void check_matmul_as(int32_t level, int32_t type, int32_t rtype, int64_t 
             double mag = 0;
             for (int64_t i = 0; i < n; i++) mag += fabs((double)wf[i] * x[t * n + i]);
             double tol = 2e-5 * mag + 1e-6;
+            if (type == FFL_TYPE_F16 && f16_int16_path(tokens))
+                tol += f16_int16_bound((const uint16_t *)(w + r * wrb), (const uint16_t *)(xq + t * arb), n);
             if (!(fabs(got - ref) <= tol)) bad++;
             CHECK_MSG(fabs(got - ref) <= tol, "%s%s level %s n=%lld rows=%lld tokens=%lld: y[%lld][%lld] = %.7g, scalar %.7g",
                       ffl_type_name(type), layout, ffl_cpu_level_name(level), (long long)n, (long long)rows, (long long)tokens,
@@ -410,6 +434,120 @@ static void test_f16_full_range(int32_t level) {
         }
         free(w), free(x), free(xq);
     }
+}
+
+/* F16 rows against 16 tokens where the level multiplies them in 16-bit integers. */
+static void f16_int16_matmul(const uint16_t *w, const uint16_t *xq, int64_t n, int rows, int tokens, float *y) {
+    for (int64_t i = 0; i < (int64_t)rows * tokens; i++) y[i] = -12345.0f;
+    ffl_matmul_rows(FFL_TYPE_F16, w, (size_t)n * 2, xq, n, tokens, y, rows, 0, rows);
+}
+
+static double exact_f16_dot(const uint16_t *w, const uint16_t *x, int64_t n, double *mag) {
+    double s = 0;
+    *mag = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const double p = (double)ffl_half_to_float(w[i]) * ffl_half_to_float(x[i]);
+        s += p;
+        *mag += fabs(p);
+    }
+    return s;
+}
+
+/* The 16-bit integer path for F16 rows (kernels_avx512.c): weights in the top three binades of their
+ * block of 64 and activations of one magnitude per block are exact; any finite halves stay within the
+ * documented rounding; the largest weights and activations do not overflow a block's 32-bit sum; an
+ * infinity or NaN spoils only its own row or token. */
+static void test_f16_int16(int32_t level) {
+    ffl_cpu_set_level(level);
+    if (!f16_int16_path(16)) return;
+    enum { ROWS = 8, TOKENS = 16 };
+    const int64_t n = 296; /* four blocks of 64 and a partial one */
+    uint16_t *w = xmalloc(sizeof(uint16_t) * (size_t)(n * ROWS)), *x = xmalloc(sizeof(uint16_t) * (size_t)(n * TOKENS));
+    float y[ROWS * TOKENS];
+
+    /* exact cases: weights m 2^(E - 10 - j), j in 0..2, one of each block at j = 0; activations +-a or 0 */
+    for (int r = 0; r < ROWS; r++)
+        for (int64_t k0 = 0; k0 < n; k0 += 64) {
+            const int E = (int)test_rndf(-12, 14);
+            for (int64_t k = k0; k < n && k < k0 + 64; k++) {
+                const int j = k == k0 ? 0 : (int)test_rndf(0, 3), m = 1024 + (int)test_rndf(0, 1024);
+                const float v = ldexpf((float)m, E - 10 - j) * (test_rnd32() & 1 ? -1.0f : 1.0f);
+                w[r * n + k] = ffl_float_to_half(v);
+                CHECK(ffl_half_to_float(w[r * n + k]) == v);
+            }
+        }
+    for (int t = 0; t < TOKENS; t++)
+        for (int64_t k0 = 0; k0 < n; k0 += 64) {
+            const uint16_t a = rnd_half(0.01f, 30.0f);
+            for (int64_t k = k0; k < n && k < k0 + 64; k++) {
+                const uint32_t c = test_rnd32() % 3;
+                x[t * n + k] = c == 0 ? 0 : c == 1 ? a : (uint16_t)(a | 0x8000);
+            }
+        }
+    f16_int16_matmul(w, x, n, ROWS, TOKENS, y);
+    for (int r = 0; r < ROWS; r++)
+        for (int t = 0; t < TOKENS; t++) {
+            double mag;
+            const double exact = exact_f16_dot(w + r * n, x + t * n, n, &mag);
+            CHECK_MSG(fabs(y[t * ROWS + r] - exact) <= 1e-6 * mag, "f16 int16 exact case row %d token %d: %.9g, exact %.9g", r, t,
+                      y[t * ROWS + r], exact);
+        }
+
+    /* any finite halves: weights over the whole range (subnormals, zeros, +-65504), activations below 64 */
+    for (int64_t i = 0; i < n * ROWS; i++) {
+        uint16_t h;
+        do h = (uint16_t)test_rnd32(); while ((h & 0x7C00) == 0x7C00);
+        w[i] = i % 7 == 0 ? h & 0x83FF : h;
+    }
+    w[0] = 0x8000, w[1] = 0x0001, w[2] = 0x7BFF, w[3] = 0xFBFF;
+    for (int64_t i = 0; i < n * TOKENS; i++) {
+        uint16_t h;
+        do h = (uint16_t)test_rnd32(); while ((h & 0x7C00) > 0x5000);
+        x[i] = i % 5 == 0 ? h & 0x83FF : h;
+    }
+    f16_int16_matmul(w, x, n, ROWS, TOKENS, y);
+    for (int r = 0; r < ROWS; r++)
+        for (int t = 0; t < TOKENS; t++) {
+            double mag;
+            const double exact = exact_f16_dot(w + r * n, x + t * n, n, &mag);
+            const double bound = f16_int16_bound(w + r * n, x + t * n, n) + 1e-6 * mag;
+            CHECK_MSG(fabs(y[t * ROWS + r] - exact) <= bound, "f16 int16 full range row %d token %d: %.9g, exact %.9g, bound %g", r,
+                      t, y[t * ROWS + r], exact, bound);
+        }
+
+    /* the largest sums: +-65504 everywhere against activations all of one sign and magnitude */
+    for (int64_t i = 0; i < n * ROWS; i++) w[i] = (i / n) % 2 ? 0xFBFF : 0x7BFF;
+    for (int64_t i = 0; i < n * TOKENS; i++) x[i] = (i / n) % 2 ? 0xBC00 : 0x3C00; /* -1, 1 */
+    f16_int16_matmul(w, x, n, ROWS, TOKENS, y);
+    for (int r = 0; r < ROWS; r++)
+        for (int t = 0; t < TOKENS; t++) {
+            const double exact = 65504.0 * (double)n * (r % 2 ? -1 : 1) * (t % 2 ? -1 : 1);
+            CHECK_MSG(fabs(y[t * ROWS + r] - exact) <= 1e-6 * fabs(exact), "f16 int16 largest sum row %d token %d: %.9g", r, t,
+                      y[t * ROWS + r]);
+        }
+
+    /* an infinity in row 1, a NaN in row 2, an infinity in token 3's activations; row 0 all zeros */
+    for (int64_t i = 0; i < n * ROWS; i++) w[i] = rnd_half(-1, 1);
+    for (int64_t i = 0; i < n * TOKENS; i++) x[i] = rnd_half(-1, 1);
+    for (int64_t k = 0; k < n; k++) w[k] = 0;
+    w[1 * n + 70] = 0x7C00;
+    w[2 * n + 5] = 0x7E00;
+    x[3 * n + 200] = 0xFC00;
+    f16_int16_matmul(w, x, n, ROWS, TOKENS, y);
+    for (int r = 0; r < ROWS; r++)
+        for (int t = 0; t < TOKENS; t++) {
+            const float got = y[t * ROWS + r];
+            if (r == 1 || r == 2 || t == 3) {
+                CHECK_MSG(!isfinite(got), "f16 int16 row %d token %d: %g from a non-finite input", r, t, got);
+                continue;
+            }
+            double mag;
+            const double exact = exact_f16_dot(w + r * n, x + t * n, n, &mag);
+            const double bound = f16_int16_bound(w + r * n, x + t * n, n) + 1e-6 * mag;
+            CHECK_MSG(r == 0 ? got == 0.0f : fabs(got - exact) <= bound, "f16 int16 row %d token %d next to non-finite ones: %.9g, exact %.9g",
+                      r, t, got, exact);
+        }
+    free(w), free(x);
 }
 
 /* Q4_0, Q8_0, Q4_K and Q6_K rows repacked into the load-time layouts (quant/repack.h): every group
@@ -579,6 +717,7 @@ int main(void) {
         if (levels[i] != FFL_CPU_SCALAR) test_activation_quantizers(levels[i]);
         test_accuracy(levels[i]);
         test_f16_full_range(levels[i]);
+        test_f16_int16(levels[i]);
         test_matmul_shapes(levels[i]);
         test_x16(levels[i]);
         test_span_matmul(levels[i]);

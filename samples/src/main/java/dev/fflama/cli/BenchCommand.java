@@ -9,6 +9,7 @@ import dev.fflama.ModelOptions;
 import dev.fflama.Session;
 import dev.fflama.SessionOptions;
 import dev.fflama.TensorInfo;
+import dev.fflama.TensorType;
 import dev.fflama.bindings.fflama_h;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -17,6 +18,7 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -80,7 +82,7 @@ final class BenchCommand implements Callable<Integer> {
 
     /** What one token costs in weights, from the model's tensor table. */
     record Costs(long bytesPerToken, long layerParamsPerToken, long outputParams, int nLayer, int nHead, int headDim,
-                 boolean floatMatrices, String dominantType) {
+                 int peakKind, String dominantType) {
         /** Useful ops of a pp test: 2 per weight per token, the output matrix once (logits of the last token only, as
          *  llama-bench asks), and causal attention (q·k and p·v over the positions each token sees). */
         double promptOps(int p) {
@@ -91,12 +93,26 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     /** Machine limits at one thread count. */
-    record Machine(double readBandwidth, double peakF32, double peakInt8) {
+    record Machine(double readBandwidth, double peakF32, double peakInt8, double peakInt16) {
         /** Other processes only ever lower these figures, so the best seen is the machine's limit. */
         Machine best(Machine o) {
             return o == null ? this : new Machine(Math.max(readBandwidth, o.readBandwidth), Math.max(peakF32, o.peakF32),
-                    Math.max(peakInt8, o.peakInt8));
+                    Math.max(peakInt8, o.peakInt8), Math.max(peakInt16, o.peakInt16));
         }
+
+        /** The peak a pp test's peak_kind names. */
+        double peak(String kindName) {
+            return switch (kindName) {
+                case "f32_fma" -> peakF32;
+                case "int16_dot" -> peakInt16;
+                default -> peakInt8;
+            };
+        }
+    }
+
+    /** JSON name of an ffl_peak_kind, and the words for it in the text notes. */
+    static String peakKindName(int kind) {
+        return kind == fflama_h.FFL_PEAK_F32_FMA ? "f32_fma" : kind == fflama_h.FFL_PEAK_INT16_DOT ? "int16_dot" : "int8_dot";
     }
 
     @Override
@@ -152,7 +168,7 @@ final class BenchCommand implements Callable<Integer> {
                             double[] ns = runPrompt(session, p, random, vocab, model);
                             Map<String, Object> r = result(common, p, 0, ns, p);
                             r.put("useful_ops_per_test", costs.promptOps(p));
-                            r.put("peak_kind", costs.floatMatrices() ? "f32_fma" : "int8_dot");
+                            r.put("peak_kind", peakKindName(costs.peakKind()));
                             results.add(r);
                             progress(log, r);
                         }
@@ -179,7 +195,7 @@ final class BenchCommand implements Callable<Integer> {
                 {
                     modelNotes.add(String.format(Locale.ROOT, "%s: load %.0f ms (%s), weights %s, %s matrices (%s peak)", path.getFileName(), loadMs,
                             noMmap ? "read" : noRepack ? "mmap" : "mmap, repack", InspectCommand.human(costs.bytesPerToken()), costs.dominantType(),
-                            costs.floatMatrices() ? "f32 FMA" : "int8 dot"));
+                            peakKindName(costs.peakKind()).replace('_', ' ')));
                     for (Map<String, Object> r : results) {
                         if (!r.get("model_filename").equals(path.toString()) || !(r.get("first_token_ms") instanceof Double d)) continue;
                         modelNotes.add(String.format(Locale.ROOT, "  time to first token (load + session + 1 token, %d threads): %.0f ms = %.0f + %.0f + %.0f",
@@ -196,7 +212,7 @@ final class BenchCommand implements Callable<Integer> {
             Machine machine = machines.get((int) r.get("n_threads"));
             double seconds = (double) (long) r.get("avg_ns") / 1e9;
             if ((int) r.get("n_prompt") > 0) {
-                double peak = "f32_fma".equals(r.get("peak_kind")) ? machine.peakF32() : machine.peakInt8();
+                double peak = machine.peak((String) r.get("peak_kind"));
                 r.put("peak_ops_per_second", peak);
                 r.put("compute_ratio", (double) r.get("useful_ops_per_test") / seconds / peak);
             } else {
@@ -235,7 +251,8 @@ final class BenchCommand implements Callable<Integer> {
         double bw = NativeCalls.measure(o -> fflama_h.ffl_measure_read_bandwidth(threads, bandwidthBytes, o));
         double f32 = NativeCalls.measure(o -> fflama_h.ffl_measure_peak_flops(threads, fflama_h.FFL_PEAK_F32_FMA, o));
         double i8 = NativeCalls.measure(o -> fflama_h.ffl_measure_peak_flops(threads, fflama_h.FFL_PEAK_INT8_DOT, o));
-        return new Machine(bw, f32, i8);
+        double i16 = NativeCalls.measure(o -> fflama_h.ffl_measure_peak_flops(threads, fflama_h.FFL_PEAK_INT16_DOT, o));
+        return new Machine(bw, f32, i8, i16);
     }
 
     private void measureInto(Map<Integer, Machine> machines, Map<Integer, Integer> runs, int threads, PrintStream log) {
@@ -349,7 +366,7 @@ final class BenchCommand implements Callable<Integer> {
         long nUsed = g.getLong(arch + ".expert_used_count").orElse(nExpert);
         boolean tied = g.tensor("output.weight").isEmpty();
         long bytes = 0, layerParams = 0, outputParams = 0;
-        Map<String, Long> bytesByType = new TreeMap<>();
+        Map<TensorType, Long> bytesByType = new EnumMap<>(TensorType.class);
         for (TensorInfo t : g.tensors()) {
             String name = t.name();
             boolean experts = name.contains("_exps.");
@@ -364,13 +381,14 @@ final class BenchCommand implements Callable<Integer> {
             bytes += tb;
             if (name.equals("output.weight")) outputParams = t.elementCount();
             else if (name.startsWith("blk.")) layerParams += tp;
-            if (t.shape().length >= 2) bytesByType.merge(t.type().ggmlName(), tb, Long::sum);
+            if (t.shape().length >= 2) bytesByType.merge(t.type(), tb, Long::sum);
         }
-        String dominant = bytesByType.entrySet().stream().max(Map.Entry.comparingByValue()).map(Map.Entry::getKey).orElse("f32");
-        boolean floatMatrices = dominant.equals("f32") || dominant.equals("f16") || dominant.equals("bf16");
+        TensorType dominant = bytesByType.entrySet().stream().max(Map.Entry.comparingByValue()).map(Map.Entry::getKey).orElse(TensorType.F32);
+        // the peak the kernels of the level in use are bound by, for the type holding most of the bytes
+        int peakKind = fflama_h.ffl_matmul_peak_kind(dominant.id());
         int nHead = model.headCount();
         int headDim = model.embeddingLength() / Math.max(1, nHead);
-        return new Costs(bytes, layerParams, outputParams, model.layerCount(), nHead, headDim, floatMatrices, dominant);
+        return new Costs(bytes, layerParams, outputParams, model.layerCount(), nHead, headDim, peakKind, dominant.ggmlName());
     }
 
     private Map<String, Object> common(Path path, Model model, int t, SessionOptions opts, double loadMs, double sessionMs,
@@ -433,10 +451,12 @@ final class BenchCommand implements Callable<Integer> {
         out.printf("fflama %s, cpu: %s%nfeatures: %s%nkernels: %s%n", Fflama.version(), cpuModel(), Fflama.cpuFeatures(), Fflama.kernelLevel());
         String f32Name = NativeCalls.string(fflama_h.ffl_measure_peak_kernel_name(fflama_h.FFL_PEAK_F32_FMA));
         String i8Name = NativeCalls.string(fflama_h.ffl_measure_peak_kernel_name(fflama_h.FFL_PEAK_INT8_DOT));
+        String i16Name = NativeCalls.string(fflama_h.ffl_measure_peak_kernel_name(fflama_h.FFL_PEAK_INT16_DOT));
         machines.forEach((t, m) -> out.printf(Locale.ROOT,
                 "machine, %d thread(s), best of %d measurements in this run: read %.1f GB/s (%d MiB buffer), peak f32 %.1f GFLOP/s (%s), "
-                        + "peak int8 %.1f Gop/s (%s)%n",
-                t, runs.get(t), m.readBandwidth() / 1e9, bandwidthMib, m.peakF32() / 1e9, f32Name, m.peakInt8() / 1e9, i8Name));
+                        + "peak int8 %.1f Gop/s (%s), peak int16 %.1f Gop/s (%s)%n",
+                t, runs.get(t), m.readBandwidth() / 1e9, bandwidthMib, m.peakF32() / 1e9, f32Name, m.peakInt8() / 1e9, i8Name,
+                m.peakInt16() / 1e9, i16Name));
         out.println();
     }
 

@@ -6,10 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fflama.Fflama;
 import dev.fflama.GgufFile;
 import dev.fflama.Model;
 import dev.fflama.TensorInfo;
 import dev.fflama.TestData;
+import dev.fflama.bindings.fflama_h;
 import java.io.IOException;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -56,7 +58,8 @@ class BenchCommandTest {
                 positiveFinite(o, "peak_ops_per_second");
                 assertFalse(o.has("bandwidth_ratio"));
                 assertFalse(o.has("bandwidth_ratio_paired"));
-                assertEquals(MODELS.get(i / 2).contains("f16") ? "f32_fma" : "int8_dot", o.get("peak_kind").asText());
+                int kind = fflama_h.ffl_matmul_peak_kind(MODELS.get(i / 2).contains("f16") ? fflama_h.FFL_TYPE_F16 : fflama_h.FFL_TYPE_Q4_0);
+                assertEquals(BenchCommand.peakKindName(kind), o.get("peak_kind").asText());
             } else {
                 positiveFinite(o, "bandwidth_ratio");
                 positiveFinite(o, "read_bandwidth");
@@ -95,7 +98,7 @@ class BenchCommandTest {
         CliRunner.Result r = CliRunner.run("bench", "-m", TestData.model("stories260K-f32.gguf").toString(), "-p", "8", "-n", "4", "-r", "1",
                 "-t", "1,2", "--bandwidth-mib", "8");
         assertEquals(0, r.exit(), r.err());
-        for (String s : List.of("pp8 |", "tg4 |", "bandwidth ", "(paired ", "compute ", "read ", "peak int8", "time to first token", "load average"))
+        for (String s : List.of("pp8 |", "tg4 |", "bandwidth ", "(paired ", "compute ", "read ", "peak int8", "peak int16", "time to first token", "load average"))
             assertTrue(r.out().contains(s), s + " in\n" + r.out());
         assertEquals(4, r.out().lines().filter(l -> l.startsWith("| llama")).count(), r.out());
         // measured before the model and again at the end, for each thread count; ratios use the best
@@ -114,10 +117,25 @@ class BenchCommandTest {
                 else rest += t.byteSize();
             }
             assertEquals(rest + experts / 2 + embd / 512, c.bytesPerToken()); // 2 of 4 experts, 512 rows
-            assertTrue(c.floatMatrices());
+            assertEquals(fflama_h.FFL_PEAK_F32_FMA, c.peakKind());
             assertEquals(256L * 512, c.outputParams());
             // pp ops: 2 per weight per token plus the output once plus attention
             assertTrue(c.promptOps(8) > 2.0 * c.layerParamsPerToken() * 8);
+        }
+    }
+
+    /** F16 prompts are bound by the 16-bit integer dot product where the level multiplies in it (AVX-512 VNNI). */
+    @Test
+    void f16MatricesUseThePeakOfTheirKernels() {
+        try (Model m = Model.load(TestData.model("llama-dense-f16.gguf"))) {
+            BenchCommand.Costs c = BenchCommand.costs(m);
+            assertEquals("f16", c.dominantType());
+            boolean vnni = Fflama.kernelLevel().equals("avx512") && Fflama.cpuFeatures().contains("avx512vnni");
+            assertEquals(vnni ? fflama_h.FFL_PEAK_INT16_DOT : fflama_h.FFL_PEAK_F32_FMA, c.peakKind());
+            assertEquals(vnni ? "int16_dot" : "f32_fma", BenchCommand.peakKindName(c.peakKind()));
+        }
+        try (Model m = Model.load(TestData.model("llama-dense-q4_0.gguf"))) {
+            assertEquals(fflama_h.FFL_PEAK_INT8_DOT, BenchCommand.costs(m).peakKind());
         }
     }
 
