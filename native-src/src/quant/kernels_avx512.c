@@ -1310,8 +1310,8 @@ AI void direct_k(int type, const void *w, size_t wrb, const void *xq, size_t xrb
  * is read from cache many times, so the decode cost is spread over all tokens. */
 
 /* A tile's results, nr rows x 16 token lanes, into y (token t's row i at y[t * ldy + i]), the first nt
- * tokens. 8 rows are transposed into 8 consecutive floats per token (element by element, storing them
- * took ~8 % of an F16 prompt's matrix products). */
+ * tokens. 8 rows are transposed into 8 consecutive floats per token (stored element by element, the F16
+ * products of 512 tokens ran at 161 instead of 172 GFLOP/s on one core). */
 AI void store_tile(const __m512 *out, int nr, int nt, float *y, int64_t ldy) {
     if (nr != 8) {
         for (int i = 0; i < nr; i++) {
@@ -1871,13 +1871,15 @@ AI void gemm_float_chunk(int type, const void *w, size_t wrb, const void *xq, si
  * - activations (F16 values, as every F16 product here takes them) are integers times amax / 4095: at
  *   most amax / 8190 off, a quarter of the F16 rounding step of the largest.
  * The 64 products of a block then sum exactly in 32 bits (64 * 8188 * 4095 < 2^31) and the blocks are
- * added in float. One convert, multiply and FMA per block and row: with blocks of 32 (and 13-bit
- * activations) the products ran at 172 instead of 188 GFLOP/s on one Zen 4 core, 2048 columns. */
+ * added in float: a convert, a multiply and an FMA per block, row and 16 tokens, which with blocks of
+ * 32 (and activations up to 8191) held one Zen 4 core to 172 instead of 194 GFLOP/s (2048 x 2048
+ * weights, 512 tokens). TinyLlama F16 pp512, 2 threads: 103.6 -> 177 t/s. */
 
 #define I16_BLOCK 64
 #define I16_X_MAX 4095.0f
 /* 16 tokens of n_pad columns: [column pair][token][2 x int16], then per block 16 float scales */
-#define I16_PANEL_BYTES(n_pad) ((size_t)(n_pad) * 32 + (size_t)(n_pad) / I16_BLOCK * 64)
+#define I16_PANEL_INT_BYTES(n_pad) ((size_t)(n_pad) * 32)
+#define I16_PANEL_BYTES(n_pad) (I16_PANEL_INT_BYTES(n_pad) + (size_t)(n_pad) / I16_BLOCK * 64)
 
 /* 64 halves from p (only the first `left` when fewer, zeros after) as four vectors of floats, and the
  * largest magnitude among them (NaN when one is a NaN: vmaxps would pass over it). */
@@ -1901,8 +1903,8 @@ AI void store_i16x64(const __m512 v[4], float f, int16_t *q) {
         _mm256_store_si256((__m256i *)(q + 16 * i), _mm512_cvtsepi32_epi16(_mm512_cvtps_epi32(_mm512_mul_ps(v[i], fv))));
 }
 
-/* One token's F16 activations: n_pad integers (zeros past n) and a scale per block. */
-static void x_to_i16(const uint16_t *x, int64_t n, int64_t n_pad, int16_t *q, float *s) {
+/* One token's F16 activations: n_pad integers (zeros past n) and a scale per block (sstride apart). */
+static void x_to_i16(const uint16_t *x, int64_t n, int64_t n_pad, int16_t *q, float *s, size_t sstride) {
     for (int64_t b = 0; b < n_pad; b += I16_BLOCK) {
         __m512 v[4];
         const float amax = load_half64(x + b, n - b, v);
@@ -1910,7 +1912,7 @@ static void x_to_i16(const uint16_t *x, int64_t n, int64_t n_pad, int16_t *q, fl
          * gets a NaN scale (as its products would be) */
         const int finite = amax <= 65504.0f;
         store_i16x64(v, finite && amax > 0 ? I16_X_MAX / amax : 0.0f, q + b);
-        s[b / I16_BLOCK] = finite ? amax / I16_X_MAX : __builtin_nanf("");
+        s[b / I16_BLOCK * sstride] = finite ? amax / I16_X_MAX : __builtin_nanf("");
     }
 }
 
@@ -1936,8 +1938,8 @@ static void w_to_i16(const uint16_t *w, int64_t n, int64_t n_pad, int16_t *q, fl
     }
 }
 
-/* *acc += pairwise products of a and the two int16 at p, broadcast from memory (GCC would broadcast
- * them with an instruction of its own: 161 instead of 171 GFLOP/s). */
+/* *acc += pairwise products of a and the two int16 at p, broadcast from memory (GCC broadcasts them
+ * with an instruction of its own: bench_kernels f16, 2 threads, 281 instead of 326 GFLOP/s). */
 AI void dpwssd_bcast(__m512i *acc, __m512i a, const int16_t *p) {
     __asm__("vpdpwssd %2%{1to16%}, %1, %0" : "+v"(*acc) : "v"(a), "m"(*(const int32_t *)p));
 }
@@ -1946,7 +1948,7 @@ AI void dpwssd_bcast(__m512i *acc, __m512i a, const int16_t *p) {
 AI void i16_tile(int nr, const uint8_t *panel, int64_t nblk, const int16_t *wq, size_t rstride, const float *ws,
                  size_t sstride, __m512 *out) {
     const int16_t *A = (const int16_t *)panel;
-    const float *xs = (const float *)(panel + (size_t)nblk * I16_BLOCK * 32);
+    const float *xs = (const float *)(panel + I16_PANEL_INT_BYTES(nblk * I16_BLOCK));
     __m512 acc[8];
     for (int r = 0; r < nr; r++) acc[r] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nblk; b++) {
@@ -1985,17 +1987,14 @@ AI void gemm_f16_i16_chunk(const void *w, size_t wrb, const void *xq, size_t xrb
     for (int64_t tg = 0; tg < ntg && !ready; tg++) {
         const int nt = (int)(T - 16 * tg < 16 ? T - 16 * tg : 16);
         uint8_t *panel = panels + panel_bytes * (size_t)tg;
-        float *xs = (float *)(panel + (size_t)nblk * I16_BLOCK * 32), sc[64];
-        for (int t = 0; t < nt; t++) {
-            for (int64_t b0 = 0; b0 < nblk; b0 += 64) { /* scales into [block][token] */
-                const int64_t nb = nblk - b0 < 64 ? nblk - b0 : 64;
-                x_to_i16((const uint16_t *)((const uint8_t *)xq + (size_t)(16 * tg + t) * xrb) + I16_BLOCK * b0,
-                         n - I16_BLOCK * b0, I16_BLOCK * nb, xrows + (size_t)t * n_pad + I16_BLOCK * b0, sc);
-                for (int64_t b = 0; b < nb; b++) xs[16 * (b0 + b) + t] = sc[b];
-            }
+        float *xs = (float *)(panel + I16_PANEL_INT_BYTES(n_pad)); /* [block][token] */
+        for (int t = 0; t < 16; t++) {
+            if (t < nt)
+                x_to_i16((const uint16_t *)((const uint8_t *)xq + (size_t)(16 * tg + t) * xrb), n, n_pad, xrows + (size_t)t * n_pad,
+                         xs + t, 16);
+            else
+                for (int64_t b = 0; b < nblk; b++) xs[16 * b + t] = 0.0f;
         }
-        for (int t = nt; t < 16; t++)
-            for (int64_t b = 0; b < nblk; b++) xs[16 * b + t] = 0.0f;
         pack_float_panel(1, xrows, (size_t)n_pad * 2, 0, nt, n_pad, n_pad, panel);
     }
     for (int64_t rb = r0; rb < r1; rb += FGEMM_ROW_BLOCK) {
