@@ -50,44 +50,34 @@ uint64_t ffl_peak_fma_avx2(int64_t iters) {
     return (uint64_t)(out[0] + out[7]);
 }
 
+/* The integer peak kernels: 8 chains, each advanced per iteration by the asm PEAK_CODE the function
+ * defines (operands %[a]: the chain's accumulator, %[t]: scratch, %[u], %[s], %[ones]); in asm because
+ * GCC shuffles these registers through moves and spills when it schedules them itself. */
+#define ACC_INIT(i) __m256i acc##i = _mm256_set1_epi32(i);
+#define ACC_STEP(i) __asm__(PEAK_CODE : [a] "+v"(acc##i), [t] "=&v"(tmp) : [u] "v"(u), [s] "v"(s), [ones] "v"(ones));
+#define ACC_SUM(i) t = _mm256_add_epi32(t, acc##i);
+#define INT_PEAK_BODY(U, S)                                                                                         \
+    __m256i u = (U), s = (S), ones = _mm256_set1_epi16(1), tmp;                                                     \
+    FFL_REP8(ACC_INIT)                                                                                              \
+    for (int64_t i = 0; i < iters; i++) {                                                                           \
+        OPAQUE(u);                                                                                                  \
+        OPAQUE(s);                                                                                                  \
+        FFL_REP8(ACC_STEP)                                                                                          \
+    }                                                                                                               \
+    __m256i t = _mm256_setzero_si256();                                                                             \
+    FFL_REP8(ACC_SUM)                                                                                               \
+    return (uint64_t)(uint32_t)_mm256_extract_epi32(t, 0);
+
 /* The integer dot product of the AVX2 kernels: unsigned x signed bytes to 16-bit pairs, pairs to 32-bit. */
 uint64_t ffl_peak_dot_avx2(int64_t iters) {
-    __m256i u = _mm256_set1_epi8(3), s = _mm256_set1_epi8(-2), ones = _mm256_set1_epi16(1), tmp;
-#define INIT(i) __m256i acc##i = _mm256_set1_epi32(i);
-/* in asm: GCC shuffles these registers through moves and spills when it schedules them itself */
-#define STEP(i)                                                                              \
-    __asm__("vpmaddubsw %[s], %[u], %[t]\n\tvpmaddwd %[ones], %[t], %[t]\n\tvpaddd %[t], %[a], %[a]" \
-            : [a] "+v"(acc##i), [t] "=&v"(tmp)                                               \
-            : [u] "v"(u), [s] "v"(s), [ones] "v"(ones));
-#define SUM(i) t = _mm256_add_epi32(t, acc##i);
-    FFL_REP8(INIT)
-    for (int64_t i = 0; i < iters; i++) {
-        FFL_REP8(STEP)
-    }
-    __m256i t = _mm256_setzero_si256();
-    FFL_REP8(SUM)
-#undef INIT
-#undef STEP
-#undef SUM
-    return (uint64_t)(uint32_t)_mm256_extract_epi32(t, 0);
+#define PEAK_CODE "vpmaddubsw %[s], %[u], %[t]\n\tvpmaddwd %[ones], %[t], %[t]\n\tvpaddd %[t], %[a], %[a]"
+    INT_PEAK_BODY(_mm256_set1_epi8(3), _mm256_set1_epi8(-2))
+#undef PEAK_CODE
 }
 
 /* 16-bit pairs multiplied and summed to 32-bit, then accumulated. */
 uint64_t ffl_peak_madd16_avx2(int64_t iters) {
-    __m256i u = _mm256_set1_epi16(3), s = _mm256_set1_epi16(-2), tmp;
-#define INIT(i) __m256i acc##i = _mm256_set1_epi32(i);
-#define STEP(i)                                                                                                  \
-    __asm__("vpmaddwd %[s], %[u], %[t]\n\tvpaddd %[t], %[a], %[a]" : [a] "+v"(acc##i), [t] "=&v"(tmp) \
-            : [u] "v"(u), [s] "v"(s));
-#define SUM(i) t = _mm256_add_epi32(t, acc##i);
-    FFL_REP8(INIT)
-    for (int64_t i = 0; i < iters; i++) {
-        FFL_REP8(STEP)
-    }
-    __m256i t = _mm256_setzero_si256();
-    FFL_REP8(SUM)
-#undef INIT
-#undef STEP
-#undef SUM
-    return (uint64_t)(uint32_t)_mm256_extract_epi32(t, 0);
+#define PEAK_CODE "vpmaddwd %[s], %[u], %[t]\n\tvpaddd %[t], %[a], %[a]"
+    INT_PEAK_BODY(_mm256_set1_epi16(3), _mm256_set1_epi16(-2))
+#undef PEAK_CODE
 }

@@ -56,85 +56,49 @@ uint64_t ffl_peak_fma_avx512(int64_t iters) {
     return (uint64_t)_mm512_reduce_add_ps(s);
 }
 
+/* The integer peak kernels: REP (FFL_REP8 or FFL_REP12) chains, each advanced per iteration by the
+ * asm PEAK_CODE the function defines (operands %[a]: the chain's accumulator, %[t]: scratch, %[u], %[s],
+ * %[ones]); in asm because GCC shuffles these registers through moves and spills when it schedules
+ * them itself. */
+#define ACC_INIT(i) __m512i acc##i = _mm512_set1_epi32(i);
+#define ACC_STEP(i) __asm__(PEAK_CODE : [a] "+v"(acc##i), [t] "=&v"(tmp) : [u] "v"(u), [s] "v"(s), [ones] "v"(ones));
+#define ACC_SUM(i) t = _mm512_add_epi32(t, acc##i);
+#define INT_PEAK_BODY(REP, U, S)                                                                                    \
+    __m512i u = (U), s = (S), ones = _mm512_set1_epi16(1), tmp;                                                     \
+    REP(ACC_INIT)                                                                                                   \
+    for (int64_t i = 0; i < iters; i++) {                                                                           \
+        OPAQUE(u);                                                                                                  \
+        OPAQUE(s);                                                                                                  \
+        REP(ACC_STEP)                                                                                               \
+    }                                                                                                               \
+    __m512i t = _mm512_setzero_si512();                                                                             \
+    REP(ACC_SUM)                                                                                                    \
+    return sum_u32_lanes(t);
+
 /* Without VNNI: the same three-instruction sequence as AVX2, on 64 bytes. */
 uint64_t ffl_peak_dot_avx512(int64_t iters) {
-    __m512i u = _mm512_set1_epi8(3), s = _mm512_set1_epi8(-2), ones = _mm512_set1_epi16(1), tmp;
-#define INIT(i) __m512i acc##i = _mm512_set1_epi32(i);
-/* in asm: GCC shuffles these registers through moves and spills when it schedules them itself */
-#define STEP(i)                                                                              \
-    __asm__("vpmaddubsw %[s], %[u], %[t]\n\tvpmaddwd %[ones], %[t], %[t]\n\tvpaddd %[t], %[a], %[a]" \
-            : [a] "+v"(acc##i), [t] "=&v"(tmp)                                               \
-            : [u] "v"(u), [s] "v"(s), [ones] "v"(ones));
-#define SUM(i) t = _mm512_add_epi32(t, acc##i);
-    FFL_REP8(INIT)
-    for (int64_t i = 0; i < iters; i++) {
-        FFL_REP8(STEP)
-    }
-    __m512i t = _mm512_setzero_si512();
-    FFL_REP8(SUM)
-#undef INIT
-#undef STEP
-#undef SUM
-    return sum_u32_lanes(t);
+#define PEAK_CODE "vpmaddubsw %[s], %[u], %[t]\n\tvpmaddwd %[ones], %[t], %[t]\n\tvpaddd %[t], %[a], %[a]"
+    INT_PEAK_BODY(FFL_REP8, _mm512_set1_epi8(3), _mm512_set1_epi8(-2))
+#undef PEAK_CODE
 }
 
 /* vpdpbusd: 64 unsigned x signed byte products summed into 16 lanes in one instruction. */
 uint64_t ffl_peak_vnni_avx512(int64_t iters) {
-    __m512i u = _mm512_set1_epi8(3), s = _mm512_set1_epi8(-2);
-#define INIT(i) __m512i acc##i = _mm512_set1_epi32(i);
-/* in asm so that each accumulator stays in its register (GCC copies around the intrinsic) */
-#define STEP(i) __asm__("vpdpbusd %[s], %[u], %[a]" : [a] "+v"(acc##i) : [u] "v"(u), [s] "v"(s));
-#define SUM(i) t = _mm512_add_epi32(t, acc##i);
-    FFL_REP12(INIT)
-    for (int64_t i = 0; i < iters; i++) {
-        OPAQUE(u);
-        OPAQUE(s);
-        FFL_REP12(STEP)
-    }
-    __m512i t = _mm512_setzero_si512();
-    FFL_REP12(SUM)
-#undef INIT
-#undef STEP
-#undef SUM
-    return sum_u32_lanes(t);
+#define PEAK_CODE "vpdpbusd %[s], %[u], %[a]"
+    INT_PEAK_BODY(FFL_REP12, _mm512_set1_epi8(3), _mm512_set1_epi8(-2))
+#undef PEAK_CODE
 }
 
 /* Without VNNI: 16-bit pairs multiplied and summed to 32-bit, then accumulated. */
 uint64_t ffl_peak_madd16_avx512(int64_t iters) {
-    __m512i u = _mm512_set1_epi16(3), s = _mm512_set1_epi16(-2), tmp;
-#define INIT(i) __m512i acc##i = _mm512_set1_epi32(i);
-#define STEP(i)                                                                                                  \
-    __asm__("vpmaddwd %[s], %[u], %[t]\n\tvpaddd %[t], %[a], %[a]" : [a] "+v"(acc##i), [t] "=&v"(tmp) \
-            : [u] "v"(u), [s] "v"(s));
-#define SUM(i) t = _mm512_add_epi32(t, acc##i);
-    FFL_REP8(INIT)
-    for (int64_t i = 0; i < iters; i++) {
-        FFL_REP8(STEP)
-    }
-    __m512i t = _mm512_setzero_si512();
-    FFL_REP8(SUM)
-#undef INIT
-#undef STEP
-#undef SUM
-    return sum_u32_lanes(t);
+#define PEAK_CODE "vpmaddwd %[s], %[u], %[t]\n\tvpaddd %[t], %[a], %[a]"
+    INT_PEAK_BODY(FFL_REP8, _mm512_set1_epi16(3), _mm512_set1_epi16(-2))
+#undef PEAK_CODE
 }
 
 /* vpdpwssd: 32 signed 16-bit products summed pairwise into 16 lanes in one instruction (F16 prompts). */
 uint64_t ffl_peak_vnni16_avx512(int64_t iters) {
-    __m512i u = _mm512_set1_epi16(3), s = _mm512_set1_epi16(-2);
-#define INIT(i) __m512i acc##i = _mm512_set1_epi32(i);
-#define STEP(i) __asm__("vpdpwssd %[s], %[u], %[a]" : [a] "+v"(acc##i) : [u] "v"(u), [s] "v"(s));
-#define SUM(i) t = _mm512_add_epi32(t, acc##i);
-    FFL_REP12(INIT)
-    for (int64_t i = 0; i < iters; i++) {
-        OPAQUE(u);
-        OPAQUE(s);
-        FFL_REP12(STEP)
-    }
-    __m512i t = _mm512_setzero_si512();
-    FFL_REP12(SUM)
-#undef INIT
-#undef STEP
-#undef SUM
-    return sum_u32_lanes(t);
+#define PEAK_CODE "vpdpwssd %[s], %[u], %[a]"
+    INT_PEAK_BODY(FFL_REP12, _mm512_set1_epi16(3), _mm512_set1_epi16(-2))
+#undef PEAK_CODE
 }
