@@ -436,7 +436,7 @@ static void test_f16_full_range(int32_t level) {
     }
 }
 
-/* F16 rows against 16 tokens where the level multiplies them in 16-bit integers. */
+/* y = F16 rows x `tokens` activation rows (y filled with a marker first). */
 static void f16_int16_matmul(const uint16_t *w, const uint16_t *xq, int64_t n, int rows, int tokens, float *y) {
     for (int64_t i = 0; i < (int64_t)rows * tokens; i++) y[i] = -12345.0f;
     ffl_matmul_rows(FFL_TYPE_F16, w, (size_t)n * 2, xq, n, tokens, y, rows, 0, rows);
@@ -465,7 +465,8 @@ static void test_f16_int16(int32_t level) {
     uint16_t *w = xmalloc(sizeof(uint16_t) * (size_t)(n * ROWS)), *x = xmalloc(sizeof(uint16_t) * (size_t)(n * TOKENS));
     float y[ROWS * TOKENS];
 
-    /* exact cases: weights m 2^(E - 10 - j), j in 0..2, one of each block at j = 0; activations +-a or 0 */
+    /* exact cases: weights m 2^(E - 10 - j), j in 0..2 (the first of each block at j = 0, so E is the
+     * block's top binade); activations +-a or 0, one a per block and token */
     for (int r = 0; r < ROWS; r++)
         for (int64_t k0 = 0; k0 < n; k0 += 64) {
             const int E = (int)test_rndf(-12, 14);
