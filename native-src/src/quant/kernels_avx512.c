@@ -1698,9 +1698,9 @@ AI void gemm_int8_chunk(int type, const void *w, size_t wrb, const void *xq, siz
 /* ================================================================ tiled matrix x matrix, float weights
  *
  * Same token-per-lane layout as the integer path: activations of 16 tokens are packed as [k][token]
- * floats (BF16: [k pair][token][2 x bf16] for vdpbf16ps), weights are broadcast from the row (F16 rows
- * are first converted to floats, once per row block), 8 rows x 16 tokens of accumulators stay in
- * registers. */
+ * floats (BF16: [k pair][token][2 x bf16] for vdpbf16ps), weights are broadcast from the row, 8 rows x
+ * 16 tokens of accumulators stay in registers. F16 rows take the integer products of the next section,
+ * which packs its panels with pack_float_panel too. */
 
 #define FGEMM_ROW_BLOCK 32
 
@@ -1738,32 +1738,15 @@ static void pack_float_panel(int half, const void *x, size_t xrb, int64_t t0, in
     }
 }
 
-/* F16 panels: [k pair][token][2 halves] -> [k][token] halves (what vcvtph2ps loads). */
-static void deinterleave_half_panel(void *panel, int64_t n_pad) {
-    static const uint16_t even_odd[32] = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30,
-                                          1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
-    const __m512i idx = _mm512_loadu_si512(even_odd);
-    uint8_t *p = panel;
-    for (int64_t k = 0; k < n_pad; k += 2, p += 64) _mm512_store_si512(p, _mm512_permutexvar_epi16(idx, _mm512_load_si512(p)));
-}
-
-/* nr weight rows (floats, or bf16 pairs) against one packed panel: mode 0 = float activations,
- * 1 = bf16 pairs (vdpbf16ps), 2 = half activations converted on load. */
-AI void fgemm_tile(int mode, int nr, const void *panel, int64_t n_pad, const uint8_t *wrows, size_t rstride, __m512 *out) {
+/* nr weight rows (floats, or bf16 pairs) against one packed panel: float activations, or (bf16)
+ * bf16 pairs multiplied with vdpbf16ps. */
+AI void fgemm_tile(int bf16, int nr, const void *panel, int64_t n_pad, const uint8_t *wrows, size_t rstride, __m512 *out) {
     __m512 acc[8][2];
     for (int r = 0; r < 8; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-    if (mode != 1) {
+    if (!bf16) {
         for (int64_t k = 0; k < n_pad; k += 2) {
-            __m512 a0, a1;
-            if (mode == 2) {
-                const uint16_t *A = panel;
-                a0 = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(A + 16 * k)));
-                a1 = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(A + 16 * k + 16)));
-            } else {
-                const float *A = panel;
-                a0 = _mm512_load_ps(A + 16 * k);
-                a1 = _mm512_load_ps(A + 16 * k + 16);
-            }
+            const float *A = panel;
+            const __m512 a0 = _mm512_load_ps(A + 16 * k), a1 = _mm512_load_ps(A + 16 * k + 16);
 #pragma GCC unroll 8
             for (int r = 0; r < nr; r++) {
                 const float *w = (const float *)(wrows + r * rstride);
@@ -1786,16 +1769,15 @@ AI void fgemm_tile(int mode, int nr, const void *panel, int64_t n_pad, const uin
     for (int r = 0; r < nr; r++) out[r] = _mm512_add_ps(acc[r][0], acc[r][1]);
 }
 
+/* F32 and BF16 rows (F16 ones take gemm_f16_i16_chunk). */
 AI void gemm_float_chunk(int type, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t T, float *y,
                    int64_t ldy, int64_t r0, int64_t r1) {
-    const int bf16 = type == FFL_TYPE_BF16, half = type == FFL_TYPE_F16 || bf16;
-    const int mode = bf16 ? 1 : type == FFL_TYPE_F16 ? 2 : 0;
+    const int bf16 = type == FFL_TYPE_BF16;
     const int64_t n_pad = (n + 15) & ~(int64_t)15; /* whole steps of the packing and kernel loops */
     const int64_t ntg = (T + 15) / 16;
-    const size_t panel_bytes = (size_t)n_pad * 16 * (half ? 2 : 4);
-    /* F32 rows are used in place unless their length needs padding; F16 rows are converted; BF16 rows
-     * are copied only when padding is needed */
-    const int convert = type == FFL_TYPE_F16 || n_pad != n;
+    const size_t panel_bytes = (size_t)n_pad * 16 * (bf16 ? 2 : 4);
+    /* rows are used in place unless their length needs padding */
+    const int convert = n_pad != n;
     const size_t rstride = ((size_t)n_pad * (bf16 ? 2 : 4) + 63) & ~(size_t)63;
     const size_t need = panel_bytes * (size_t)ntg + (convert ? rstride * FGEMM_ROW_BLOCK : 0) + 64;
     uint8_t *scr = ffl_kernel_scratch(need);
@@ -1806,8 +1788,7 @@ AI void gemm_float_chunk(int type, const void *w, size_t wrb, const void *xq, si
     uint8_t *panels = scr, *conv = scr + panel_bytes * (size_t)ntg;
     for (int64_t tg = 0; tg < ntg; tg++) {
         int nt = (int)(T - 16 * tg < 16 ? T - 16 * tg : 16);
-        pack_float_panel(half, xq, xrb, 16 * tg, nt, n, n_pad, panels + panel_bytes * (size_t)tg);
-        if (mode == 2) deinterleave_half_panel(panels + panel_bytes * (size_t)tg, n_pad);
+        pack_float_panel(bf16, xq, xrb, 16 * tg, nt, n, n_pad, panels + panel_bytes * (size_t)tg);
     }
     for (int64_t rb = r0; rb < r1; rb += FGEMM_ROW_BLOCK) {
         const int rows = (int)(r1 - rb < FGEMM_ROW_BLOCK ? r1 - rb : FGEMM_ROW_BLOCK);
@@ -1818,14 +1799,7 @@ AI void gemm_float_chunk(int type, const void *w, size_t wrb, const void *xq, si
                 const uint8_t *src = (const uint8_t *)w + (size_t)(rb + r) * wrb;
                 uint8_t *dst = conv + r * rstride;
                 memset(dst, 0, rstride);
-                if (type == FFL_TYPE_F16) {
-                    for (int64_t k = 0; k < n; k += 16) {
-                        __mmask16 m = n - k >= 16 ? 0xFFFF : (__mmask16)((1u << (n - k)) - 1);
-                        _mm512_mask_storeu_ps((float *)dst + k, m, load_wf(FFL_TYPE_F16, src, k, m));
-                    }
-                } else {
-                    memcpy(dst, src, (size_t)n * (bf16 ? 2 : 4));
-                }
+                memcpy(dst, src, (size_t)n * (bf16 ? 2 : 4));
             }
             wrows = conv;
             rs = rstride;
@@ -1840,14 +1814,10 @@ AI void gemm_float_chunk(int type, const void *w, size_t wrb, const void *xq, si
                 __m512 out[8];
                 int nr = rows - r >= 8 ? 8 : rows - r >= 4 ? 4 : 1;
                 const uint8_t *wr = wrows + r * rs;
-                if (mode == 1) {
+                if (bf16) {
                     if (nr == 8) fgemm_tile(1, 8, panel, n_pad, wr, rs, out);
                     else if (nr == 4) fgemm_tile(1, 4, panel, n_pad, wr, rs, out);
                     else fgemm_tile(1, 1, panel, n_pad, wr, rs, out);
-                } else if (mode == 2) {
-                    if (nr == 8) fgemm_tile(2, 8, panel, n_pad, wr, rs, out);
-                    else if (nr == 4) fgemm_tile(2, 4, panel, n_pad, wr, rs, out);
-                    else fgemm_tile(2, 1, panel, n_pad, wr, rs, out);
                 } else {
                     if (nr == 8) fgemm_tile(0, 8, panel, n_pad, wr, rs, out);
                     else if (nr == 4) fgemm_tile(0, 4, panel, n_pad, wr, rs, out);
@@ -2028,18 +1998,15 @@ AI void gemm_int8(int type, const void *w, size_t wrb, const void *xq, size_t xr
         gemm_int8_chunk(type, w, wrb, (const char *)xq + (size_t)t * xrb, xrb, n, T - t < GEMM_TOKEN_CHUNK ? T - t : GEMM_TOKEN_CHUNK,
                         y + t * ldy, ldy, r0, r1);
 }
+/* F16 rows take the 16-bit integer products, F32 and BF16 rows the float tiles. */
 AI void gemm_float(int type, const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t T, float *y,
                    int64_t ldy, int64_t r0, int64_t r1) {
-    for (int64_t t = 0; t < T; t += GEMM_TOKEN_CHUNK)
-        gemm_float_chunk(type, w, wrb, (const char *)xq + (size_t)t * xrb, xrb, n, T - t < GEMM_TOKEN_CHUNK ? T - t : GEMM_TOKEN_CHUNK,
-                         y + t * ldy, ldy, r0, r1);
-}
-
-AI void gemm_f16_i16(const void *w, size_t wrb, const void *xq, size_t xrb, int64_t n, int64_t T, float *y, int64_t ldy,
-                     int64_t r0, int64_t r1) {
-    for (int64_t t = 0; t < T; t += GEMM_TOKEN_CHUNK)
-        gemm_f16_i16_chunk(w, wrb, (const char *)xq + (size_t)t * xrb, xrb, n, T - t < GEMM_TOKEN_CHUNK ? T - t : GEMM_TOKEN_CHUNK,
-                           y + t * ldy, ldy, r0, r1);
+    for (int64_t t = 0; t < T; t += GEMM_TOKEN_CHUNK) {
+        const void *x = (const char *)xq + (size_t)t * xrb;
+        const int64_t nt = T - t < GEMM_TOKEN_CHUNK ? T - t : GEMM_TOKEN_CHUNK;
+        if (type == FFL_TYPE_F16) gemm_f16_i16_chunk(w, wrb, x, xrb, n, nt, y + t * ldy, ldy, r0, r1);
+        else gemm_float_chunk(type, w, wrb, x, xrb, n, nt, y + t * ldy, ldy, r0, r1);
+    }
 }
 
 /* ================================================================ activation quantizers
@@ -2258,8 +2225,7 @@ REPACK_ENTRY(repack_q4_K, FFL_WTYPE_Q4_K_X16)
     MM_ENTRY(name, if (nt >= GEMM_MIN_TOKENS) gemm_float(T, w, wrb, xq, xrb, n, nt, y, ldy, r0, r1);               \
              else float_direct(T, T == FFL_TYPE_BF16, w, wrb, xq, xrb, n, nt, y, ldy, r0, r1))
 FLOAT_ENTRY(mm_f32, FFL_TYPE_F32)
-MM_ENTRY(mm_f16, if (nt >= GEMM_MIN_TOKENS) gemm_f16_i16(w, wrb, xq, xrb, n, nt, y, ldy, r0, r1);
-         else float_direct(FFL_TYPE_F16, 0, w, wrb, xq, xrb, n, nt, y, ldy, r0, r1))
+FLOAT_ENTRY(mm_f16, FFL_TYPE_F16)
 FLOAT_ENTRY(mm_bf16, FFL_TYPE_BF16)
 #define INT8_ENTRY(name, T, direct)                                                                                \
     MM_ENTRY(name, if (nt >= GEMM_MIN_TOKENS) gemm_int8(T, w, wrb, xq, xrb, n, nt, y, ldy, r0, r1);                 \
